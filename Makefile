@@ -1,0 +1,60 @@
+# proxylab: two commands on a fresh Debian/Ubuntu machine, as root:
+#   make report   set everything up, run the seed scenarios on the local lab, render the report
+#   make test     set everything up and run the test suite
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+SYSTEM_PACKAGES := squid dnsmasq-base iproute2 curl python3-venv python3-pip
+# Commands whose absence means the system packages are not installed yet.
+SYSTEM_COMMANDS := squid dnsmasq ip curl
+
+.PHONY: all setup system venv test test-unit lint report bench clean lab-down
+
+all: test
+
+setup: system venv
+
+# Installs only what is missing, so a set-up machine pays nothing. Services are
+# never started by the package manager: the lab starts its own squid/dnsmasq.
+system:
+	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages (missing:$$missing)"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: installing system packages needs root (run as root or sudo make ...)"; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	  for s in squid dnsmasq; do (service $$s stop || true) >/dev/null 2>&1; done; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip >/dev/null
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+test: setup
+	$(VENV)/bin/proxylab lab down --all --quiet || true
+	$(VENV)/bin/ruff check lib tests benchmarks
+	$(VENV)/bin/pytest -q -ra
+
+test-unit: setup
+	$(VENV)/bin/pytest -q -m "not lab"
+
+lint: venv
+	$(VENV)/bin/ruff check lib tests benchmarks
+
+report: setup
+	$(VENV)/bin/proxylab report --catalog seed
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+lab-down: venv
+	$(VENV)/bin/proxylab lab down --all
+
+clean: lab-down
+	rm -rf $(VENV) reports/*/ data/runs/*/ benchmarks/out

@@ -1,0 +1,53 @@
+"""The `proxylab` command line.
+
+Each sub-command lives in its own module under :mod:`proxylab.commands` and
+registers itself with ``register(subparsers)``; this module only wires them up and
+turns the errors users can act on into one clear line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from proxylab import __version__
+
+COMMAND_MODULES = ("lab", "run", "report", "audit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="proxylab",
+        description=(
+            "Investigate which of a Lambda function's requests cross the HTTP proxy "
+            "and which go through VPC endpoints, on a local lab or on AWS."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"proxylab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"proxylab.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from proxylab.errors import UserError
+
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"proxylab: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("proxylab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""`proxylab run` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="(not implemented yet)")
+    p.set_defaults(func=lambda args: print("proxylab run: not implemented yet") or 2)

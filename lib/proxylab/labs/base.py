@@ -1,0 +1,191 @@
+"""The Lab protocol and the records that cross module lines.
+
+A lab is a place where the seed topology exists (two VPCs, a proxy, DNS, S3 and
+API Gateway with their VPC endpoints) and where the probe function can be run.
+Everything above this module (runner, notebooks, CLI) talks to a lab only through
+:class:`Lab`, so the local network-namespace lab and the real-AWS lab are
+interchangeable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from proxylab.errors import UserError
+
+
+class LabError(UserError):
+    """A lab operation failed; the message says what to do next."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class EndpointLayout:
+    """Which VPC endpoints exist in the Lambda VPC: what scenarios switch.
+
+    ``private_api_public_dns`` chooses what the *public* DNS says about a private
+    API's name: ``"nxdomain"`` (what the seed observed: Squid answers 503) or
+    ``"front"`` (the name resolves to the public execute-api front, which answers
+    403, as AWS documents).
+    """
+
+    s3_gateway: bool = True
+    execute_api_interface: bool = True
+    execute_api_private_dns: bool = True
+    private_api_public_dns: str = "nxdomain"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> EndpointLayout:
+        return cls(**(data or {}))
+
+
+@dataclass
+class Place:
+    """One network place of the topology (a namespace locally, a VPC/subnet on AWS)."""
+
+    name: str
+    stands_for: str
+    addresses: list[str] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)
+    namespace: str | None = None
+
+
+@dataclass
+class Service:
+    """A process or managed service of the lab, with where it answers and its health."""
+
+    name: str
+    place: str
+    address: str
+    healthy: bool | None = None
+    detail: str = ""
+
+
+@dataclass
+class LabDescription:
+    """What a lab is, as recorded in every capture's run.json and shown by `status`."""
+
+    backend: str
+    name: str
+    region: str
+    up: bool
+    places: list[Place] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    endpoints: EndpointLayout = field(default_factory=EndpointLayout)
+    # Identifiers the scenarios refer to: bucket, source_key, regional_api_id,
+    # private_api_id, vpce ids, proxy_url, web_url, function names, ...
+    resources: dict[str, str] = field(default_factory=dict)
+    # Environment the lab adds for its own plumbing (CA bundle paths, ...): shown
+    # apart from the scenario's variables in every report.
+    plumbing_env: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LabDescription:
+        data = dict(data)
+        data["places"] = [Place(**p) for p in data.get("places", [])]
+        data["services"] = [Service(**s) for s in data.get("services", [])]
+        data["endpoints"] = EndpointLayout.from_dict(data.get("endpoints"))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class EvidenceMark:
+    """Where the lab's evidence logs stood before a run (byte offsets locally,
+    a timestamp on AWS), so :meth:`Lab.collect` returns only that run's lines."""
+
+    taken_at: float
+    positions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Invocation:
+    """The outcome of invoking the function once.
+
+    ``status`` is ``"ok"`` (handler returned), ``"error"`` (handler raised, timed
+    out or failed to initialise: Lambda's own error shape is in ``error``), or
+    ``"lab-error"`` (the lab could not run it at all).
+    """
+
+    status: str
+    request_id: str
+    payload: Any = None
+    error: dict[str, Any] | None = None
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    init_duration_ms: float | None = None
+    duration_ms: float | None = None
+    function_log: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Evidence:
+    """The raw evidence of one run, line by line, exactly as the sources wrote it.
+
+    The keys of :attr:`files` are capture file names (``proxy_access.log``,
+    ``dns.log``, ``services.log``); ``missing`` names evidence the lab expected
+    but could not get (e.g. CloudWatch delivery still pending).
+    """
+
+    files: dict[str, list[str]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class Lab(Protocol):
+    """What every backend provides. Methods raise :class:`LabError` on failure."""
+
+    backend: str
+    name: str
+
+    def up(self, endpoints: EndpointLayout | None = None) -> LabDescription:
+        """Bring the lab up (idempotent: an already-up lab is checked and kept)."""
+
+    def down(self) -> list[str]:
+        """Tear everything down; returns what was left behind (empty when clean)."""
+
+    def describe(self) -> LabDescription:
+        """The topology and each service's health, without changing anything."""
+
+    def apply(self, endpoints: EndpointLayout) -> None:
+        """Switch the endpoint layout (S3 gateway, execute-api interface, private DNS)."""
+
+    def mark(self) -> EvidenceMark:
+        """Note where the evidence logs stand, before a run."""
+
+    def invoke(
+        self,
+        function: str,
+        env: dict[str, str],
+        event: dict[str, Any],
+        timeout_s: float,
+    ) -> Invocation:
+        """Run the function variant (``regional`` / ``private``) once, cold, with the
+        scenario's variables ``env`` on top of what Lambda itself sets."""
+
+    def collect(self, mark: EvidenceMark, invocation: Invocation) -> Evidence:
+        """Return the evidence written since ``mark``."""
+
+    def exec(
+        self,
+        place: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> int:
+        """Run a command inside a place of the lab with a clean environment."""
+
+
+def state_root() -> Path:
+    """Where backends keep per-lab runtime state (configs, live logs, pids)."""
+    import os
+
+    return Path(os.environ.get("PROXYLAB_STATE", "/run/proxylab"))
