@@ -106,6 +106,17 @@ class EvidenceMark:
     positions: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FunctionCode:
+    """A user's own handler, run instead of the probe (scenario fields ``code`` and
+    ``handler``): ``path`` is a directory or a single ``.py`` file that becomes the
+    function's task root; ``handler`` is Lambda's ``module.function`` string. The
+    function variant still decides the function's configuration variables."""
+
+    path: str
+    handler: str
+
+
 @dataclass
 class Invocation:
     """The outcome of invoking the function once.
@@ -167,9 +178,11 @@ class Lab(Protocol):
         env: dict[str, str],
         event: dict[str, Any],
         timeout_s: float,
+        code: FunctionCode | None = None,
     ) -> Invocation:
         """Run the function variant (``regional`` / ``private``) once, cold, with the
-        scenario's variables ``env`` on top of what Lambda itself sets."""
+        scenario's variables ``env`` on top of what Lambda itself sets. ``code``
+        replaces the probe with a user's handler (None: the probe)."""
 
     def collect(self, mark: EvidenceMark, invocation: Invocation) -> Evidence:
         """Return the evidence written since ``mark``."""
