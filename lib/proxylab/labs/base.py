@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from proxylab.errors import UserError
@@ -157,8 +158,11 @@ class Lab(Protocol):
     backend: str
     name: str
 
-    def up(self, endpoints: EndpointLayout | None = None) -> LabDescription:
-        """Bring the lab up (idempotent: an already-up lab is checked and kept)."""
+    def up(
+        self, endpoints: EndpointLayout | None = None, progress: Callable[[str], None] | None = None
+    ) -> LabDescription:
+        """Bring the lab up (idempotent: an already-up lab is checked and kept).
+        ``progress`` receives one short line per stage, for long bring-ups."""
 
     def down(self) -> list[str]:
         """Tear everything down; returns what was left behind (empty when clean)."""
