@@ -1,0 +1,302 @@
+"""Scenario records: what one run of the probe is made of, once the YAML is checked.
+
+A scenario is the seed's unit of experiment (one row of its table): which function
+variant runs, which VPC endpoints exist, which environment variables the function
+gets, and optionally what should happen. These dataclasses are what the runner,
+the CLI and the analysis read; the YAML syntax lives in :mod:`.loader`.
+
+Environment values may refer to the lab's resources as ``${name}`` (``$${`` is a
+literal ``${``), because the proxy address, bucket and API ids differ between the
+local lab and an AWS account; they are resolved against
+``LabDescription.resources`` only when a lab is known.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from proxylab.errors import UserError
+from proxylab.labs.base import EndpointLayout, FunctionCode
+
+FUNCTIONS = ("regional", "private")
+STEPS = ("s3_get", "s3_put", "web", "api")
+OUTCOMES = ("ok", "http_error", "tunnel_error", "timeout", "dns_error", "tls_error", "other")
+RUN_STATUSES = ("ok", "function-error", "failed")
+VIAS = ("internet", "gateway-endpoint", "interface-endpoint")
+PRIVATE_API_PUBLIC_DNS = ("nxdomain", "front")
+
+# The keys every lab backend puts in LabDescription.resources (TEAM.md shared
+# facts). Validation, which runs before any lab exists, checks references
+# against this list; resolution checks them against the lab's real resources.
+KNOWN_RESOURCES = (
+    "region",
+    "account_id",
+    "bucket",
+    "source_key",
+    "regional_api_id",
+    "private_api_id",
+    "execute_api_vpce_id",
+    "s3_gateway_vpce_id",
+    "proxy_url",
+    "web_url",
+    "regional_api_url",
+    "private_api_url",
+)
+
+# Lambda refuses to let a function configuration set these (AWS Lambda developer
+# guide, "Defined runtime environment variables": reserved keys).
+RESERVED_ENV = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+# Lambda's limit on the total size of a function's environment variables.
+ENV_SIZE_LIMIT = 4096
+
+_REF_RE = re.compile(r"\$\$|\$\{([^}]*)\}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a catalogue, located as precisely as the YAML allows."""
+
+    file: str
+    message: str
+    line: int | None = None
+    scenario: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        parts = [where]
+        if self.scenario is not None:
+            parts.append(f"scenario {self.scenario!r}")
+        if self.field:
+            parts.append(f"field {self.field!r}")
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class ScenarioError(UserError):
+    """A catalogue (or a scenario reference) is wrong; every problem is listed."""
+
+    def __init__(self, problems: list[Problem] | str):
+        if isinstance(problems, str):
+            problems = [Problem(file="", message=problems)]
+        self.problems = list(problems)
+        lines = [str(p) if p.file else p.message for p in self.problems]
+        if len(lines) == 1:
+            text = lines[0]
+        else:
+            text = f"{len(lines)} problems:\n" + "\n".join("  " + line for line in lines)
+        super().__init__(text)
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """'; did you mean X?' for a near miss (case-insensitive), else ''."""
+    lowered = {c.lower(): c for c in choices}
+    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"; did you mean {lowered[match[0]]!r}?" if match else ""
+
+
+def references(text: str) -> list[str]:
+    """The ``${name}`` references in a value, in order (``$$`` is an escape)."""
+    return [m.group(1) for m in _REF_RE.finditer(text) if m.group(0) != "$$"]
+
+
+def resolve_text(text: str, resources: dict[str, str]) -> str:
+    """Replace ``${name}`` by ``resources[name]`` and ``$$`` by ``$``.
+
+    Raises KeyError(name) for a reference the lab does not provide."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group(1)
+        if name not in resources:
+            raise KeyError(name)
+        return str(resources[name])
+
+    return _REF_RE.sub(sub, text)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What should happen, as the scenario's author predicts it.
+
+    ``crosses_proxy``: exactly the hosts the proxy log shows (None: not checked);
+    ``bypasses_proxy``: hosts that must not appear there; ``steps``: probe step ->
+    outcome; ``services``: service front -> the path requests arrived by;
+    ``status``: the run's status. Host names may contain ``${...}`` references.
+    """
+
+    status: str | None = None
+    crosses_proxy: tuple[str, ...] | None = None
+    bypasses_proxy: tuple[str, ...] = ()
+    steps: dict[str, str] = field(default_factory=dict)
+    services: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["crosses_proxy"] = None if self.crosses_proxy is None else list(self.crosses_proxy)
+        d["bypasses_proxy"] = list(self.bypasses_proxy)
+        return d
+
+    def resolved(self, resources: dict[str, str]) -> Expectation:
+        """The same expectation with host references replaced by the lab's values."""
+        cross = self.crosses_proxy
+        return Expectation(
+            status=self.status,
+            crosses_proxy=None
+            if cross is None
+            else tuple(resolve_text(h, resources) for h in cross),
+            bypasses_proxy=tuple(resolve_text(h, resources) for h in self.bypasses_proxy),
+            steps=dict(self.steps),
+            services=dict(self.services),
+        )
+
+
+@dataclass
+class Scenario:
+    """One experiment: a function variant, an endpoint layout, variables, an event.
+
+    ``env`` holds the values as written (with ``${...}`` references); use
+    :meth:`resolve_env` to get what the function will see. ``code`` is an absolute
+    path (resolved against the catalogue file) when the scenario brings its own
+    handler.
+    """
+
+    id: str
+    title: str
+    function: str
+    description: str = ""
+    endpoints: EndpointLayout = field(default_factory=EndpointLayout)
+    env: dict[str, str] = field(default_factory=dict)
+    event: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float = 30.0
+    code: str | None = None
+    handler: str | None = None
+    expect: Expectation | None = None
+    source: str = ""
+    line: int | None = None
+
+    def function_code(self) -> FunctionCode | None:
+        if self.code is None or self.handler is None:
+            return None
+        return FunctionCode(path=self.code, handler=self.handler)
+
+    def resolve_env(self, resources: dict[str, str]) -> dict[str, str]:
+        """The variables the function gets, references replaced by the lab's values.
+
+        Raises :class:`ScenarioError` naming the variable and the missing resource."""
+        out: dict[str, str] = {}
+        problems: list[Problem] = []
+        for key, value in self.env.items():
+            try:
+                out[key] = resolve_text(value, resources)
+            except KeyError as exc:
+                name = exc.args[0]
+                problems.append(
+                    Problem(
+                        file=self.source,
+                        line=self.line,
+                        scenario=self.id,
+                        field=f"env.{key}",
+                        message=f"the lab has no resource {name!r}"
+                        + did_you_mean(name, sorted(resources))
+                        + f" (it has: {', '.join(sorted(resources))})",
+                    )
+                )
+        size = sum(len(k) + len(v) for k, v in out.items())
+        if not problems and size > ENV_SIZE_LIMIT:
+            problems.append(
+                Problem(
+                    file=self.source,
+                    line=self.line,
+                    scenario=self.id,
+                    field="env",
+                    message=f"{size} bytes of variables; Lambda allows {ENV_SIZE_LIMIT}",
+                )
+            )
+        if problems:
+            raise ScenarioError(problems)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "function": self.function,
+            "endpoints": self.endpoints.to_dict(),
+            "env": dict(self.env),
+            "event": self.event,
+            "timeout_s": self.timeout_s,
+            "code": self.code,
+            "handler": self.handler,
+            "expect": None if self.expect is None else self.expect.to_dict(),
+            "source": self.source,
+        }
+
+
+@dataclass
+class Catalog:
+    """A catalogue file: an id, a title, and its scenarios in file order."""
+
+    id: str
+    title: str
+    path: Path
+    description: str = ""
+    scenarios: list[Scenario] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.id for s in self.scenarios]
+
+    def get(self, scenario_id: str) -> Scenario:
+        for s in self.scenarios:
+            if s.id == scenario_id:
+                return s
+        raise ScenarioError(
+            f"catalogue {self.id!r} ({self.path}) has no scenario {scenario_id!r}"
+            + did_you_mean(scenario_id, self.ids)
+            + f" (it has: {', '.join(self.ids)})"
+        )
+
+    def select(self, scenario_ids: list[str] | tuple[str, ...] | None = None) -> list[Scenario]:
+        """The named scenarios in the order given (all, in file order, for None).
+
+        Every unknown id is reported at once, before anything runs."""
+        if not scenario_ids:
+            return list(self.scenarios)
+        chosen: list[Scenario] = []
+        problems: list[Problem] = []
+        for sid in scenario_ids:
+            try:
+                chosen.append(self.get(sid))
+            except ScenarioError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ScenarioError(problems)
+        return chosen
