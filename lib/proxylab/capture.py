@@ -76,9 +76,13 @@ def write_capture(
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     for name, lines in (files or {}).items():
-        _write_once(run_dir / name, "".join(line if line.endswith("\n") else line + "\n" for line in lines))
+        _write_once(
+            run_dir / name, "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        )
     if record is not None:
-        _write_once(run_dir / "run.json", json.dumps(record.to_dict(), indent=2, default=str) + "\n")
+        _write_once(
+            run_dir / "run.json", json.dumps(record.to_dict(), indent=2, default=str) + "\n"
+        )
     return run_dir
 
 

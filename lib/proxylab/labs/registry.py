@@ -4,7 +4,8 @@ or the namespace code (the same idea as papermill's engine registry)."""
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from proxylab.labs.base import Lab, LabError
 

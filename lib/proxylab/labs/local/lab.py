@@ -1,0 +1,580 @@
+"""The local lab: the seed's topology on one Linux machine.
+
+Four network namespaces (see :mod:`topology`), real Squid, three real dnsmasq
+resolvers, TLS fronts for the web site, S3 and API Gateway, and the Lambda runtime.
+State lives in ``/run/proxylab/<name>/`` (``lab.json`` is written *before* anything
+is created, so `down` can always find what a crashed `up` left).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from proxylab.labs.base import (
+    EndpointLayout,
+    Evidence,
+    EvidenceMark,
+    Invocation,
+    LabDescription,
+    LabError,
+    Place,
+    Service,
+    state_root,
+)
+from proxylab.labs.local import dns, netns, pki, processes, squid
+from proxylab.labs.local import topology as t
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+DEFAULT_NAME = "proxylab"
+LAB_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIAPROXYLABLOCAL000",
+    "AWS_SECRET_ACCESS_KEY": "proxylab-local-lab-secret-not-a-real-key",
+}
+UP_TIMEOUT_S = 20.0
+# Evidence files (live, in the state dir) and the capture file each feeds.
+DNS_LOGS = {r.name: f"dns-{r.name}.log" for r in dns.RESOLVERS}
+
+
+def _listening(port: int) -> bool:
+    """A TCP socket listens on ``port`` in the calling thread's namespace. Used for
+    Squid, which logs every bare connect as ``NONE_NONE/000``."""
+    try:
+        with open("/proc/thread-self/net/tcp") as fh:
+            next(fh)
+            return any(
+                line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port
+                for line in fh
+            )
+    except OSError:
+        return False
+
+
+def _tcp_ok(address: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class LocalLab:
+    """The Lab protocol on network namespaces."""
+
+    backend = "local"
+
+    def __init__(self, name: str = DEFAULT_NAME, web_host: str = t.WEB_HOST, **_: Any) -> None:
+        if not NAME_RE.match(name):
+            raise LabError(
+                f"lab name {name!r}: use 1-12 lowercase letters/digits, starting with a letter"
+            )
+        self.name = name
+        self.web_host = web_host
+        self.state = state_root() / name
+
+    # ---------------------------------------------------------------- naming
+    def ns(self, place: str) -> str:
+        return f"{self.name}-{place}"
+
+    @property
+    def namespaces(self) -> list[str]:
+        return [self.ns(p) for p in t.PLACES]
+
+    def _saved(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.state / "lab.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self, **changes: Any) -> None:
+        data = self._saved()
+        data.update(changes)
+        self.state.mkdir(parents=True, exist_ok=True)
+        tmp = self.state / "lab.json.tmp"
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(self.state / "lab.json")
+
+    @property
+    def layout(self) -> EndpointLayout:
+        return EndpointLayout.from_dict(self._saved().get("endpoints"))
+
+    @property
+    def ca_file(self) -> Path:
+        return self.state / "pki" / "ca.pem"
+
+    def plumbing_env(self) -> dict[str, str]:
+        return pki.plumbing_env(self.ca_file)
+
+    # ---------------------------------------------------------------- up
+    def up(self, endpoints: EndpointLayout | None = None, progress: Any = None) -> LabDescription:
+        netns.check_support()
+        for tool in ("squid", "dnsmasq"):
+            if shutil.which(tool, path=processes.BASE_PATH) is None:
+                raise LabError(
+                    f"`{tool}` is not installed: run `make setup` (or apt-get install {tool})"
+                )
+        say = progress or (lambda msg: None)
+        layout = endpoints or EndpointLayout()
+        if self._is_up():
+            if self.healthy():
+                if layout != self.layout:
+                    self.apply(layout)
+                return self.describe()
+            say("lab is half up: cleaning it before starting again")
+        self.down()
+        started = time.monotonic()
+        self.state.mkdir(parents=True, exist_ok=True)
+        self._save(
+            name=self.name,
+            namespaces=self.namespaces,
+            endpoints=layout.to_dict(),
+            web_host=self.web_host,
+            started_at=time.time(),
+            pids={},
+        )
+        try:
+            say("creating namespaces and links")
+            self._wire(layout)
+            say("issuing TLS certificates")
+            pki.issue(self.state / "pki", t.tls_names(self.web_host))
+            say("starting dnsmasq, squid and the service fronts")
+            self._start_services(layout)
+            self._wait_healthy(UP_TIMEOUT_S)
+        except BaseException:
+            self.down()
+            raise
+        self._save(up_seconds=round(time.monotonic() - started, 3))
+        return self.describe()
+
+    def _is_up(self) -> bool:
+        return bool(self._saved()) and all(netns.exists(n) for n in self.namespaces)
+
+    def _wire(self, layout: EndpointLayout) -> None:
+        w = t.wiring(layout)
+        for place in t.PLACES:
+            ns = self.ns(place)
+            netns.add(ns)
+            for key, value in (
+                ("net.ipv4.conf.all.rp_filter", "0"),
+                ("net.ipv4.conf.default.rp_filter", "0"),
+                ("net.ipv4.ip_nonlocal_bind", "1"),
+                ("net.ipv4.ip_forward", "1" if place in w.forwarding else "0"),
+                ("net.ipv6.conf.all.disable_ipv6", "1"),
+            ):
+                _sysctl(ns, key, value)
+        for link in w.links:
+            netns.veth(self.ns(link.a), link.dev_a, self.ns(link.b), link.dev_b)
+            for addr in link.addrs_a:
+                netns.ip("-n", self.ns(link.a), "addr", "add", addr, "dev", link.dev_a)
+            for addr in link.addrs_b:
+                netns.ip("-n", self.ns(link.b), "addr", "add", addr, "dev", link.dev_b)
+        for place, addrs in w.loopback.items():
+            for addr in addrs:
+                netns.ip("-n", self.ns(place), "addr", "add", addr, "dev", "lo")
+        for place, (dev, void) in w.voids.items():
+            netns.veth(self.ns(place), dev, self.ns(place), void)
+            netns.ip(
+                "-n",
+                self.ns(place),
+                "neigh",
+                "replace",
+                t.VOID_NEXT_HOP,
+                "lladdr",
+                t.VOID_MAC,
+                "dev",
+                dev,
+                "nud",
+                "permanent",
+            )
+        for place, dev, addr in t.layout_addresses(layout):
+            netns.ip("-n", self.ns(place), "addr", "add", addr, "dev", dev)
+        for place, routes in w.routes.items():
+            for route in routes:
+                netns.ip("-n", self.ns(place), "route", "replace", *route)
+        resolvers = {
+            "lambda": t.LAMBDA_RESOLVER,
+            "proxy": t.PROXY_RESOLVER,
+            "internet": t.PUBLIC_DNS_IP,
+            "aws": t.PUBLIC_DNS_IP,
+        }
+        for place, server in resolvers.items():
+            netns.write_resolv_conf(self.ns(place), server)
+
+    def _start_services(self, layout: EndpointLayout) -> None:
+        pids: dict[str, int] = {}
+        for resolver in dns.RESOLVERS:
+            pids[f"dns-{resolver.name}"] = self._start_dns(resolver, layout)
+        sq = self.state / "squid"
+        sq.mkdir(exist_ok=True)
+        (sq / "squid.conf").write_text(squid.render(sq))
+        (sq / "access.log").touch()
+        shutil.chown(sq, "proxy", "proxy")
+        shutil.chown(sq / "access.log", "proxy", "proxy")
+        pids["squid"] = processes.spawn(
+            self.ns("proxy"),
+            ["squid", "-N", "-f", str(sq / "squid.conf")],
+            self.state / "squid.out",
+        )
+        (self.state / "services.log").touch()
+        for place, servers in self._front_servers().items():
+            spec = {
+                "cert": str(self.state / "pki" / "fronts.pem"),
+                "key": str(self.state / "pki" / "fronts.key"),
+                "log": str(self.state / "services.log"),
+                "servers": servers,
+                "web_host": self.web_host,
+                "region": t.REGION,
+                "bucket": t.BUCKET,
+                "source_key": t.SOURCE_KEY,
+                "apis": {t.REGIONAL_API_ID: "REGIONAL", t.PRIVATE_API_ID: "PRIVATE"},
+            }
+            spec_file = self.state / f"fronts-{place}.json"
+            spec_file.write_text(json.dumps(spec, indent=2))
+            pids[f"fronts-{place}"] = processes.spawn(
+                self.ns(place),
+                [sys.executable, "-m", "proxylab.labs.local.fronts", str(spec_file)],
+                self.state / f"fronts-{place}.out",
+            )
+        self._save(pids=pids)
+
+    def _front_servers(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "internet": [{"service": "web", "address": t.WEB_IP, "port": 443}],
+            "aws": [
+                {"service": "s3", "address": t.S3_IP, "port": 443},
+                {"service": "execute-api", "address": t.APIGW_IP, "port": 443},
+                # Bound even while the endpoint is off (ip_nonlocal_bind): the ENI
+                # address itself comes and goes with the layout.
+                {"service": "execute-api", "address": t.EXECUTE_API_ENI, "port": 443},
+            ],
+        }
+
+    def _start_dns(self, resolver: dns.Resolver, layout: EndpointLayout) -> int:
+        conf = self.state / f"dns-{resolver.name}.conf"
+        log = self.state / DNS_LOGS[resolver.name]
+        conf.write_text(dns.render(resolver, layout, log, self.web_host))
+        log.touch()
+        argv = [
+            "dnsmasq",
+            "--keep-in-foreground",
+            f"--conf-file={conf}",
+            "--user=root",
+            "--pid-file=",
+        ]
+        return processes.spawn(
+            self.ns(resolver.place), argv, self.state / f"dns-{resolver.name}.out"
+        )
+
+    def _checks(self) -> list[tuple[str, str, str, int]]:
+        """(service, place to check from, address, port) — each checked from inside a
+        lab namespace that should reach it."""
+        return [
+            ("squid", "proxy", "", t.SQUID_PORT),
+            ("dns-lambda-vpc", "lambda", t.LAMBDA_RESOLVER, 53),
+            ("dns-proxy-vpc", "proxy", t.PROXY_RESOLVER, 53),
+            ("dns-public", "proxy", t.PUBLIC_DNS_IP, 53),
+            ("fronts-internet", "proxy", t.WEB_IP, 443),
+            ("fronts-aws", "proxy", t.S3_IP, 443),
+        ]
+
+    def _health(self) -> dict[str, bool]:
+        out = {}
+        for service, place, address, port in self._checks():
+            try:
+                check = (
+                    (lambda p=port: _listening(p))
+                    if not address
+                    else (lambda a=address, p=port: _tcp_ok(a, p))
+                )
+                out[service] = netns.call_in(self.ns(place), check)
+            except (OSError, TimeoutError):
+                out[service] = False
+        return out
+
+    def healthy(self) -> bool:
+        return self._is_up() and all(self._health().values())
+
+    def _wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        health: dict[str, bool] = {}
+        while time.monotonic() < deadline:
+            health = self._health()
+            if all(health.values()):
+                return
+            dead = [
+                s for s, pid in self._saved().get("pids", {}).items() if not processes.alive(pid)
+            ]
+            if dead:
+                raise LabError(
+                    f"lab service(s) exited during start-up: {', '.join(dead)}\n"
+                    + self._tails(dead)
+                )
+            time.sleep(0.1)
+        bad = [s for s, ok in health.items() if not ok]
+        raise LabError(
+            f"lab services not answering after {timeout_s:.0f}s: {', '.join(bad)}\n"
+            + self._tails(bad)
+        )
+
+    def _tails(self, services: list[str]) -> str:
+        chunks = []
+        for s in services:
+            for f in (self.state / f"{s}.out", self.state / "squid" / "cache.log"):
+                if f.exists() and (s in f.name or (s == "squid" and f.name == "cache.log")):
+                    text = f.read_text(errors="replace").strip().splitlines()[-8:]
+                    chunks.append(f"--- {f}:\n" + "\n".join(text))
+        return "\n".join(chunks)
+
+    # ---------------------------------------------------------------- apply
+    def apply(self, endpoints: EndpointLayout) -> None:
+        old = self.layout
+        if endpoints == old:
+            return
+        if not self._is_up():
+            raise LabError(f"lab {self.name!r} is not up: run `proxylab lab up` first")
+        for place, route in t.layout_routes(old):
+            netns.ip("-n", self.ns(place), "route", "del", route[0], check=False)
+        for place, dev, addr in t.layout_addresses(old):
+            netns.ip("-n", self.ns(place), "addr", "del", addr, "dev", dev, check=False)
+        for place, dev, addr in t.layout_addresses(endpoints):
+            netns.ip("-n", self.ns(place), "addr", "add", addr, "dev", dev)
+        for place, route in t.layout_routes(endpoints):
+            netns.ip("-n", self.ns(place), "route", "replace", *route)
+        pids = dict(self._saved().get("pids", {}))
+        for resolver in dns.RESOLVERS:
+            new_conf = dns.render(
+                resolver, endpoints, self.state / DNS_LOGS[resolver.name], self.web_host
+            )
+            conf = self.state / f"dns-{resolver.name}.conf"
+            if conf.exists() and conf.read_text() == new_conf:
+                continue
+            # dnsmasq reads address=/ rules only at start: restart this resolver.
+            pid = pids.get(f"dns-{resolver.name}")
+            if pid:
+                processes.terminate(pid)
+            pids[f"dns-{resolver.name}"] = self._start_dns(resolver, endpoints)
+        self._save(endpoints=endpoints.to_dict(), pids=pids)
+        self._wait_healthy(10)
+
+    # ---------------------------------------------------------------- describe
+    def describe(self) -> LabDescription:
+        saved = self._saved()
+        up = self._is_up()
+        layout = self.layout
+        places = []
+        for place in t.PLACES:
+            ns = self.ns(place)
+            addrs: list[str] = []
+            routes: list[str] = []
+            if up:
+                for line in netns.ip(
+                    "-n", ns, "-4", "-br", "addr", check=False
+                ).stdout.splitlines():
+                    parts = line.split()
+                    dev = parts[0].split("@")[0] if parts else ""
+                    addrs += [f"{dev} {a}" for a in parts[2:] if not a.startswith("127.")]
+                routes = [
+                    r.strip() for r in netns.ip("-n", ns, "route", check=False).stdout.splitlines()
+                ]
+            places.append(Place(place, t.STANDS_FOR[place], addrs, routes, ns))
+        services: list[Service] = []
+        if up:
+            health = self._health()
+            where = {s: (p, f"{a}:{port}") for s, p, a, port in self._checks()}
+            pids = saved.get("pids", {})
+            for svc, pid in pids.items():
+                check_place, address = where.get(svc, ("", ""))
+                ok = processes.alive(pid) and health.get(svc, True)
+                services.append(Service(svc, _service_place(svc), address, ok, f"pid {pid}"))
+        return LabDescription(
+            backend="local",
+            name=self.name,
+            region=t.REGION,
+            up=up,
+            places=places,
+            services=services,
+            endpoints=layout,
+            resources=self.resources(),
+            plumbing_env=self.plumbing_env() if up else {},
+        )
+
+    def resources(self) -> dict[str, str]:
+        return {
+            "region": t.REGION,
+            "account_id": t.ACCOUNT_ID,
+            "bucket": t.BUCKET,
+            "source_key": t.SOURCE_KEY,
+            "regional_api_id": t.REGIONAL_API_ID,
+            "private_api_id": t.PRIVATE_API_ID,
+            "regional_api_url": t.api_url(t.REGIONAL_API_ID),
+            "private_api_url": t.api_url(t.PRIVATE_API_ID),
+            "execute_api_vpce_id": t.EXECUTE_API_VPCE_ID,
+            "execute_api_vpce_host": t.vpce_api_host(),
+            "s3_gateway_vpce_id": t.S3_GATEWAY_VPCE_ID,
+            "proxy_url": f"http://{t.SQUID_IP}:{t.SQUID_PORT}",
+            "web_url": f"https://{self.web_host}",
+            "function_ip": t.FUNCTION_IP,
+            "proxy_ip": t.SQUID_IP,
+            "s3_endpoint_url": f"https://{t.s3_host()}",
+            "execute_api_endpoint_url": f"https://execute-api.{t.REGION}.amazonaws.com",
+        }
+
+    # ---------------------------------------------------------------- runs
+    def _evidence_files(self) -> dict[str, Path]:
+        files = {
+            "proxy_access.log": self.state / "squid" / "access.log",
+            "services.log": self.state / "services.log",
+        }
+        for name, fname in DNS_LOGS.items():
+            files[f"dns:{name}"] = self.state / fname
+        return files
+
+    def mark(self) -> EvidenceMark:
+        return EvidenceMark(
+            taken_at=time.time(),
+            positions={
+                k: (p.stat().st_size if p.exists() else 0)
+                for k, p in self._evidence_files().items()
+            },
+        )
+
+    def collect(self, mark: EvidenceMark, invocation: Invocation | None = None) -> Evidence:
+        files = self._evidence_files()
+        _wait_quiet([files["proxy_access.log"], files["services.log"]])
+        evidence = Evidence(files={"proxy_access.log": [], "dns.log": [], "services.log": []})
+        for key, path in files.items():
+            lines = _read_from(path, mark.positions.get(key, 0))
+            if key.startswith("dns:"):
+                resolver = key.split(":", 1)[1]
+                evidence.files["dns.log"] += [f"{resolver}\t{line}" for line in lines]
+            else:
+                evidence.files[key] = lines
+            if not path.exists():
+                evidence.missing.append(f"{key}: {path} does not exist")
+        return evidence
+
+    def invoke(
+        self,
+        function: str,
+        env: dict[str, str],
+        event: dict[str, Any],
+        timeout_s: float,
+        **options: Any,
+    ) -> Invocation:
+        from proxylab.labs.local.function import invoke_in_lab
+
+        if not self._is_up():
+            raise LabError(f"lab {self.name!r} is not up: run `proxylab lab up` first")
+        return invoke_in_lab(self, function, env, event, timeout_s, **options)
+
+    def exec(
+        self,
+        place: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> int:
+        import subprocess
+
+        if place not in t.PLACES:
+            raise LabError(f"unknown place {place!r}: choose one of {', '.join(t.PLACES)}")
+        if not self._is_up():
+            raise LabError(f"lab {self.name!r} is not up: run `proxylab lab up` first")
+        if not argv:
+            raise LabError("nothing to run: give a command after `--`")
+        full_env = processes.clean_env(
+            {
+                **self.plumbing_env(),
+                "AWS_REGION": t.REGION,
+                "AWS_DEFAULT_REGION": t.REGION,
+                **LAB_CREDENTIALS,
+                **(env or {}),
+            }
+        )
+        try:
+            return subprocess.run(
+                netns.exec_prefix(self.ns(place)) + argv, env=full_env, timeout=timeout_s
+            ).returncode
+        except FileNotFoundError:
+            raise LabError(f"command not found: {argv[0]}") from None
+        except subprocess.TimeoutExpired:
+            raise LabError(
+                f"`{' '.join(argv)}` did not finish within {timeout_s}s (stopped)"
+            ) from None
+
+    # ---------------------------------------------------------------- down
+    def down(self) -> list[str]:
+        """Stop every process in the lab's namespaces, delete the namespaces (which
+        deletes their veths and dummies), their /etc/netns files and the state dir.
+        Works from any state, including after a crash or SIGKILL."""
+        left: list[str] = []
+        saved_ns = self._saved().get("namespaces") or []
+        namespaces = list(dict.fromkeys([*saved_ns, *self.namespaces]))
+        left += processes.stop_namespaces(namespaces)
+        for ns in namespaces:
+            netns.delete(ns)
+            if netns.exists(ns):
+                left.append(f"namespace {ns}")
+        if self.state.exists():
+            shutil.rmtree(self.state, ignore_errors=True)
+        return left
+
+
+def _service_place(service: str) -> str:
+    if service.startswith("dns-"):
+        return next(r.place for r in dns.RESOLVERS if f"dns-{r.name}" == service)
+    if service.startswith("fronts-"):
+        return service.split("-", 1)[1]
+    return "proxy"
+
+
+def _sysctl(ns: str, key: str, value: str) -> None:
+    # /proc/sys/net is per network namespace: write it from a thread inside ns.
+    path = "/proc/sys/" + key.replace(".", "/")
+
+    def write() -> None:
+        try:
+            with open(path, "w") as fh:
+                fh.write(value)
+        except FileNotFoundError:  # e.g. IPv6 disabled on the host
+            pass
+
+    netns.call_in(ns, write)
+
+
+def _read_from(path: Path, offset: int) -> list[str]:
+    if not path.exists():
+        return []
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    # Only whole lines: a line still being written is not evidence yet.
+    data = data[: data.rfind(b"\n") + 1]
+    return data.decode("utf-8", errors="replace").splitlines()
+
+
+def _wait_quiet(paths: list[Path], quiet_s: float = 0.2, limit_s: float = 3.0) -> None:
+    """Squid writes a CONNECT line only when its tunnel closes: wait until the logs
+    have stopped growing for ``quiet_s`` (bounded by ``limit_s``)."""
+    deadline = time.monotonic() + limit_s
+    last = [p.stat().st_size if p.exists() else 0 for p in paths]
+    still_since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = [p.stat().st_size if p.exists() else 0 for p in paths]
+        if now != last:
+            last, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since >= quiet_s:
+            return
+
+
+def all_labs() -> list[str]:
+    root = state_root()
+    names = [p.name for p in root.iterdir() if (p / "lab.json").exists()] if root.exists() else []
+    return sorted(set(names) | {DEFAULT_NAME})

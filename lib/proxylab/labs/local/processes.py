@@ -1,0 +1,109 @@
+"""Start the lab's long-running processes detached, and stop every one of them.
+
+`lab up` returns while Squid, the resolvers and the fronts keep running, so
+nothing holds them but their namespace. That is also how `down` finds them
+after a crash: every process of a namespace is listed by ``ip netns pids``,
+whoever started it, so a SIGKILLed lab or a user's stray `lab exec` are reaped
+the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from proxylab.labs.local import netns
+
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment: nothing of the host's proxies or CA bundles."""
+    env = {"PATH": BASE_PATH, "LANG": "C.UTF-8", "HOME": "/root" if os.geteuid() == 0 else "/tmp"}
+    env.update(extra or {})
+    return env
+
+
+def spawn(ns: str, argv: list[str], log_file: Path, env: dict[str, str] | None = None) -> int:
+    """Start ``argv`` inside ``ns`` in its own session, output to ``log_file``."""
+    with open(log_file, "ab") as out:
+        proc = subprocess.Popen(
+            netns.exec_prefix(ns) + argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env or clean_env(),
+            start_new_session=True,
+            close_fds=True,
+        )
+    return proc.pid
+
+
+def alive(pid: int) -> bool:
+    """Running, and not a zombie: a daemon whose parent (`lab up`) has exited is
+    reaped by init in its own time, but it is gone for our purposes once it exits."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)  # our own child: reap it now
+        if done:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+def stop_namespaces(namespaces: list[str], grace_s: float = 1.0) -> list[str]:
+    """Stop every process in the given namespaces, all at once: SIGTERM (SIGINT for
+    Squid, whose SIGTERM waits ``shutdown_lifetime``), then SIGKILL what is left
+    after ``grace_s``. Returns what is still alive at the end (empty when clean)."""
+    pids = {p: ns for ns in namespaces for p in netns.pids(ns)}
+    for pid in pids:
+        _signal(pid, signal.SIGINT if _comm(pid) == "squid" else signal.SIGTERM)
+    _wait_gone(list(pids), grace_s)
+    for pid in pids:
+        if alive(pid):
+            _signal(pid, signal.SIGKILL)
+    _wait_gone(list(pids), 2.0)
+    left = [f"process {p} ({_comm(p)}) in {ns}" for p, ns in pids.items() if alive(p)]
+    left += [
+        f"process {p} ({_comm(p)}) in {ns}"
+        for ns in namespaces
+        for p in netns.pids(ns)
+        if p not in pids
+    ]
+    return left
+
+
+def _wait_gone(pids: list[int], limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.02)
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
+def terminate(pid: int, grace_s: float = 1.0) -> None:
+    """Stop one process we started (SIGTERM, then SIGKILL) and reap it."""
+    _signal(pid, signal.SIGTERM)
+    _wait_gone([pid], grace_s)
+    if alive(pid):
+        _signal(pid, signal.SIGKILL)
+        _wait_gone([pid], 2.0)
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,192 @@
+"""The local lab's address plan and wiring, as data.
+
+Four namespaces stand for the seed's places. Addresses follow the seed (function
+at 10.1.143.211, Squid at 10.0.0.72:3128, resolvers at VPC base + 2); emulated
+public addresses come from 198.18.0.0/15, the benchmarking range, so nothing can be
+mistaken for a real internet host.
+
+Why the Lambda VPC's resolver lives in the ``aws`` namespace: on AWS the VPC
+resolver (Route 53 Resolver) is AWS's, reachable at VPC+2 even from a subnet that
+has no route to the internet. Putting it on the AWS side of the VPC link lets it
+forward public names without giving the function any way out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from proxylab.labs.base import EndpointLayout
+
+REGION = "ap-northeast-1"
+ACCOUNT_ID = "123456789012"
+
+LAMBDA_VPC = "10.1.0.0/16"
+PROXY_VPC = "10.0.0.0/16"
+FUNCTION_IP = "10.1.143.211"
+LAMBDA_RESOLVER = "10.1.0.2"
+EXECUTE_API_ENI = "10.1.128.10"
+SQUID_IP = "10.0.0.72"
+SQUID_PORT = 3128
+PROXY_RESOLVER = "10.0.0.2"
+PROXY_PUBLIC_IP = "198.18.2.72"
+PUBLIC_DNS_IP = "198.18.0.53"
+INTERNET_ROUTER_IP = "198.18.0.1"
+WEB_IP = "198.18.1.10"
+S3_PREFIX = "198.18.16.0/24"  # the S3 "prefix list" the gateway endpoint routes
+S3_IP = "198.18.16.10"
+APIGW_PREFIX = "198.18.32.0/24"
+APIGW_IP = "198.18.32.10"
+AWS_PUBLIC_IP = "198.18.3.2"
+VOID_NEXT_HOP = "169.254.0.1"  # the no-NAT "next hop": its MAC belongs to no device
+VOID_MAC = "02:00:00:00:de:ad"  # the AWS side's own address for its resolver's queries
+
+BUCKET = "proxylab-demo-bucket"
+SOURCE_KEY = "input/data.csv"
+REGIONAL_API_ID = "q8rw2x7k1m"
+PRIVATE_API_ID = "p4v9t3n6zd"
+EXECUTE_API_VPCE_ID = "vpce-0a1b2c3d4e5f67890"
+S3_GATEWAY_VPCE_ID = "vpce-0f9e8d7c6b5a43210"
+WEB_HOST = "www.google.com"
+
+PLACES = ("lambda", "proxy", "internet", "aws")
+STANDS_FOR = {
+    "lambda": "Lambda VPC private subnet (10.1.0.0/16), no NAT",
+    "proxy": "proxy VPC (10.0.0.0/16) with Squid and an internet gateway",
+    "internet": "the public internet: public DNS and the web site",
+    "aws": "AWS: VPC resolver, VPC endpoints, public S3 and API Gateway fronts",
+}
+
+
+def s3_host(region: str = REGION) -> str:
+    return f"s3.{region}.amazonaws.com"
+
+
+def api_host(api_id: str, region: str = REGION) -> str:
+    return f"{api_id}.execute-api.{region}.amazonaws.com"
+
+
+def api_url(api_id: str, region: str = REGION) -> str:
+    return f"https://{api_host(api_id, region)}/dev/data?id=111"
+
+
+def vpce_api_host(region: str = REGION) -> str:
+    """The endpoint-specific name, usable when private DNS is off."""
+    return f"{EXECUTE_API_VPCE_ID}.execute-api.{region}.vpce.amazonaws.com"
+
+
+def tls_names(web_host: str = WEB_HOST, region: str = REGION) -> list[str]:
+    """Every public name a front answers for (one lab certificate covers them)."""
+    return [
+        web_host,
+        s3_host(region),
+        f"*.{s3_host(region)}",
+        "s3.amazonaws.com",
+        "*.s3.amazonaws.com",
+        f"*.execute-api.{region}.amazonaws.com",
+        f"*.execute-api.{region}.vpce.amazonaws.com",
+    ]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A veth pair: (namespace place, device, addresses on it) at each end."""
+
+    a: str
+    dev_a: str
+    b: str
+    dev_b: str
+    addrs_a: tuple[str, ...] = ()
+    addrs_b: tuple[str, ...] = ()
+
+
+@dataclass
+class Wiring:
+    links: list[Link] = field(default_factory=list)
+    loopback: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    voids: dict[str, tuple[str, str]] = field(default_factory=dict)
+    routes: dict[str, list[list[str]]] = field(default_factory=dict)
+    forwarding: tuple[str, ...] = ()
+
+
+def wiring(layout: EndpointLayout) -> Wiring:
+    """Links and routes for an endpoint layout. Only the routes and addresses that
+    depend on the layout change between scenarios (see :func:`layout_routes`)."""
+    w = Wiring()
+    w.links = [
+        # VPC peering: each side routes only the other VPC's CIDR over it.
+        Link("lambda", "pcx", "proxy", "pcx"),
+        # The Lambda VPC's fabric: VPC resolver and endpoint ENIs live on the AWS side.
+        Link("lambda", "vpc", "aws", "vpc-lambda", (), (f"{LAMBDA_RESOLVER}/32",)),
+        # The proxy VPC's internet gateway.
+        Link(
+            "proxy",
+            "igw",
+            "internet",
+            "to-proxy",
+            (f"{PROXY_PUBLIC_IP}/32",),
+            (f"{INTERNET_ROUTER_IP}/32",),
+        ),
+        # AWS's public fronts, reached from the internet.
+        Link(
+            "aws",
+            "public",
+            "internet",
+            "to-aws",
+            (f"{S3_IP}/32", f"{APIGW_IP}/32", f"{AWS_PUBLIC_IP}/32"),
+            (f"{INTERNET_ROUTER_IP}/32",),
+        ),
+    ]
+    w.loopback = {
+        # Host addresses live on each namespace's loopback: reachable over any link
+        # (Linux answers ARP for every local address), whichever way a packet comes.
+        "lambda": (f"{FUNCTION_IP}/32",),
+        "proxy": (f"{SQUID_IP}/32", f"{PROXY_RESOLVER}/32"),
+        "internet": (f"{PUBLIC_DNS_IP}/32", f"{WEB_IP}/32"),
+    }
+    # A VPC without NAT drops internet-bound packets silently, so connections time
+    # out instead of failing at once. The lab's equivalent: the default route leads
+    # into a veth whose far end (also in the Lambda namespace) discards every frame,
+    # because the next hop's MAC address belongs to nobody.
+    w.voids = {"lambda": ("no-nat", "no-nat-void")}
+    w.routes = {
+        "lambda": [
+            ["10.1.0.0/16", "dev", "vpc", "src", FUNCTION_IP],
+            [PROXY_VPC, "dev", "pcx", "src", FUNCTION_IP],
+            ["default", "via", VOID_NEXT_HOP, "dev", "no-nat", "onlink", "src", FUNCTION_IP],
+        ],
+        "proxy": [
+            [LAMBDA_VPC, "dev", "pcx", "src", SQUID_IP],
+            ["default", "via", INTERNET_ROUTER_IP, "dev", "igw", "onlink", "src", PROXY_PUBLIC_IP],
+        ],
+        "internet": [
+            [f"{PROXY_PUBLIC_IP}/32", "dev", "to-proxy"],
+            [S3_PREFIX, "dev", "to-aws"],
+            [APIGW_PREFIX, "dev", "to-aws"],
+            [f"{AWS_PUBLIC_IP}/32", "dev", "to-aws"],
+        ],
+        "aws": [
+            [LAMBDA_VPC, "dev", "vpc-lambda", "src", LAMBDA_RESOLVER],
+            ["default", "via", INTERNET_ROUTER_IP, "dev", "public", "onlink", "src", AWS_PUBLIC_IP],
+        ],
+    }
+    w.forwarding = ("internet",)
+    for place, route in layout_routes(layout):
+        w.routes.setdefault(place, []).append(route)
+    return w
+
+
+def layout_routes(layout: EndpointLayout) -> list[tuple[str, list[str]]]:
+    """The routes an endpoint layout adds: the S3 gateway endpoint is a route for the
+    S3 prefix list in the Lambda VPC's route table, nothing more."""
+    out: list[tuple[str, list[str]]] = []
+    if layout.s3_gateway:
+        out.append(("lambda", [S3_PREFIX, "dev", "vpc", "src", FUNCTION_IP]))
+    return out
+
+
+def layout_addresses(layout: EndpointLayout) -> list[tuple[str, str, str]]:
+    """(place, device, address) that exist only in some layouts: the interface
+    endpoint's ENI in the Lambda VPC."""
+    if layout.execute_api_interface:
+        return [("aws", "vpc-lambda", f"{EXECUTE_API_ENI}/32")]
+    return []
