@@ -168,8 +168,10 @@ def apigw_app(region: str, apis: dict[str, str]) -> WSGIApp:
         if kind is None:
             return forbidden()
         if kind == "PRIVATE" and via != "interface-endpoint":
+            arn = f"arn:aws:execute-api:{region}:{t.ACCOUNT_ID}:{api_id}/dev/GET/data"
             return forbidden(
-                f"User: anonymous is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:{region}:{t.ACCOUNT_ID}:{api_id}/dev/GET/data"
+                "User: anonymous is not authorized to perform: execute-api:Invoke on resource: "
+                + arn
             )
         if kind == "REGIONAL" and via == "interface-endpoint":
             return forbidden()
