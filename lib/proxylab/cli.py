@@ -13,7 +13,7 @@ import sys
 
 from proxylab import __version__
 
-COMMAND_MODULES = ("lab", "run", "report", "audit")
+COMMAND_MODULES = ("lab", "run", "scenarios", "report", "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:
