@@ -635,3 +635,18 @@ class _Validator:
             if c is not None:
                 out[str(k)] = c
         return out
+
+
+def scenario_env(
+    catalog: str | Path | Catalog, scenario_id: str, resources: dict[str, str]
+) -> dict[str, str]:
+    """The variables one scenario gives the function, resolved against a lab's
+    ``resources`` (``LabDescription.resources``): what `proxylab lab exec
+    --scenario ID` runs a command with.
+
+    ``catalog`` is ``"seed"``, ``"examples"``, a file path, or a loaded
+    :class:`Catalog`. Raises :class:`ScenarioError` (a ``UserError``) for a bad
+    catalogue, an unknown scenario id or a reference the lab cannot resolve.
+    """
+    cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
+    return cat.get(scenario_id).resolve_env(resources)

@@ -45,6 +45,12 @@ KNOWN_RESOURCES = (
     "web_url",
     "regional_api_url",
     "private_api_url",
+    # Also provided by the local lab: addresses and endpoint URLs worth naming.
+    "function_ip",
+    "proxy_ip",
+    "execute_api_vpce_host",
+    "s3_endpoint_url",
+    "execute_api_endpoint_url",
 )
 
 # Lambda refuses to let a function configuration set these (AWS Lambda developer

@@ -1,0 +1,353 @@
+"""Run scenarios on a lab and write one capture per run.
+
+The runner talks to labs only through the :class:`~proxylab.labs.base.Lab`
+protocol, so the local lab and AWS go through the same steps:
+
+    resolve env -> lab.apply(endpoints) -> mark -> invoke -> collect -> write capture
+
+Everything that can be checked without a lab (the catalogue, the scenario ids,
+the ``${...}`` references) is checked before any lab starts. A lab failure in
+the middle of a run does not stop the batch: that run is recorded as ``failed``
+with whatever evidence exists, and the next one starts. Raw files are written
+before run.json and never rewritten (:func:`proxylab.capture.write_capture`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from proxylab.capture import RunRecord, default_runs_dir, new_run_id, write_capture
+from proxylab.errors import UserError
+from proxylab.labs.base import Evidence, Invocation, Lab, LabDescription
+from proxylab.scenarios.expect import check, observe
+from proxylab.scenarios.loader import load_catalog
+from proxylab.scenarios.model import Catalog, Scenario, ScenarioError
+
+# What the lab's Invocation.status means for the run (RunRecord.status).
+RUN_STATUS = {"ok": "ok", "error": "function-error", "lab-error": "failed"}
+
+
+@dataclass
+class RunSummary:
+    """One run in brief: what the progress line and ``--json`` show."""
+
+    run_id: str
+    path: str
+    catalog: str
+    scenario: str
+    repeat_index: int
+    status: str
+    error: str | None
+    duration_s: float
+    proxy_hosts: list[str] = field(default_factory=list)
+    steps: dict[str, str | None] = field(default_factory=dict)
+    services: dict[str, list[str]] = field(default_factory=dict)
+    expected: bool | None = None  # None: the scenario states no expectation
+    mismatches: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Progress:
+    """One line per run on stderr (rich), or nothing."""
+
+    def __init__(self, enabled: bool):
+        self.console = None
+        if enabled:
+            from rich.console import Console
+
+            self.console = Console(stderr=True, highlight=False)
+
+    def say(self, text: str) -> None:
+        if self.console is not None:
+            self.console.print(text, markup=False)
+
+    def status(self, text: str):  # context manager: a spinner while a run goes on
+        import contextlib
+
+        if self.console is None or not self.console.is_terminal:
+            return contextlib.nullcontext()
+        return self.console.status(text)
+
+    def run(self, index: int, total: int, s: RunSummary) -> None:
+        if self.console is None:
+            return
+        from rich.text import Text
+
+        colour = {"ok": "green", "function-error": "yellow", "failed": "red"}.get(s.status, "")
+        line = Text(f"[{index}/{total}] ")
+        line.append(s.scenario, style="bold")
+        if s.repeat_index:
+            line.append(f" #{s.repeat_index + 1}")
+        line.append(f"  {s.status}", style=colour)
+        line.append(f"  {s.duration_s:.1f}s")
+        if s.steps:
+            line.append("  steps: " + " ".join(f"{k}={v}" for k, v in s.steps.items()))
+        line.append("  proxy: " + (", ".join(s.proxy_hosts) or "-"))
+        if s.expected is True:
+            line.append("  as expected", style="green")
+        elif s.expected is False:
+            line.append("  NOT as expected: " + "; ".join(s.mismatches), style="red")
+        if s.error and s.status == "failed":
+            line.append(f"\n    {s.error}", style="red")
+        line.append(f"\n    {s.path}", style="dim")
+        self.console.print(line)
+
+
+def _select(catalog: Catalog, scenario_ids: list[str] | tuple[str, ...] | None) -> list[Scenario]:
+    return catalog.select(list(scenario_ids) if scenario_ids else None)
+
+
+def plan(
+    catalog: str | Path | Catalog, scenario_ids: list[str] | tuple[str, ...] | None = None
+) -> tuple[Catalog, list[Scenario]]:
+    """Load and check everything that needs no lab; raises :class:`ScenarioError`."""
+    cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
+    return cat, _select(cat, scenario_ids)
+
+
+def run_catalog(
+    catalog: str | Path | Catalog,
+    scenario_ids: list[str] | tuple[str, ...] | None = None,
+    repeat: int = 1,
+    backend: str = "local",
+    lab_options: dict[str, Any] | None = None,
+    keep_lab: bool = False,
+    runs_dir: str | Path | None = None,
+    progress: bool = True,
+    *,
+    lab: Lab | None = None,
+    on_run: Callable[[RunSummary], None] | None = None,
+) -> list[Path]:
+    """Run the catalogue's scenarios (``repeat`` times each) and return the capture
+    directories, in run order.
+
+    ``catalog``: ``"seed"``, ``"examples"`` or a YAML path. ``lab`` overrides
+    ``backend``/``lab_options`` with a lab object you already have. The lab is
+    brought up if it is down, and brought down afterwards unless ``keep_lab``
+    (a lab that was already up is left up). ``on_run`` receives each run's
+    :class:`RunSummary` as soon as its capture is written.
+    """
+    if repeat < 1:
+        raise UserError(f"--repeat must be at least 1, got {repeat}")
+    cat, scenarios = plan(catalog, scenario_ids)
+    runs_root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    show = _Progress(progress)
+
+    if lab is None:
+        from proxylab.labs.registry import get_lab
+
+        lab = get_lab(backend, **(lab_options or {}))
+    desc = lab.describe()
+    # References the lab cannot resolve are reported before it starts.
+    problems = []
+    for s in scenarios:
+        try:
+            s.resolve_env(desc.resources)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError(problems)
+
+    started_here = False
+    paths: list[Path] = []
+    total = len(scenarios) * repeat
+    try:
+        if not desc.up:
+            started_here = True
+            show.say(f"bringing lab {lab.name!r} ({lab.backend}) up ...")
+            t0 = time.monotonic()
+            with show.status("lab up"):
+                desc = lab.up(scenarios[0].endpoints, progress=show.say)
+            show.say(f"lab up in {time.monotonic() - t0:.1f}s")
+        index = 0
+        for scenario in scenarios:
+            for r in range(repeat):
+                index += 1
+                with show.status(f"[{index}/{total}] {scenario.id}"):
+                    path = run_one(lab, cat, scenario, desc, r, runs_root)
+                paths.append(path)
+                summary = summarize(path, cat.id, scenario, r)
+                show.run(index, total, summary)
+                if on_run is not None:
+                    on_run(summary)
+    finally:
+        if started_here and not keep_lab:
+            show.say(f"bringing lab {lab.name!r} down ...")
+            left = lab.down()
+            if left:
+                show.say("left behind: " + ", ".join(left))
+    return paths
+
+
+def run_one(
+    lab: Lab,
+    catalog: Catalog,
+    scenario: Scenario,
+    desc: LabDescription,
+    repeat_index: int,
+    runs_root: Path,
+) -> Path:
+    """Run one scenario once and write its capture. Never raises for a lab
+    failure: that is recorded as a ``failed`` run (Ctrl-C is recorded, then raised)."""
+    run_id = new_run_id(scenario.id)
+    run_dir = runs_root / run_id
+    while run_dir.exists():  # same second, same random suffix: pick another id
+        run_id = new_run_id(scenario.id)
+        run_dir = runs_root / run_id
+    timings: dict[str, float] = {}
+    started = time.time()
+    inv: Invocation | None = None
+    evidence: Evidence | None = None
+    mark = None
+    error: str | None = None
+    interrupted: BaseException | None = None
+    env = scenario.resolve_env(desc.resources)
+    stage = "apply"
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.monotonic()
+        try:
+            return fn()
+        finally:
+            timings[f"{name}_s"] = round(time.monotonic() - t0, 4)
+
+    try:
+        timed("apply", lambda: lab.apply(scenario.endpoints))
+        stage = "describe"
+        desc = timed("describe", lab.describe)
+        stage = "mark"
+        mark = timed("mark", lab.mark)
+        stage = "invoke"
+        code = scenario.function_code()
+        extra = {"code": code} if code is not None else {}
+        inv = timed(
+            "invoke",
+            lambda: lab.invoke(scenario.function, env, scenario.event, scenario.timeout_s, **extra),
+        )
+        stage = "collect"
+        evidence = timed("collect", lambda: lab.collect(mark, inv))
+    except KeyboardInterrupt as exc:
+        error, interrupted = f"interrupted during {stage}", exc
+    except Exception as exc:  # noqa: BLE001 - any lab failure becomes a failed run
+        error = f"{stage}: {type(exc).__name__}: {exc}"
+        if not isinstance(exc, UserError):
+            error += "\n" + "".join(traceback.format_exception(exc)[-3:]).rstrip()
+    if evidence is None and mark is not None and interrupted is None:
+        # The run broke after the mark: keep whatever the lab's logs show.
+        placeholder = inv or Invocation(status="lab-error", request_id="", started_at=started)
+        try:
+            evidence = timed("collect", lambda: lab.collect(mark, placeholder))
+        except Exception as exc:  # noqa: BLE001
+            error = f"{error}; collecting evidence also failed: {type(exc).__name__}: {exc}"
+
+    status = "failed" if error else RUN_STATUS.get(inv.status if inv else "", "failed")
+    if inv is not None and inv.status == "lab-error" and not error:
+        error = _invocation_error(inv) or "the lab could not run the function"
+
+    t0 = time.monotonic()
+    files: dict[str, list[str]] = {}
+    missing: list[str] = []
+    if inv is not None:
+        files["function.log"] = list(inv.function_log)
+    else:
+        missing.append("function.log: the function was not invoked")
+    if evidence is not None:
+        for name, lines in evidence.files.items():
+            if name in files or name == "run.json" or "/" in name or name.startswith("."):
+                missing.append(f"{name}: not a capture file name, ignored")
+                continue
+            files[name] = list(lines)
+        missing.extend(evidence.missing)
+    else:
+        missing.append("evidence: not collected")
+    write_capture(run_dir, files=files)
+    timings["write_s"] = round(time.monotonic() - t0, 4)
+    finished = time.time()
+    timings["total_s"] = round(finished - started, 4)
+
+    scenario_record = scenario.to_dict()
+    scenario_record["env_template"] = scenario_record.pop("env")
+    scenario_record["env"] = env
+    inv_record: dict[str, Any] = {}
+    if inv is not None:
+        inv_record = asdict(inv)
+        inv_record.pop("function_log", None)
+    record = RunRecord(
+        run_id=run_id,
+        scenario=scenario_record,
+        lab=_lab_record(desc, scenario),
+        status=status,
+        started_at=started,
+        finished_at=finished,
+        catalog=catalog.id,
+        repeat_index=repeat_index,
+        invocation=inv_record,
+        timings=timings,
+        error=error,
+        missing_evidence=missing,
+    )
+    write_capture(run_dir, record=record)
+    if interrupted is not None:
+        raise interrupted
+    return run_dir
+
+
+def _invocation_error(inv: Invocation) -> str | None:
+    if not inv.error:
+        return None
+    e = inv.error
+    return ": ".join(
+        str(x) for x in (e.get("errorType"), e.get("errorMessage")) if x
+    ) or json.dumps(e)
+
+
+def _lab_record(desc: LabDescription, scenario: Scenario) -> dict[str, Any]:
+    """The lab as described during the run. If describing failed, the earlier
+    description is kept, marked so, rather than pretending to know the layout."""
+    d = desc.to_dict()
+    if desc.endpoints != scenario.endpoints:
+        d["note"] = (
+            "endpoint layout of the last successful describe(); the run may not have applied"
+        )
+    return d
+
+
+def summarize(run_dir: Path, catalog_id: str, scenario: Scenario, repeat_index: int) -> RunSummary:
+    """Read a capture just written back and compare it to the scenario's ``expect``."""
+    obs = observe(run_dir)
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    resources = record.get("lab", {}).get("resources", {})
+    mismatches: list[str] = []
+    expected: bool | None = None
+    if scenario.expect is not None:
+        try:
+            mismatches = check(scenario.expect.resolved(resources), obs)
+        except KeyError as exc:
+            mismatches = [f"expect: the lab has no resource {exc.args[0]!r}"]
+        expected = not mismatches
+    return RunSummary(
+        run_id=record["run_id"],
+        path=str(run_dir),
+        catalog=catalog_id,
+        scenario=scenario.id,
+        repeat_index=repeat_index,
+        status=record["status"],
+        error=record.get("error"),
+        duration_s=round(record["finished_at"] - record["started_at"], 3),
+        proxy_hosts=obs.proxy_hosts,
+        steps={k: v.get("outcome") for k, v in obs.steps.items()},
+        services={s: obs.vias(s) for s in sorted({str(h.get("service")) for h in obs.services})},
+        expected=expected,
+        mismatches=mismatches,
+    )
+
+
+__all__ = ["RunSummary", "plan", "run_catalog", "run_one", "summarize"]
