@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -423,6 +424,7 @@ class LocalLab:
             "proxy_ip": t.SQUID_IP,
             "s3_endpoint_url": f"https://{t.s3_host()}",
             "execute_api_endpoint_url": f"https://execute-api.{t.REGION}.amazonaws.com",
+            "squid_version": squid.version(),
         }
 
     # ---------------------------------------------------------------- runs
@@ -480,15 +482,12 @@ class LocalLab:
         env: dict[str, str] | None = None,
         timeout_s: float | None = None,
     ) -> int:
-        import subprocess
+        return self.run(place, argv, env=env, timeout_s=timeout_s).returncode
 
-        if place not in t.PLACES:
-            raise LabError(f"unknown place {place!r}: choose one of {', '.join(t.PLACES)}")
-        if not self._is_up():
-            raise LabError(f"lab {self.name!r} is not up: run `proxylab lab up` first")
-        if not argv:
-            raise LabError("nothing to run: give a command after `--`")
-        full_env = processes.clean_env(
+    def exec_env(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        """What `lab exec` gives a command: a clean environment, the lab CA, lab
+        credentials and region, then the caller's (scenario's) variables."""
+        return processes.clean_env(
             {
                 **self.plumbing_env(),
                 "AWS_REGION": t.REGION,
@@ -497,10 +496,30 @@ class LocalLab:
                 **(env or {}),
             }
         )
+
+    def run(
+        self,
+        place: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        timeout_s: float | None = None,
+        capture: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command inside ``place``; with ``capture`` its output is returned."""
+        if place not in t.PLACES:
+            raise LabError(f"unknown place {place!r}: choose one of {', '.join(t.PLACES)}")
+        if not self._is_up():
+            raise LabError(f"lab {self.name!r} is not up: run `proxylab lab up` first")
+        if not argv:
+            raise LabError("nothing to run: give a command after `--`")
         try:
             return subprocess.run(
-                netns.exec_prefix(self.ns(place)) + argv, env=full_env, timeout=timeout_s
-            ).returncode
+                netns.exec_prefix(self.ns(place)) + argv,
+                env=self.exec_env(env),
+                timeout=timeout_s,
+                capture_output=capture,
+                text=True,
+            )
         except FileNotFoundError:
             raise LabError(f"command not found: {argv[0]}") from None
         except subprocess.TimeoutExpired:

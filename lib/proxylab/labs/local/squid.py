@@ -7,6 +7,9 @@ format (the shape the seed published), no cache, and a zero
 
 from __future__ import annotations
 
+import functools
+import re
+import subprocess
 from pathlib import Path
 
 from proxylab.labs.local import topology as t
@@ -37,3 +40,16 @@ forward_timeout 10 seconds
 connect_timeout 5 seconds
 dns_timeout 5 seconds
 """
+
+
+@functools.cache
+def version() -> str:
+    """The running Squid's version: what a CONNECT to an unresolvable name looks like
+    depends on it (Squid 5 answers 500 ERR_CANNOT_FORWARD, bug 5294; Squid 6, the
+    seed's, answers 503 ERR_DNS_FAIL)."""
+    try:
+        out = subprocess.run(["squid", "-v"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    match = re.search(r"Version (\S+)", out)
+    return match.group(1) if match else "unknown"

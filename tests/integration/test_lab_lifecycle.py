@@ -1,0 +1,118 @@
+"""Bring-up, tear-down and isolation of the local lab (issue 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from proxylab.labs import get_lab
+from proxylab.labs.local import netns
+from proxylab.labs.local import topology as t
+
+pytestmark = pytest.mark.lab
+
+LAB_RANGES = ("10.0.", "10.1.", "198.18.", "198.19.")
+
+
+def host_links() -> list[dict]:
+    return json.loads(
+        subprocess.run(["ip", "-j", "link"], capture_output=True, text=True, check=True).stdout
+    )
+
+
+def assert_gone(lab) -> None:
+    for ns in lab.namespaces:
+        assert not netns.exists(ns), f"namespace {ns} left"
+        assert not (netns.NETNS_ETC_DIR / ns).exists(), f"/etc/netns/{ns} left"
+    assert not lab.state.exists(), f"{lab.state} left"
+    mounts = Path("/proc/mounts").read_text()
+    assert not any(ns in mounts for ns in lab.namespaces), "a netns mount is left"
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    assert str(lab.state) not in ps, f"a lab process is still running:\n{ps}"
+
+
+def test_isolation_no_lab_link_reaches_the_host():
+    """Every veth of the lab has both ends inside lab namespaces, the host gains no
+    link, address or route, and no lab route leads anywhere but into the lab."""
+    before = {link["ifname"] for link in host_links()}
+    lab = get_lab("local", name="iso")
+    try:
+        lab.up()
+        assert {link["ifname"] for link in host_links()} == before
+        host_addrs = subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True).stdout
+        host_routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+        for addr in (t.FUNCTION_IP, t.SQUID_IP, t.S3_IP, t.WEB_IP):
+            assert addr not in host_addrs and addr not in host_routes
+        ours = set(lab.namespaces)
+        for ns in lab.namespaces:
+            ids = json.loads(netns.ip("-n", ns, "-j", "netns", "list-id").stdout or "[]")
+            names = {i["nsid"]: i.get("name") for i in ids}
+            for link in json.loads(netns.ip("-n", ns, "-j", "-d", "link").stdout):
+                kind = link.get("linkinfo", {}).get("info_kind")
+                assert link["ifname"] == "lo" or kind == "veth", (
+                    f"{ns}: unexpected link {link['ifname']}"
+                )
+                if kind == "veth" and "link_netnsid" in link:
+                    peer_ns = names.get(link["link_netnsid"])
+                    assert peer_ns in ours, f"{ns}/{link['ifname']} is linked to {peer_ns!r}"
+    finally:
+        assert lab.down() == []
+    assert_gone(lab)
+
+
+def test_down_after_sigkill_leaves_nothing():
+    lab = get_lab("local", name="crash")
+    lab.up()
+    pids = [p for ns in lab.namespaces for p in netns.pids(ns)]
+    assert len(pids) >= 6
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    assert lab.down() == []
+    assert_gone(lab)
+    assert lab.down() == []  # idempotent
+
+
+def test_down_after_an_interrupted_up():
+    """`lab up` killed half-way: `down` still finds what it made (lab.json is written
+    before anything is created)."""
+    env = {k: v for k, v in os.environ.items() if k != "PROXYLAB_STATE"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proxylab.cli", "lab", "up", "--name", "halfup"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    lab = get_lab("local", name="halfup")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(netns.exists(ns) for ns in lab.namespaces):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    down = subprocess.run(
+        [sys.executable, "-m", "proxylab.cli", "lab", "down", "--name", "halfup"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert down.returncode == 0, down.stderr
+    assert_gone(lab)
+
+
+def test_up_is_idempotent_and_down_is_repeatable():
+    lab = get_lab("local", name="twice")
+    try:
+        first = lab.up()
+        pids = {s.name: s.detail for s in first.services}
+        second = lab.up()
+        assert {s.name: s.detail for s in second.services} == pids  # kept, not restarted
+    finally:
+        assert lab.down() == []
+        assert lab.down() == []
+    assert_gone(lab)
