@@ -198,7 +198,9 @@ def parse_catalog(text: str, path: Path) -> tuple[Catalog | None, list[Problem]]
     except yaml.YAMLError as exc:
         return None, [Problem(file=str(path), message=f"YAML error: {exc}")]
     catalog = v.catalog(data, path)
-    return (None if v.problems else catalog), v.problems
+    # In file order, so a user reads them top to bottom next to the file.
+    found = sorted(v.problems, key=lambda p: p.line or 0)
+    return (None if found else catalog), found
 
 
 @dataclass
@@ -430,7 +432,8 @@ class _Validator:
                 else _Where(item.line, sid, "handler"),
                 "'handler' needs 'code' (the probe's own handler cannot be changed)",
             )
-        if code is not None:
+        handler_given = "handler" in item or "handler" in self.default_keys
+        if code is not None and (handler is not None or not handler_given):
             handler = self.code_handler(code, handler, item, sid)
         expect = None
         if "expect" in item:

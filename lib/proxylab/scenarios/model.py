@@ -122,7 +122,11 @@ class ScenarioError(UserError):
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """'; did you mean X?' for a near miss (case-insensitive), else ''."""
     lowered = {c.lower(): c for c in choices}
-    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    w = word.lower()
+    # 'enviroment' -> 'env' (a choice the word starts with) before edit distance,
+    # which would say 'event'.
+    match = [c for c in lowered if len(c) >= 3 and w.startswith(c)][:1]
+    match = match or difflib.get_close_matches(w, list(lowered), n=1, cutoff=0.6)
     return f"; did you mean {lowered[match[0]]!r}?" if match else ""
 
 
