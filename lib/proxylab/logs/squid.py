@@ -1,0 +1,291 @@
+"""Squid access-log lines: the native ``squid`` logformat, ``common`` and ``combined``.
+
+Native (``logformat squid``)::
+
+    %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt
+    1748149505.823    135 10.1.143.211 TCP_TUNNEL/200 19109 CONNECT www.google.com:443 -
+        HIER_DIRECT/172.217.31.164 -                                              (one line)
+
+Columns are padded (``%6tr``), so fields are split on any run of whitespace.
+Clients and peers may be IPv6; URLs are CONNECT authorities (``host:port``),
+absolute URLs (``http://host/path``) or Squid's own ``error:...`` pseudo-URLs;
+``NONE_NONE/000`` and ``HIER_NONE/-`` are transactions that never reached an
+origin, which is exactly the evidence of a proxy-side failure.
+
+``common`` / ``combined``::
+
+    %>a %[ui %[un [%tl] "%rm %ru HTTP/%rv" %>Hs %<st %Ss:%Sh
+    %>a %[ui %[un [%tl] "%rm %ru HTTP/%rv" %>Hs %<st "%{Referer}>h" "%{User-Agent}>h" %Ss:%Sh
+
+The line grammar (:func:`parse_line`, :func:`split_target`) is public so other
+readers of Squid logs (``proxylab audit``) share one definition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+
+from proxylab.logs.base import MAX_EPOCH, Malformed, ParseResult, typed
+
+FORMATS = ("squid", "common", "combined")
+
+DTYPES: dict[str, str] = {
+    "run_id": "category",
+    "ts": "ts",
+    "elapsed_ms": "Int64",
+    "client_ip": "string",
+    "squid_code": "category",
+    "http_status": "Int64",
+    "bytes": "Int64",
+    "method": "category",
+    "host": "string",
+    "port": "Int64",
+    "url": "string",
+    "user": "string",
+    "hierarchy": "category",
+    "peer": "string",
+    "content_type": "string",
+    "log_format": "category",
+    "raw_line_no": "Int64",
+}
+
+_TS_RE = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
+_TAG_RE = re.compile(r"[A-Z][A-Z0-9_]*")
+_STATUS_RE = re.compile(r"\d{1,3}")
+_COMMON_RE = re.compile(
+    r"(?P<client>\S+)\s+(?P<ident>\S+)\s+(?P<user>\S+)\s+\[(?P<tl>[^\]]+)\]\s+"
+    r'"(?P<method>\S+)\s+(?P<url>\S+)(?:\s+(?P<proto>[^"\s]*))?"\s+(?P<status>\d{1,3})\s+'
+    r'(?P<bytes>\d+|-)'
+    r'(?:\s+"(?P<referer>(?:[^"\\]|\\.)*)"\s+"(?P<ua>(?:[^"\\]|\\.)*)")?'
+    r"\s+(?P<code>[A-Z][A-Z0-9_]*):(?P<hier>[A-Z][A-Z0-9_]*)"
+)
+_TL_RE = re.compile(
+    r"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})\s+([+-])(\d{2})(\d{2})"
+)
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
+
+
+class LineError(ValueError):
+    """A line does not fit the grammar; the message says which field."""
+
+
+@dataclass(frozen=True)
+class SquidLine:
+    """One access-log line, format-independent. Absent fields are None."""
+
+    ts: float
+    elapsed_ms: int | None
+    client_ip: str
+    squid_code: str
+    http_status: int
+    bytes: int | None
+    method: str
+    url: str
+    user: str | None
+    hierarchy: str
+    peer: str | None
+    content_type: str | None
+    log_format: str
+
+    @property
+    def host(self) -> str | None:
+        return split_target(self.url)[0]
+
+    @property
+    def port(self) -> int | None:
+        return split_target(self.url)[1]
+
+
+def split_target(url: str) -> tuple[str | None, int | None]:
+    """(host, port) of a request target: ``host:port`` (CONNECT), ``[v6]:port``,
+    ``scheme://[user@]host[:port]/...``; (None, None) for ``-`` and ``error:...``."""
+    if not url or url == "-":
+        return None, None
+    scheme = None
+    if "://" in url:
+        scheme, _, rest = url.partition("://")
+        authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        authority = authority.rpartition("@")[2]
+        scheme = scheme.lower()
+    elif url.startswith("error:") or url.startswith("/"):
+        return None, None
+    else:
+        authority = url
+    host, port = _split_authority(authority)
+    if port is None and scheme is not None:
+        port = _DEFAULT_PORTS.get(scheme)
+    return (host.lower() if host else None), port
+
+
+def _split_authority(authority: str) -> tuple[str | None, int | None]:
+    if authority.startswith("["):
+        end = authority.find("]")
+        if end < 0:
+            return None, None
+        host, rest = authority[1:end], authority[end + 1 :]
+        if rest.startswith(":") and rest[1:].isdigit():
+            return host, int(rest[1:])
+        return host, None
+    if authority.count(":") == 1:
+        host, _, port = authority.partition(":")
+        return (host or None), (int(port) if port.isdigit() and len(port) <= 5 else None)
+    return (authority or None), None
+
+
+def _native(line: str) -> SquidLine:
+    f = line.split()
+    if len(f) != 10:
+        raise LineError(f"native format has 10 fields, this line has {len(f)}")
+    ts_s, tr, client, code_status, size, method, url, user, hier_peer, mt = f
+    if not _TS_RE.fullmatch(ts_s):
+        raise LineError(f"timestamp {ts_s!r} is not seconds.millis")
+    if float(ts_s) >= MAX_EPOCH:
+        raise LineError(f"timestamp {ts_s!r} is out of range")
+    if not tr.isdigit():
+        raise LineError(f"elapsed {tr!r} is not a number of milliseconds")
+    code, sep, status = code_status.partition("/")
+    if not sep or not _TAG_RE.fullmatch(code) or not _STATUS_RE.fullmatch(status):
+        raise LineError(f"result {code_status!r} is not CODE/status")
+    if not size.isdigit():
+        raise LineError(f"bytes {size!r} is not a number")
+    hier, sep, peer = hier_peer.partition("/")
+    if not sep or not _TAG_RE.fullmatch(hier):
+        raise LineError(f"hierarchy {hier_peer!r} is not HIER/peer")
+    return SquidLine(
+        ts=float(ts_s),
+        elapsed_ms=int(tr),
+        client_ip=client,
+        squid_code=code,
+        http_status=int(status),
+        bytes=int(size),
+        method=method,
+        url=url,
+        user=None if user == "-" else user,
+        hierarchy=hier,
+        peer=None if peer in ("", "-") else peer,
+        content_type=None if mt == "-" else mt,
+        log_format="squid",
+    )
+
+
+def _common(line: str) -> SquidLine:
+    m = _COMMON_RE.fullmatch(line.strip())
+    if not m:
+        raise LineError("not a common/combined log line")
+    return SquidLine(
+        ts=_parse_tl(m["tl"]),
+        elapsed_ms=None,
+        client_ip=m["client"],
+        squid_code=m["code"],
+        http_status=int(m["status"]),
+        bytes=None if m["bytes"] == "-" else int(m["bytes"]),
+        method=m["method"],
+        url=m["url"],
+        user=None if m["user"] == "-" else m["user"],
+        hierarchy=m["hier"],
+        peer=None,
+        content_type=None,
+        log_format="combined" if m["ua"] is not None else "common",
+    )
+
+
+def _parse_tl(text: str) -> float:
+    m = _TL_RE.fullmatch(text.strip())
+    if not m or m[2].lower() not in _MONTHS:
+        raise LineError(f"time {text!r} is not dd/Mon/yyyy:HH:MM:SS +zzzz")
+    day, mon, year, hh, mm, ss, sign, oh, om = m.groups()
+    offset = timedelta(hours=int(oh), minutes=int(om)) * (1 if sign == "+" else -1)
+    try:
+        dt = datetime(int(year), _MONTHS[mon.lower()], int(day), int(hh), int(mm), int(ss),
+                      tzinfo=timezone(offset))
+    except ValueError as exc:
+        raise LineError(f"time {text!r}: {exc}") from None
+    if not 0 <= dt.timestamp() < MAX_EPOCH:
+        raise LineError(f"time {text!r} is out of range")
+    return dt.timestamp()
+
+
+def looks_native(line: str) -> bool:
+    head = line.lstrip().split(None, 1)
+    return bool(head) and bool(_TS_RE.fullmatch(head[0])) and head[0].count(".") <= 1
+
+
+def parse_line(line: str, fmt: str = "auto") -> SquidLine:
+    """One line in ``fmt`` (``squid`` | ``common`` | ``combined`` | ``auto``).
+
+    Raises :class:`LineError` naming the field that does not fit."""
+    if fmt == "squid" or (fmt == "auto" and looks_native(line)):
+        return _native(line)
+    if fmt in ("common", "combined", "auto"):
+        return _common(line)
+    raise ValueError(f"unknown Squid log format {fmt!r} (known: {', '.join(FORMATS)}, auto)")
+
+
+def detect_format(lines: Iterable[str], sample: int = 50) -> str:
+    """The format most of the first ``sample`` non-blank lines parse as."""
+    votes = {f: 0 for f in FORMATS}
+    seen = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            votes[parse_line(line).log_format] += 1
+        except LineError:
+            pass
+        seen += 1
+        if seen >= sample:
+            break
+    best = max(votes, key=lambda f: votes[f])
+    return best if votes[best] else "squid"
+
+
+def parse_lines(lines: Iterable[str], run_id: str = "", fmt: str = "auto") -> ParseResult:
+    """Parse a whole access log into the ``proxy_requests`` table (DESIGN.md §5).
+
+    ``fmt="auto"`` reads each line in whichever supported format it fits, so a
+    file whose ``logformat`` changed midway still parses."""
+    if fmt not in FORMATS and fmt != "auto":
+        raise ValueError(f"unknown Squid log format {fmt!r} (known: {', '.join(FORMATS)}, auto)")
+    cols: dict[str, list] = {k: [] for k in DTYPES if k != "run_id"}
+    malformed: list[Malformed] = []
+    n = skipped = 0
+    native = _native
+    for n, raw in enumerate(lines, 1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            skipped += 1
+            continue
+        try:
+            rec = native(line) if fmt == "squid" else parse_line(line, fmt)
+        except LineError as exc:
+            malformed.append(Malformed(n, line, str(exc)))
+            continue
+        host, port = split_target(rec.url)
+        cols["ts"].append(rec.ts)
+        cols["elapsed_ms"].append(rec.elapsed_ms)
+        cols["client_ip"].append(rec.client_ip)
+        cols["squid_code"].append(rec.squid_code)
+        cols["http_status"].append(rec.http_status)
+        cols["bytes"].append(rec.bytes)
+        cols["method"].append(rec.method)
+        cols["host"].append(host)
+        cols["port"].append(port)
+        cols["url"].append(rec.url)
+        cols["user"].append(rec.user)
+        cols["hierarchy"].append(rec.hierarchy)
+        cols["peer"].append(rec.peer)
+        cols["content_type"].append(rec.content_type)
+        cols["log_format"].append(rec.log_format)
+        cols["raw_line_no"].append(n)
+    df = pd.DataFrame(cols)
+    df["ts"] = pd.Series(cols["ts"], dtype="float64")
+    df["run_id"] = run_id
+    return ParseResult(typed(df, DTYPES), malformed, lines=n, skipped=skipped,
+                       source="proxy_access.log")
