@@ -91,12 +91,14 @@ class _Progress:
         if s.steps:
             line.append("  steps: " + " ".join(f"{k}={v}" for k, v in s.steps.items()))
         line.append("  proxy: " + (", ".join(s.proxy_hosts) or "-"))
-        if s.expected is True:
+        if s.status == "failed":
+            line.append(f"\n    {s.error}", style="red")
+        elif s.expected is True:
             line.append("  as expected", style="green")
         elif s.expected is False:
-            line.append("  NOT as expected: " + "; ".join(s.mismatches), style="red")
-        if s.error and s.status == "failed":
-            line.append(f"\n    {s.error}", style="red")
+            line.append("  NOT as expected:", style="red")
+            for m in s.mismatches:
+                line.append(f"\n    - {m}", style="red")
         line.append(f"\n    {s.path}", style="dim")
         self.console.print(line)
 
@@ -239,7 +241,7 @@ def run_one(
     except Exception as exc:  # noqa: BLE001 - any lab failure becomes a failed run
         error = f"{stage}: {type(exc).__name__}: {exc}"
         if not isinstance(exc, UserError):
-            error += "\n" + "".join(traceback.format_exception(exc)[-3:]).rstrip()
+            error += _where(exc)
     if evidence is None and mark is not None and interrupted is None:
         # The run broke after the mark: keep whatever the lab's logs show.
         placeholder = inv or Invocation(status="lab-error", request_id="", started_at=started)
@@ -298,6 +300,15 @@ def run_one(
     if interrupted is not None:
         raise interrupted
     return run_dir
+
+
+def _where(exc: BaseException) -> str:
+    """' (at file.py:N in func)': where an unexpected lab exception came from."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" (at {Path(f.filename).name}:{f.lineno} in {f.name})"
 
 
 def _invocation_error(inv: Invocation) -> str | None:
