@@ -180,13 +180,26 @@ def run_catalog(
                 show.run(index, total, summary)
                 if on_run is not None:
                     on_run(summary)
-    finally:
+    except BaseException:
         if started_here and not keep_lab:
-            show.say(f"bringing lab {lab.name!r} down ...")
-            left = lab.down()
-            if left:
-                show.say("left behind: " + ", ".join(left))
+            _down(lab, show, quiet_errors=True)  # never hide the error that stopped us
+        raise
+    if started_here and not keep_lab:
+        _down(lab, show, quiet_errors=False)
     return paths
+
+
+def _down(lab: Lab, show: _Progress, quiet_errors: bool) -> None:
+    show.say(f"bringing lab {lab.name!r} down ...")
+    try:
+        left = lab.down()
+    except Exception as exc:
+        if not quiet_errors:
+            raise
+        show.say(f"lab down failed too: {exc}")
+        return
+    if left:
+        show.say("left behind: " + ", ".join(left))
 
 
 def run_one(

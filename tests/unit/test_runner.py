@@ -429,3 +429,16 @@ def test_cli_scenarios_validate_list_show(tmp_path, catalog, capsys):
     )
     shown = json.loads(capsys.readouterr().out)
     assert shown["env"]["NO_PROXY"] == "s3.ap-northeast-1.amazonaws.com"
+
+
+def test_a_failed_bring_up_is_cleaned_up_and_reported(tmp_path, catalog):
+    class BrokenUp(FakeLab):
+        def up(self, endpoints=None, progress=None):
+            self.calls.append("up")
+            raise LabError("squid did not start")
+
+    lab = BrokenUp()
+    with pytest.raises(LabError, match="squid did not start"):
+        run_catalog(catalog, lab=lab, runs_dir=tmp_path, progress=False)
+    assert lab.calls == ["up", "down"]
+    assert list(tmp_path.iterdir()) == [tmp_path / "cat.yaml"]
