@@ -1,0 +1,44 @@
+"""From tables to answers: route per step, predictions, conclusion, expectations.
+
+``analyse(load_tables(paths))`` is the whole pipeline the notebooks and the
+report use; each part is its own module so tests can pin each rule down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from proxylab.analysis.conclude import Conclusion, conclude
+from proxylab.analysis.expectations import evaluate
+from proxylab.analysis.routes import ROUTES, RouteResult, classify
+from proxylab.logs.tables import Tables, load_tables
+
+
+@dataclass
+class Analysis:
+    tables: Tables
+    routes: pd.DataFrame
+    evidence: pd.DataFrame
+    conclusion: Conclusion
+    expectations: pd.DataFrame
+
+    @property
+    def flagged(self) -> pd.DataFrame:
+        return self.routes[self.routes["route"] == "inconsistent"]
+
+
+def analyse(tables: Tables) -> Analysis:
+    res = classify(tables)
+    return Analysis(
+        tables=tables,
+        routes=res.routes,
+        evidence=res.evidence,
+        conclusion=conclude(res.routes, tables.runs, tables.records),
+        expectations=evaluate(tables),
+    )
+
+
+__all__ = ["ROUTES", "Analysis", "Conclusion", "RouteResult", "analyse", "classify", "conclude",
+           "evaluate", "load_tables"]
