@@ -142,9 +142,9 @@ def _acting(explaining: list[str], bypassed: list[str], first_run: dict[str, str
     clients' decision in every bypassing scenario (the counterfactual)."""
     out = []
     for cond in explaining:
-        if not cond.endswith(" was set"):
+        var = _var_of(cond)
+        if var is None:
             continue
-        var = cond[: -len(" was set")]
         changes = True
         for scen in bypassed:
             run_id = first_run[scen]
@@ -157,6 +157,15 @@ def _acting(explaining: list[str], bypassed: list[str], first_run: dict[str, str
         if changes:
             out.append(var)
     return out
+
+
+def _var_of(cond: str) -> str | None:
+    """The variable a condition is about (None for layout conditions)."""
+    if cond.endswith(" was set"):
+        return cond[: -len(" was set")]
+    if " matched the host " in cond:
+        return cond.split(" matched the host ")[0]
+    return None
 
 
 def _sentence(f: Finding) -> str:
@@ -172,8 +181,8 @@ def _sentence(f: Finding) -> str:
         if f.explained_by:
             text += " - exactly where " + _join(f.explained_by)
             if f.acting and len(f.explained_by) > 1:
-                others = [c[: -len(" was set")] for c in f.explained_by
-                          if c.endswith(" was set") and c[: -len(" was set")] not in f.acting]
+                others = [v for v in (_var_of(c) for c in f.explained_by)
+                          if v is not None and v not in f.acting]
                 if others:
                     text += (f". These runs cannot separate them, but the clients' own logic "
                              f"acts on {_join(f.acting)} only: without "
