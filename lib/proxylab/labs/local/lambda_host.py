@@ -52,6 +52,7 @@ from proxylab.labs.local.invoker import InvocationSpec
 from proxylab.labs.local.runtime_api import Invoke, RuntimeAPI
 
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(None, use_errno=True)
 HARD_EXTRA_S = 20.0  # beyond init + function timeout, the host gives up on itself
 
@@ -158,6 +159,20 @@ def _peak_rss_kb(pid: int) -> int | None:
     return None
 
 
+def _children_of(parent: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z":
+            out.append(int(entry.name))
+    return out
+
+
 def _trace_id() -> str:
     return (f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
             f"Parent={secrets.token_hex(8)};Sampled=0")
@@ -226,6 +241,29 @@ class Environment:
                 break
         if self.wait_status is None:
             self.notes.append(f"runtime process {self.proc.pid} could not be reaped")
+        self._reap_orphans()
+
+    def _reap_orphans(self) -> None:
+        """The handler's own children: killed with the group, or (if they left it with
+        setsid) killed here, since as subreaper this process inherits them. All reaped:
+        nothing the function started outlives the host."""
+        end = time.monotonic() + 3.0
+        while True:
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid:
+                continue
+            if time.monotonic() > end:
+                self.notes.append("some of the function's processes could not be reaped")
+                return
+            for child in _children_of(os.getpid()):
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
 
     # -- the invocation ----------------------------------------------------------------
 
@@ -503,6 +541,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
         signal.signal(sig, _interrupt)
+    # Orphans of the function (its own subprocesses) come to us, not to pid 1.
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.alarm(int(spec.init_timeout_s + spec.timeout_s + spec.stop_grace_s + HARD_EXTRA_S))
     environment = Environment(spec)
     try:
