@@ -23,6 +23,8 @@ from proxylab.errors import UserError
 
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
+_STEP = 1 << 20
+_GZIP_STEP = 32 << 10
 
 
 @dataclass(frozen=True)
@@ -121,9 +123,12 @@ def _read_full(fh: BinaryIO, view: memoryview) -> tuple[int, str | None]:
     I/O error), the error text; bytes read before the break are kept.
     """
     got = 0
+    step = _GZIP_STEP if isinstance(fh, gzip.GzipFile) else _STEP
     while got < len(view):
         try:
-            n = fh.readinto(view[got:])  # type: ignore[attr-defined]
+            # Small steps: a gzip reader that hits a truncated end raises and drops what
+            # the failing call had decompressed, so lose at most one step.
+            n = fh.readinto(view[got : got + step])  # type: ignore[attr-defined]
         except (OSError, EOFError, zlib.error, ValueError) as exc:
             return got, f"{type(exc).__name__}: {exc}"
         if not n:

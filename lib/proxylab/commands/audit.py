@@ -1,10 +1,140 @@
-"""`proxylab audit` (placeholder until its issue lands)."""
+"""`proxylab audit`: which AWS traffic still crosses the proxy, from Squid access logs.
+
+Reads native/common/combined Squid logs (plain or gzip, files, directories, globs,
+``-`` for stdin), aggregates them in bounded memory, classifies destination hosts
+with botocore's endpoint data and prints per-region NO_PROXY values and VPC
+endpoints. Exits non-zero only when nothing at all could be parsed, so one bad
+rotated file does not hide the rest.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import sys
+from datetime import datetime, timezone
+
+from proxylab.errors import UserError
+
+PROGRESS_MIN_BYTES = 64 << 20  # show a progress bar from this much input on
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("audit", help="(not implemented yet)")
-    p.set_defaults(func=lambda args: print("proxylab audit: not implemented yet") or 2)
+    p = sub.add_parser(
+        "audit",
+        help="audit Squid access logs: AWS traffic through the proxy, NO_PROXY and endpoints",
+        description=(
+            "Which AWS services still go through the proxy, how much, and which NO_PROXY "
+            "value / VPC endpoints would move them off it."
+        ),
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="log file (plain or gzip), directory, glob, or - for stdin")
+    p.add_argument("--since", type=parse_time, help="only lines at/after this time "
+                   "(ISO 8601, e.g. 2025-05-25T05:00Z, or epoch seconds)")
+    p.add_argument("--until", type=parse_time, help="only lines before this time")
+    p.add_argument("--client-cidr", action="append", default=[], type=parse_cidr,
+                   metavar="CIDR", help="only requests from these client networks (repeatable)")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--csv-table", default="hosts",
+                   choices=("hosts", "services", "timeline", "clients", "no_proxy", "endpoints"),
+                   help="which table --format csv prints (default: hosts)")
+    p.add_argument("--log-format", choices=("auto", "native", "common", "combined"),
+                   default="auto", help="Squid logformat (default: detected per file)")
+    p.add_argument("--bucket", type=int, default=3600, metavar="SECONDS",
+                   help="time-series bucket for the timeline (default 3600)")
+    p.add_argument("--top", type=int, default=25, help="rows per table in --format table")
+    p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    p.set_defaults(func=run)
+
+
+def parse_time(value: str) -> float:
+    """ISO 8601 (naive = UTC, trailing Z accepted) or epoch seconds -> epoch seconds."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a time: use ISO 8601 (2025-05-25T05:00Z) or epoch seconds"
+        ) from exc
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def parse_cidr(value: str):
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a CIDR (e.g. 10.1.0.0/16)") from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    from proxylab.audit.ingest import IngestOptions, ingest
+    from proxylab.audit.report import build_result, render_csv, render_json, render_table
+    from proxylab.audit.sources import expand_paths
+
+    sources = expand_paths(args.paths)
+    opts = IngestOptions(
+        since=args.since, until=args.until, client_cidrs=tuple(args.client_cidr),
+        bucket_seconds=max(1, args.bucket), log_format=args.log_format,
+    )
+    total = sum(s.size or 0 for s in sources)
+    show = (not args.no_progress and total >= PROGRESS_MIN_BYTES and sys.stderr.isatty())
+    if show:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                      console=_stderr_console(), transient=True) as bar:
+            task = bar.add_task("reading logs", total=total)
+            agg = ingest(sources, opts, progress=lambda n: bar.advance(task, n))
+    else:
+        agg = ingest(sources, opts)
+    for src in agg.sources:
+        if src.error:
+            print(f"proxylab audit: warning: {src.name}: stream ended early ({src.error}); "
+                  f"kept the {src.lines:,} lines read before it", file=sys.stderr)
+    if agg.parsed == 0 and agg.filtered == 0:
+        raise UserError(_nothing_parsed(agg))
+    res = build_result(agg)
+    if args.format == "json":
+        sys.stdout.write(render_json(res))
+    elif args.format == "csv":
+        sys.stdout.write(render_csv(res, args.csv_table))
+    else:
+        render_table(res, top=args.top)
+    return 0
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _nothing_parsed(agg) -> str:
+    parts = []
+    for s in agg.sources:
+        if s.lines == 0 and not s.error:
+            why = "empty"
+        elif s.error and s.lines == 0:
+            why = f"unreadable ({s.error})"
+        else:
+            why = f"{s.lines:,} lines, none in Squid {s.format} format" + (
+                f"; stream error: {s.error}" if s.error else "")
+        parts.append(f"{s.name}: {why}")
+    sample = f"; first bad line: {ascii(agg.samples[0].line[:80])}" if agg.samples else ""
+    return ("no Squid access-log line could be parsed (" + "; ".join(parts) + ")" + sample
+            + ". Expected the native format, e.g. '1748149505.823    135 10.1.143.211 "
+            "TCP_TUNNEL/200 19109 CONNECT host:443 - HIER_DIRECT/1.2.3.4 -', or --log-format "
+            "common/combined")

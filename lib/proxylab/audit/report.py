@@ -1,0 +1,315 @@
+"""Turn ingestion aggregates into the audit result and render it as table, JSON or CSV.
+
+The aggregates are keyed on raw ``host:port`` tokens; here ports are split off,
+every distinct host is classified once (:mod:`proxylab.audit.hostnames`), and the
+tables users read are built: per host (requests, bytes, per-status and per-Squid-code
+counts), per service and region, over time, and the recommendations. Tables are
+pandas DataFrames backed by Arrow, ready for notebooks.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+import polars as pl
+
+from proxylab.audit.hostnames import classify, split_hostport
+from proxylab.audit.ingest import Aggregates
+from proxylab.audit.recommend import HostTraffic, Recommendations, recommend
+
+_INFO_COLS = ["is_aws", "service", "region", "partition", "flavour", "fips", "dualstack",
+              "bucket", "api_id", "url_id", "vpce_id"]
+
+
+@dataclass
+class AuditResult:
+    """Everything ``proxylab audit`` reports, as plain tables."""
+
+    summary: dict
+    hosts: pd.DataFrame
+    services: pd.DataFrame
+    timeline: pd.DataFrame
+    clients: pd.DataFrame
+    recommendations: Recommendations
+    malformed_samples: list[dict] = field(default_factory=list)
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _host_columns(hostports: list[str]) -> pl.DataFrame:
+    rows = []
+    for hp in hostports:
+        host, port = split_hostport(hp)
+        info = classify(host)
+        row = {"hostport": hp, "host": host, "port": port}
+        row.update({c: getattr(info, c, None) for c in _INFO_COLS})
+        row["flavour"] = info.label if info.is_aws else info.flavour
+        rows.append(row)
+    schema = {"hostport": pl.String, "host": pl.String, "port": pl.Int64, "is_aws": pl.Boolean,
+              "service": pl.String, "region": pl.String, "partition": pl.String,
+              "flavour": pl.String, "fips": pl.Boolean, "dualstack": pl.Boolean,
+              "bucket": pl.String, "api_id": pl.String, "url_id": pl.String,
+              "vpce_id": pl.String}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def build_result(agg: Aggregates, check_botocore: bool = True) -> AuditResult:
+    req = agg.by_request.with_columns(
+        pl.col("cs").str.split_exact("/", 1).struct.field("field_0").alias("squid_code"),
+        pl.col("cs").str.split_exact("/", 1).struct.field("field_1").alias("status"),
+    )
+    hp = _host_columns(req["hostport"].unique().sort().to_list())
+    req = req.join(hp.select("hostport", "host", "port"), on="hostport", how="left")
+    info = hp.drop("hostport", "port").unique("host")
+    status_counts = (
+        req.group_by("host", "status").agg(pl.col("requests").sum())
+        .sort("status").group_by("host", maintain_order=True)
+        .agg(pl.struct("status", "requests").alias("statuses"))
+    )
+    code_counts = (
+        req.group_by("host", "squid_code").agg(pl.col("requests").sum())
+        .sort("squid_code").group_by("host", maintain_order=True)
+        .agg(pl.struct("squid_code", "requests").alias("squid_codes"))
+    )
+    hosts = (
+        req.group_by("host").agg(
+            pl.col("requests").sum(), pl.col("bytes").sum(),
+            pl.col("port").drop_nulls().unique().sort().alias("ports"),
+            pl.col("method").unique().sort().alias("methods"),
+            pl.col("first").min().alias("first_ts"), pl.col("last").max().alias("last_ts"),
+        )
+        .join(status_counts, on="host", how="left")
+        .join(code_counts, on="host", how="left")
+        .join(info, on="host", how="left")
+        .sort(["requests", "host"], descending=[True, False])
+    )
+    host_pd = hosts.to_pandas()
+    host_pd["statuses"] = [
+        {d["status"]: int(d["requests"]) for d in v} for v in host_pd["statuses"]
+    ]
+    host_pd["squid_codes"] = [
+        {d["squid_code"]: int(d["requests"]) for d in v} for v in host_pd["squid_codes"]
+    ]
+    host_pd["ports"] = [list(map(int, v)) for v in host_pd["ports"]]
+    host_pd["methods"] = [list(v) for v in host_pd["methods"]]
+
+    svc_key = pl.when(pl.col("is_aws")).then(pl.col("service").fill_null("(aws, unknown)"))
+    services = (
+        hosts.with_columns(svc_key.otherwise(pl.lit("(non-AWS)")).alias("service"))
+        .group_by("service", "region", "partition")
+        .agg(pl.col("requests").sum(), pl.col("bytes").sum(), pl.len().alias("hosts"))
+        .sort(["requests", "service"], descending=[True, False])
+    )
+    tl = agg.by_time.join(hp.select("hostport", "host", "is_aws", "service", "region"),
+                          on="hostport", how="left")
+    timeline = (
+        tl.with_columns(svc_key.otherwise(pl.lit("(non-AWS)")).alias("service"))
+        .group_by("bucket", "service", "region")
+        .agg(pl.col("requests").sum(), pl.col("bytes").sum())
+        .sort(["bucket", "service", "region"])
+        .with_columns(pl.from_epoch("bucket", time_unit="s").dt.replace_time_zone("UTC")
+                      .alias("time"))
+    )
+    traffic = [
+        HostTraffic(r["host"], int(r["requests"]), int(r["bytes"]), classify(r["host"]),
+                    tuple(r["ports"]))
+        for r in host_pd[["host", "requests", "bytes", "ports"]].to_dict("records")
+    ]
+    recs = recommend(traffic, check_botocore=check_botocore)
+    first = hosts["first_ts"].min() if hosts.height else None
+    last = hosts["last_ts"].max() if hosts.height else None
+    aws = hosts.filter(pl.col("is_aws"))
+    summary = {
+        "lines": agg.lines, "parsed": agg.parsed, "malformed": agg.malformed,
+        "filtered_out": agg.filtered,
+        "requests": int(hosts["requests"].sum()), "bytes": int(hosts["bytes"].sum()),
+        "aws_requests": int(aws["requests"].sum()), "aws_bytes": int(aws["bytes"].sum()),
+        "hosts": hosts.height, "aws_hosts": aws.height,
+        "first_seen": _iso(first), "last_seen": _iso(last),
+        "bucket_seconds": agg.bucket_seconds,
+        "sources": [dataclasses.asdict(s) for s in agg.sources],
+    }
+    return AuditResult(
+        summary=summary,
+        hosts=host_pd,
+        services=services.to_pandas(use_pyarrow_extension_array=True),
+        timeline=timeline.to_pandas(use_pyarrow_extension_array=True),
+        clients=agg.by_client.to_pandas(use_pyarrow_extension_array=True),
+        recommendations=recs,
+        malformed_samples=[dataclasses.asdict(s) for s in agg.samples],
+    )
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    out = []
+    for rec in df.to_dict("records"):
+        clean = {}
+        for k, v in rec.items():
+            if v is pd.NA or (isinstance(v, float) and v != v):
+                v = None
+            elif hasattr(v, "item"):
+                v = v.item()
+            elif isinstance(v, pd.Timestamp):
+                v = v.isoformat()
+            clean[k] = v
+        out.append(clean)
+    return out
+
+
+def to_json_obj(res: AuditResult) -> dict:
+    hosts = res.hosts.copy()
+    hosts["first_seen"] = [_iso(v) for v in hosts.pop("first_ts")]
+    hosts["last_seen"] = [_iso(v) for v in hosts.pop("last_ts")]
+    timeline = res.timeline.drop(columns=["time"]).copy()
+    timeline["time"] = [_iso(float(b)) for b in timeline["bucket"]]
+    return {
+        "summary": res.summary,
+        "hosts": _records(hosts),
+        "services": _records(res.services),
+        "clients": _records(res.clients),
+        "timeline": _records(timeline),
+        "recommendations": dataclasses.asdict(res.recommendations),
+        "malformed_samples": res.malformed_samples,
+    }
+
+
+def render_json(res: AuditResult) -> str:
+    return json.dumps(to_json_obj(res), indent=2, default=str) + "\n"
+
+
+CSV_TABLES = ("hosts", "services", "timeline", "clients", "no_proxy", "endpoints")
+
+
+def render_csv(res: AuditResult, table: str = "hosts") -> str:
+    buf = io.StringIO()
+    if table == "hosts":
+        df = res.hosts.copy()
+        df["first_seen"] = [_iso(v) for v in df.pop("first_ts")]
+        df["last_seen"] = [_iso(v) for v in df.pop("last_ts")]
+        for col in ("statuses", "squid_codes"):
+            df[col] = [";".join(f"{k}:{n}" for k, n in d.items()) for d in df[col]]
+        for col in ("ports", "methods"):
+            df[col] = [";".join(map(str, v)) for v in df[col]]
+        df.to_csv(buf, index=False)
+    elif table in ("services", "timeline", "clients"):
+        getattr(res, table).to_csv(buf, index=False)
+    elif table == "no_proxy":
+        w = csv.writer(buf)
+        w.writerow(["region", "suffix", "service", "requests", "bytes", "hosts", "reason"])
+        for r in res.recommendations.regions:
+            for e in r.entries:
+                w.writerow([r.region, e.suffix, e.service, e.requests, e.bytes, len(e.hosts),
+                            e.reason])
+    elif table == "endpoints":
+        w = csv.writer(buf)
+        w.writerow(["region", "service", "kind", "service_name", "private_dns",
+                    "endpoint_url_env", "endpoint_url_required", "requests", "bytes", "notes"])
+        for r in res.recommendations.regions:
+            for e in r.endpoints:
+                w.writerow([r.region, e.service, e.kind, e.service_name, e.private_dns,
+                            e.endpoint_url_env or "", e.endpoint_url_required, e.requests,
+                            e.bytes, "; ".join(e.notes)])
+    else:
+        raise ValueError(f"unknown CSV table {table!r}; one of {', '.join(CSV_TABLES)}")
+    return buf.getvalue()
+
+
+def _isatty() -> bool:
+    import sys
+
+    return sys.stdout.isatty()
+
+
+def _txt(v) -> str:
+    """Cell text: None/NaN/NA as empty."""
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return ""
+    return str(v)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def render_table(res: AuditResult, top: int = 25, console=None) -> None:
+    """Human-readable report on a rich console (plain text when not a terminal)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    con = console or Console(width=None if _isatty() else 200)
+    s = res.summary
+    con.print(
+        f"[bold]proxylab audit[/bold]: {s['lines']:,} lines, {s['parsed']:,} parsed, "
+        f"{s['malformed']:,} malformed, {s['filtered_out']:,} filtered out; "
+        f"{s['first_seen']} .. {s['last_seen']}"
+    )
+    con.print(
+        f"through the proxy: {s['requests']:,} requests / {human_bytes(s['bytes'])}, of which "
+        f"AWS {s['aws_requests']:,} / {human_bytes(s['aws_bytes'])} ({s['aws_hosts']} hosts)"
+    )
+    for src in s["sources"]:
+        if src["error"] or src["malformed"]:
+            con.print(f"  {src['name']}: {src['malformed']:,} malformed of {src['lines']:,}"
+                      + (f"; stream error: {src['error']}" if src["error"] else ""))
+    t = Table(title=f"Top {top} hosts through the proxy", show_lines=False)
+    for c in ("host", "service", "region", "flavour", "requests", "bytes", "statuses"):
+        t.add_column(c, justify="right" if c in ("requests", "bytes") else "left")
+    for r in res.hosts.head(top).to_dict("records"):
+        st = " ".join(f"{k}:{n}" for k, n in r["statuses"].items())
+        t.add_row(r["host"], _txt(r["service"]), _txt(r["region"]), _txt(r["flavour"]),
+                  f"{r['requests']:,}", human_bytes(r["bytes"]), st)
+    con.print(t)
+    t = Table(title="By service and region")
+    for c in ("service", "region", "partition", "hosts", "requests", "bytes"):
+        t.add_column(c, justify="right" if c in ("hosts", "requests", "bytes") else "left")
+    for r in res.services.head(top).to_dict("records"):
+        t.add_row(_txt(r["service"]), _txt(r["region"]), _txt(r["partition"]),
+                  str(r["hosts"]), f"{r['requests']:,}", human_bytes(r["bytes"]))
+    con.print(t)
+    recs = res.recommendations
+    for reg in recs.regions:
+        con.print(f"\n[bold]Region {reg.region}[/bold] ({reg.partition}): moving this traffic "
+                  f"off the proxy saves {reg.requests:,} requests / {human_bytes(reg.bytes)}")
+        con.print(f"  NO_PROXY={reg.no_proxy}")
+        t = Table(show_header=True)
+        for c in ("VPC endpoint", "kind", "AWS_ENDPOINT_URL_*", "needed?", "requests", "bytes"):
+            t.add_column(c, justify="right" if c in ("requests", "bytes") else "left")
+        for e in reg.endpoints:
+            t.add_row(e.service_name, e.kind + (" + private DNS" if e.private_dns else ""),
+                      e.endpoint_url_env or "-", e.endpoint_url_required,
+                      f"{e.requests:,}", human_bytes(e.bytes))
+        con.print(t)
+        for e in reg.endpoints:
+            for n in e.notes:
+                con.print(f"  note ({e.service}): {n}")
+    if recs.regions:
+        con.print(f"\nAll regions (VPCs that reach every region's endpoints):\n"
+                  f"  NO_PROXY={recs.no_proxy_all}")
+    if recs.stay_on_proxy:
+        t = Table(title="Stays on the proxy")
+        for c in ("host", "requests", "bytes", "why"):
+            t.add_column(c, justify="right" if c in ("requests", "bytes") else "left")
+        for x in recs.stay_on_proxy[:top]:
+            t.add_row(x.host, f"{x.requests:,}", human_bytes(x.bytes), x.reason)
+        con.print(t)
+    if res.malformed_samples:
+        con.print("\nmalformed line samples:")
+        for m in res.malformed_samples[:5]:
+            con.print(f"  {m['source']}: {m['line']!r}", markup=False)
