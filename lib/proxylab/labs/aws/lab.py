@@ -579,7 +579,14 @@ class AwsLab:
         changed = self._call(
             "CloudFormation update",
             lambda: stack.update_parameters(
-                cfn, self.stack_name, changes, say, self.stack_timeout_s, self.poll_s, self.clock
+                cfn,
+                self.stack_name,
+                changes,
+                tpl.resolved_parameters(tpl.load(self.template_body), {}),
+                say,
+                self.stack_timeout_s,
+                self.poll_s,
+                self.clock,
             ),
         )
         if changed:
@@ -852,6 +859,24 @@ class AwsLab:
             if "NoSuchBucket" not in str(exc):
                 raise LabError(f"emptying bucket {bucket}: {exc}") from exc
 
+    def _gone(self, arn: str) -> bool:
+        """Terminated instances and deleted peerings stay listed (and tagged) for a
+        while after deletion; they cost nothing and are not leftovers."""
+        kind, _, rid = arn.rsplit(":", 1)[-1].partition("/")
+        ec2 = self.client("ec2")
+        try:
+            if kind == "instance":
+                res = ec2.describe_instances(InstanceIds=[rid])["Reservations"]
+                states = {i["State"]["Name"] for r in res for i in r["Instances"]}
+                return states <= {"terminated", "shutting-down"}
+            if kind == "vpc-peering-connection":
+                res = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[rid])
+                codes = {p["Status"]["Code"] for p in res["VpcPeeringConnections"]}
+                return codes <= {"deleted", "deleting"}
+        except ClientError as exc:
+            return "NotFound" in str(exc)
+        return False
+
     def _leftovers(self, out: dict[str, str]) -> list[str]:
         """What survives the stack: tagged resources, and log groups Lambda re-created
         after CloudFormation deleted them (those are deleted here)."""
@@ -875,7 +900,9 @@ class AwsLab:
             )
             for page in pages:
                 for res in page.get("ResourceTagMappingList", []):
-                    left.append(f"still tagged {tpl.TAG_KEY}={self.name}: {res['ResourceARN']}")
+                    arn = res["ResourceARN"]
+                    if not self._gone(arn):
+                        left.append(f"still tagged {tpl.TAG_KEY}={self.name}: {arn}")
         except (ClientError, BotoCoreError) as exc:
             left.append(f"could not list tagged resources: {exc}")
         return left

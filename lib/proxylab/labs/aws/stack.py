@@ -53,7 +53,12 @@ class StackWatch:
         token = None
         while True:  # newest first; stop at the first page that is all seen
             kwargs = {"StackName": stack, **({"NextToken": token} if token else {})}
-            page = cfn.describe_stack_events(**kwargs)
+            try:
+                page = cfn.describe_stack_events(**kwargs)
+            except ClientError as exc:
+                if "does not exist" in str(exc):  # deleted, and looked up by name
+                    return
+                raise
             fresh = [e for e in page.get("StackEvents", []) if e["EventId"] not in self.seen]
             events.extend(fresh)
             token = page.get("NextToken")
@@ -192,21 +197,33 @@ def update_parameters(
     cfn: Any,
     stack: str,
     changes: dict[str, str],
+    defaults: dict[str, str],
     echo: Echo,
     timeout_s: float,
     poll_s: float,
     clock: Clock,
 ) -> bool:
-    """Change some parameters, keep the rest. Returns False when nothing changed."""
-    current = parameters(find_stack(cfn, stack) or {})
+    """Change some parameters, keep the rest (``defaults``: the template's defaults).
+    Returns False when nothing changed."""
+    found = find_stack(cfn, stack) or {}
+    current = parameters(found)
     if all(current.get(k) == v for k, v in changes.items()):
         return False
-    params = [
-        {"ParameterKey": k, "ParameterValue": changes[k]}
-        if k in changes
-        else {"ParameterKey": k, "UsePreviousValue": True}
-        for k in current
-    ]
+    # An SSM-typed parameter reads back with its ResolvedValue on AWS; moto shows the
+    # resolved value in its place, so such a value says nothing about the path.
+    for p in found.get("Parameters", []):
+        if "ResolvedValue" not in p and str(p.get("ParameterValue", "")).startswith("ami-"):
+            current.pop(p["ParameterKey"], None)
+    # Parameters still at their template default are left out (the default applies);
+    # others keep their value. (moto honours UsePreviousValue only for parameters given at
+    # creation; CloudFormation re-reads the AMI's SSM parameter on every update either
+    # way: see docs/aws.md.)
+    params: list[dict[str, Any]] = []
+    for k, v in current.items():
+        if k in changes:
+            params.append({"ParameterKey": k, "ParameterValue": changes[k]})
+        elif defaults.get(k) != v:
+            params.append({"ParameterKey": k, "UsePreviousValue": True})
     echo(f"updating stack {stack}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
     try:
         cfn.update_stack(
@@ -227,8 +244,10 @@ def delete(
 ) -> list[str]:
     """Delete and wait. Returns resources CloudFormation could not delete."""
     echo(f"deleting stack {stack} (events follow)")
+    found = find_stack(cfn, stack)
+    stack_id = found["StackId"] if found else stack  # a deleted stack is found by id only
     cfn.delete_stack(StackName=stack)
-    status, reason, watch = wait(cfn, stack, {"DELETE_COMPLETE"}, echo, timeout_s, poll_s, clock)
+    status, reason, watch = wait(cfn, stack_id, {"DELETE_COMPLETE"}, echo, timeout_s, poll_s, clock)
     if status == "DELETE_COMPLETE":
         return []
     left = [
