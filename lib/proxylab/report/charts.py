@@ -8,17 +8,14 @@ shared by the English and Japanese reports and need no CJK font.
 
 from __future__ import annotations
 
+import io
 import textwrap
 from collections.abc import Callable
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display needed; notebooks still show the returned figures
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
 ROUTE_COLORS = {
     "proxy": "#4C78A8",
@@ -33,6 +30,15 @@ OUTCOME_MARKS = {"ok": "ok", "http_error": "HTTP err", "tunnel_error": "tunnel e
                  "other": "error"}
 STEP_SHORT = {"s3_get": "get", "s3_put": "put", "web": "web", "api": "api"}
 Redact = Callable[[str], str]
+
+
+def png(fig: plt.Figure, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes, then closed: notebooks display these bytes, so the
+    HTML embeds them and the Markdown export writes them as files."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def _identity(text: str) -> str:

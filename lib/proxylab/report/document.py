@@ -1,0 +1,258 @@
+"""The write-up, section by section, as Markdown and PNG outputs.
+
+Notebook 04 calls one ``show_*`` method per cell; each displays Markdown (which
+both the HTML and the Markdown exports render) and figures as PNG bytes (which
+the HTML embeds and the Markdown export writes as files). Everything shown goes
+through the same :class:`~proxylab.report.redact.Redactor`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from proxylab.analysis import Analysis, analyse
+from proxylab.logs.tables import load_tables
+from proxylab.report import charts, i18n
+from proxylab.report.redact import Redactor, build
+
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+
+
+def md_escape(value: Any) -> str:
+    text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+    if text in ("<NA>", "nan", "NaT"):
+        text = ""
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def md_table(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        lines.append("| " + " | ".join(md_escape(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _display(obj_md: str | None = None, png: bytes | None = None) -> None:
+    from IPython.display import Image, Markdown, display
+
+    if obj_md is not None:
+        display(Markdown(obj_md))
+    if png is not None:
+        display(Image(data=png, format="png"))
+
+
+@dataclass
+class Report:
+    analysis: Analysis
+    lang: str = "en"
+    redactor: Redactor | None = None
+
+    @classmethod
+    def load(cls, captures: Iterable[str | Path], lang: str = "en", redact: bool = False,
+             key: str = "") -> Report:
+        if lang not in i18n.LANGS:
+            raise ValueError(f"lang must be one of {', '.join(i18n.LANGS)}, not {lang!r}")
+        tables = load_tables([Path(c) for c in captures])
+        return cls(analyse(tables), lang, build(tables, enabled=redact, key=key))
+
+    # ---------------------------------------------------------------- helpers
+    def r(self, text: Any) -> Any:
+        return self.redactor(text) if self.redactor is not None else text
+
+    def t(self, key: str, **kw: Any) -> str:
+        return i18n.t(self.lang, key, **kw)
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        return self.analysis.tables.runs
+
+    def _record(self, run_id: str) -> dict[str, Any]:
+        return self.analysis.tables.records.get(run_id, {})
+
+    # --------------------------------------------------------------- sections
+    def title_md(self, title: str | None = None) -> str:
+        cats = sorted({str(c) for c in self.runs["catalog"] if str(c)})
+        sub = f"Catalogue: {', '.join(cats)} · {len(self.runs)} runs" if cats else ""
+        text = f"# {title or self.t('title')}\n\n{sub}"
+        if self.redactor is not None and self.redactor.enabled:
+            text += f"\n\n*{self.t('redacted')}*"
+        return text
+
+    def question_md(self) -> str:
+        return f"## {self.t('question_h')}\n\n{self.t('question')}"
+
+    def answer_md(self) -> str:
+        c = self.analysis.conclusion
+        head = self.r(i18n.headline(c.findings, c.headline, self.lang))
+        lines = [f"## {self.t('answer_h')}", "", f"**{head}**", "",
+                 f"### {self.t('findings_h')}", ""]
+        lines += [f"- {self.r(i18n.finding(f, self.lang))}" for f in c.findings]
+        return "\n".join(lines)
+
+    def setup_md(self) -> str:
+        rows, plumbing = [], {}
+        for _, run in self.runs.drop_duplicates("scenario").iterrows():
+            rec = self._record(str(run["run_id"]))
+            scen = rec.get("scenario") or {}
+            env = json.loads(run["env"]) if isinstance(run["env"], str) else {}
+            shown = {k: v for k, v in env.items()
+                     if k.upper() in PROXY_VARS or k.upper().startswith("AWS_")}
+            layout = scen.get("endpoints") or {}
+            eps = ", ".join(k.replace("_", " ") for k in ("s3_gateway", "execute_api_interface",
+                                                          "execute_api_private_dns")
+                            if layout.get(k)) or "none"
+            rows.append([run["scenario"], run["title"], run["function"], eps,
+                         "<br>".join(f"`{k}={v}`" for k, v in shown.items())])
+            plumbing.update((rec.get("lab") or {}).get("plumbing_env") or {})
+        text = [f"## {self.t('setup_h')}", "", self.t("setup"), "",
+                f"**{self.t('scenarios_t')}**", "",
+                self.r(md_table(self.t("scen_cols").split("|"), rows))]
+        if plumbing:
+            text += ["", f"*{self.t('plumbing')}:* " + ", ".join(
+                f"`{k}={self.r(v)}`" for k, v in sorted(plumbing.items()))]
+        return "\n".join(text)
+
+    def topology_png(self) -> bytes | None:
+        if self.runs.empty:
+            return None
+        rid = str(self.runs["run_id"].iloc[-1])
+        lab = self._record(rid).get("lab") or {}
+        # The union of the endpoint layouts the runs used, so every path is drawn.
+        union: dict[str, Any] = {}
+        for rec in self.analysis.tables.records.values():
+            for k, v in ((rec.get("scenario") or {}).get("endpoints") or {}).items():
+                union[k] = union.get(k) or v
+        return charts.png(charts.topology(lab, redact=self.r, endpoints=union or None))
+
+    def matrix_md(self) -> str:
+        return f"## {self.t('matrix_h')}\n\n{self.t('matrix')}"
+
+    def matrix_png(self) -> bytes:
+        return charts.png(charts.route_matrix(self.analysis.routes, self.runs, redact=self.r))
+
+    def run_md(self, run_id: str) -> str:
+        run = self.runs[self.runs["run_id"] == run_id].iloc[0]
+        routes = self.analysis.routes[self.analysis.routes["run_id"] == run_id]
+        head = f"### {run['scenario']}: {self.r(run['title'])}"
+        meta = f"`{self.r(run_id)}` · status **{run['status']}**"
+        if isinstance(run["error"], str) and run["error"]:
+            meta += f" · {self.r(run['error'])}"
+        yes, no = self.t("yes"), self.t("no")
+        rows = [[r["step"], r["host"], _route(r), r["outcome"],
+                 _pred(r), "" if pd.isna(r["prediction_matches"]) else
+                 (yes if r["prediction_matches"] else no)] for _, r in routes.iterrows()]
+        parts = [head, "", meta, "", self.r(md_table(self.t("cols").split("|"), rows)), "",
+                 f"**{self.t('why_t')}**", ""]
+        for _, r in routes.iterrows():
+            flag = " ⚠" if r["route"] == "inconsistent" else ""
+            parts.append(f"- **{r['step']}**{flag}: {self.r(r['why'])}")
+        ev = self.analysis.evidence
+        ev = ev[(ev["run_id"] == run_id) & (ev["source"] != "function")]
+        excerpt = list(dict.fromkeys(f"{e['file']}:{e['line_no']}: {e['text']}"
+                                     for _, e in ev.iterrows()))
+        if excerpt:
+            parts += ["", f"**{self.t('excerpt_t')}**", "", "```text",
+                      *[self.r(x).replace("\t", " ") for x in excerpt], "```"]
+        return "\n".join(parts)
+
+    def timeline_png(self, run_id: str) -> bytes:
+        return charts.png(charts.timeline(self.analysis.tables, run_id, redact=self.r))
+
+    def checks_md(self) -> str:
+        a = self.analysis
+        parts = [f"## {self.t('checks_h')}", ""]
+        c = a.conclusion
+        if c.prediction_mismatches:
+            parts += [self.t("pred_bad"), ""] + [f"- {self.r(m)}" for m in c.prediction_mismatches]
+        else:
+            parts.append(self.t("pred_ok"))
+        parts.append("")
+        flagged = a.routes[a.routes["route"] == "inconsistent"]
+        if len(flagged):
+            parts += [self.t("incons_bad"), ""] + [
+                f"- `{self.r(r['run_id'])}` {r['step']}: {self.r(r['flag'])}"
+                for _, r in flagged.iterrows()]
+        else:
+            parts.append(self.t("incons_ok"))
+        parts.append("")
+        ex = a.expectations
+        if ex.empty:
+            parts.append(self.t("expect_none"))
+        else:
+            bad = ex[~ex["ok"].fillna(False)]
+            if bad.empty:
+                parts.append(self.t("expect_ok", n=len(ex)))
+            else:
+                parts += [self.t("expect_bad", bad=len(bad), n=len(ex)), "",
+                          self.r(md_table(self.t("exp_cols").split("|"),
+                                          bad[["scenario", "check", "expected", "observed"]]
+                                          .itertuples(index=False)))]
+        return "\n".join(parts)
+
+    def quality_md(self) -> str:
+        tb = self.analysis.tables
+        s = tb.summary()
+        rows = s["proxy_requests"] + s["function_events"] + s["dns_queries"] + s["service_hits"]
+        parts = [f"## {self.t('quality_h')}", "",
+                 self.t("quality", runs=s["runs"], lines=rows, bad=s["malformed_lines"])]
+        if len(tb.malformed):
+            parts += ["", md_table(["run", "file", "line", "reason"],
+                                   [[self.r(m.run_id), m.file, m.line_no, m.reason]
+                                    for m in tb.malformed.head(20).itertuples()])]
+        missing = [(r.run_id, r.missing_evidence) for r in tb.runs.itertuples()
+                   if isinstance(r.missing_evidence, str) and r.missing_evidence]
+        if missing:
+            parts += ["", self.t("missing"), ""] + [f"- `{self.r(a)}`: {self.r(b)}"
+                                                   for a, b in missing]
+        failed = [(r.run_id, r.error) for r in tb.runs.itertuples() if r.status == "failed"]
+        if failed:
+            parts += ["", self.t("failed_runs"), ""] + [f"- `{self.r(a)}`: {self.r(b)}"
+                                                       for a, b in failed]
+        return "\n".join(parts)
+
+    def method_md(self) -> str:
+        return f"## {self.t('method_h')}\n\n{self.t('method')}"
+
+    # ------------------------------------------------------- notebook display
+    def show(self, section: str, *args: Any) -> None:
+        """Display one section (``title``, ``answer``, ``setup``, ``matrix``, ``runs``,
+        ``checks``, ``quality``, ``method``)."""
+        if section == "setup":
+            _display(self.setup_md(), self.topology_png())
+        elif section == "matrix":
+            _display(self.matrix_md(), self.matrix_png())
+        elif section == "runs":
+            _display(f"## {self.t('runs_h')}")
+            for rid in self.runs["run_id"].astype(str):
+                has_steps = (self.analysis.routes["run_id"] == rid).any()
+                if has_steps:
+                    _display(self.run_md(rid), self.timeline_png(rid))
+                else:
+                    run = self.runs[self.runs["run_id"] == rid].iloc[0]
+                    _display(f"### {run['scenario']}\n\n`{self.r(rid)}`: status "
+                             f"**{run['status']}**, no probe steps captured. "
+                             f"{self.r(run['error'] or '')}")
+        else:
+            _display(getattr(self, f"{section}_md")(*args))
+
+
+def _route(r: pd.Series) -> str:
+    route = str(r["route"])
+    if route == "endpoint" and not pd.isna(r["endpoint_kind"]):
+        return f"endpoint ({r['endpoint_kind']})"
+    if route == "inconsistent":
+        return f"inconsistent (looks like {r['route_guess']})"
+    return route
+
+
+def _pred(r: pd.Series) -> str:
+    p = str(r["predicted_route"])
+    if p == "endpoint" and not pd.isna(r["predicted_kind"]):
+        return f"endpoint ({r['predicted_kind']})"
+    return p

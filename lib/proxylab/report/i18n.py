@@ -1,0 +1,201 @@
+"""Report prose in English and Japanese.
+
+Sentences that carry results are built from structured findings
+(:class:`proxylab.analysis.conclude.Finding`), never translated from the English
+text, so both languages state exactly the same computed facts.
+"""
+
+from __future__ import annotations
+
+from proxylab.analysis.conclude import Finding
+
+LANGS = ("en", "ja")
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Which requests cross the HTTP proxy, and which go through VPC endpoints?",
+        "question_h": "Question",
+        "question": (
+            "Can a VPC Lambda function use an HTTP proxy for internet access and, at the same "
+            "time, reach S3 and API Gateway through VPC endpoints, bypassing the proxy? The seed "
+            "write-up answered yes, with `NO_PROXY` plus `AWS_ENDPOINT_URL_S3` / "
+            "`AWS_ENDPOINT_URL_API_GATEWAY`, but did not test which variable causes the bypass. "
+            "Every statement below is computed from the captured evidence: Squid's access log, "
+            "the function's log, the resolvers' query logs and the service fronts' access logs."),
+        "answer_h": "Answer",
+        "findings_h": "Findings per target",
+        "setup_h": "Setup",
+        "setup": ("The function runs in a private subnet of the Lambda VPC with no NAT. Squid "
+                  "runs in a peered proxy VPC. The diagram shows the lab the runs used; the "
+                  "table lists each scenario's own variables (lab plumbing such as the CA bundle "
+                  "is listed apart)."),
+        "scenarios_t": "Scenarios",
+        "plumbing": "Lab plumbing variables (not part of any scenario)",
+        "matrix_h": "Routes at a glance",
+        "matrix": ("Rows are scenarios, columns the hostnames the function's requests went to. "
+                   "The colour is the route the evidence shows; the text is each step's "
+                   "outcome."),
+        "runs_h": "Per scenario",
+        "steps_t": "Steps",
+        "why_t": "Why",
+        "excerpt_t": "Log excerpts",
+        "checks_h": "Checks",
+        "pred_ok": "Every step took the route the clients' own proxy logic predicts.",
+        "pred_bad": "Steps whose route differs from the clients' predicted route:",
+        "incons_ok": "No run's evidence contradicts itself.",
+        "incons_bad": ("Runs whose evidence disagrees with itself (not classified; see the "
+                       "flag):"),
+        "expect_ok": "All {n} expectations written in the scenarios held.",
+        "expect_bad": "{bad} of {n} expectations written in the scenarios did not hold:",
+        "expect_none": "The scenarios carry no `expect` blocks.",
+        "quality_h": "Data quality",
+        "quality": ("{runs} runs, {lines} parsed evidence rows; {bad} malformed log lines were "
+                    "set aside."),
+        "missing": "Evidence the lab reported missing:",
+        "failed_runs": "Runs the lab could not complete:",
+        "method_h": "Method",
+        "method": (
+            "Each step's route comes from the evidence, not from configuration: a request the "
+            "service front saw arriving via a VPC endpoint took the endpoint; one it saw from "
+            "the internet with a matching Squid line crossed the proxy; a Squid line without a "
+            "completed tunnel is a failure at the proxy; no Squid line and no front hit is a "
+            "failed direct attempt. The prediction re-runs urllib's `proxy_bypass_environment` "
+            "on each scenario's variables (per request host for urllib; against the client's "
+            "endpoint host, once per client, for botocore)."),
+        "redacted": ("Identifiers (account, bucket, API ids, VPC endpoint ids, request ids, "
+                     "addresses) are replaced by stable placeholders."),
+        "cols": "step|host|route|outcome|predicted|match",
+        "scen_cols": "scenario|title|function|endpoints|variables",
+        "exp_cols": "scenario|check|expected|observed",
+        "yes": "yes", "no": "no",
+    },
+    "ja": {
+        "title": "どのリクエストが HTTP プロキシを通り、どれが VPC エンドポイントを通るのか",
+        "question_h": "問い",
+        "question": (
+            "VPC 内の Lambda 関数が、インターネットへは HTTP プロキシを使い、同時に S3 と "
+            "API Gateway へはプロキシを迂回して VPC エンドポイント経由でアクセスできるか。"
+            "元の検証記事は `NO_PROXY` と `AWS_ENDPOINT_URL_S3` / "
+            "`AWS_ENDPOINT_URL_API_GATEWAY` を設定すれば可能と結論づけましたが、どの変数が迂回を"
+            "引き起こすのかは検証していません。以下の記述はすべて、取得した証跡 (Squid の "
+            "アクセスログ、関数のログ、リゾルバーのクエリログ、各サービスのアクセスログ) から"
+            "計算したものです。"),
+        "answer_h": "結論",
+        "findings_h": "対象ごとの結果",
+        "setup_h": "構成",
+        "setup": ("関数は NAT のない Lambda VPC のプライベートサブネットで動きます。Squid は "
+                  "ピアリングされたプロキシ VPC にあります。図は各実行が使ったラボ、表は各"
+                  "シナリオ固有の環境変数です (CA バンドルなどラボ側の変数は別に示します)。"),
+        "scenarios_t": "シナリオ",
+        "plumbing": "ラボ側の環境変数 (シナリオの一部ではない)",
+        "matrix_h": "経路の一覧",
+        "matrix": ("行がシナリオ、列が関数のリクエスト先ホスト名です。色は証跡が示す経路、"
+                   "文字は各ステップの結果です。"),
+        "runs_h": "シナリオごとの結果",
+        "steps_t": "ステップ",
+        "why_t": "判定の根拠 (ログから自動生成, 英語)",
+        "excerpt_t": "ログの抜粋",
+        "checks_h": "検証",
+        "pred_ok": "すべてのステップが、クライアント自身のプロキシ判定ロジックの予測どおりの経路を"
+                   "通りました。",
+        "pred_bad": "予測と異なる経路を通ったステップ:",
+        "incons_ok": "証跡が互いに矛盾する実行はありません。",
+        "incons_bad": "証跡が互いに矛盾する実行 (分類せずフラグを付けています):",
+        "expect_ok": "シナリオに書かれた期待 {n} 件はすべて満たされました。",
+        "expect_bad": "シナリオに書かれた期待 {n} 件のうち {bad} 件が満たされませんでした:",
+        "expect_none": "シナリオに `expect` はありません。",
+        "quality_h": "データ品質",
+        "quality": "実行 {runs} 件、解析した証跡 {lines} 行。形式不正のログ行 {bad} 行は別に"
+                   "保管しました。",
+        "missing": "ラボが取得できなかった証跡:",
+        "failed_runs": "ラボが完了できなかった実行:",
+        "method_h": "方法",
+        "method": (
+            "各ステップの経路は設定ではなく証跡から決めています。サービス側が VPC エンドポイント"
+            "経由で受けたリクエストはエンドポイント経由、インターネットから受け Squid にも"
+            "対応する行があるものはプロキシ経由、Squid の行はあるがトンネルが成立していない"
+            "ものはプロキシでの失敗、Squid にもサービス側にも記録がないものは直接接続の失敗です。"
+            "予測は各シナリオの環境変数に対して urllib の `proxy_bypass_environment` を実行し"
+            "直したものです (urllib はリクエスト先ホストごと、botocore はクライアント作成時に"
+            "エンドポイントのホストに対して 1 回判定します)。"),
+        "redacted": ("識別子 (アカウント、バケット、API ID、VPC エンドポイント ID、リクエスト ID、"
+                     "アドレス) は一貫したプレースホルダーに置き換えています。"),
+        "cols": "ステップ|ホスト|経路|結果|予測|一致",
+        "scen_cols": "シナリオ|タイトル|関数|エンドポイント|環境変数",
+        "exp_cols": "シナリオ|検査|期待|観測",
+        "yes": "はい", "no": "いいえ",
+    },
+}
+
+LABEL_JA = {"s3": "S3", "web": "Web サイト", "regional-api": "リージョン API",
+            "private-api": "プライベート API"}
+
+
+def t(lang: str, key: str, **kw: object) -> str:
+    text = TEXT.get(lang, TEXT["en"]).get(key) or TEXT["en"][key]
+    return text.format(**kw) if kw else text
+
+
+def _cond_ja(cond: str) -> str:
+    if cond.endswith(" was set"):
+        return f"{cond[: -len(' was set')]} が設定されていた"
+    if " matched the host " in cond:
+        var, rest = cond.split(" matched the host ")
+        client = rest.replace(" decides on", "")
+        return f"{var} が {client} の判定対象ホストに一致した"
+    if cond.startswith("the layout had "):
+        return f"構成に {cond[len('the layout had '):]} があった"
+    return cond
+
+
+def finding(f: Finding, lang: str) -> str:
+    if lang != "ja":
+        return f.sentence
+    label = LABEL_JA.get(f.target, f.label)
+    if not f.bypassed_in:
+        text = (f"{label}は、呼び出したすべてのシナリオ ({', '.join(f.crossed_in)}) で"
+                "プロキシを経由しました")
+    elif not f.crossed_in:
+        text = (f"{label}は、呼び出したすべてのシナリオ ({', '.join(f.bypassed_in)}) で"
+                "プロキシを経由しませんでした")
+    else:
+        text = f"{label}がプロキシを迂回したのは {', '.join(f.bypassed_in)} だけです"
+        if f.explained_by:
+            text += "。これはちょうど " + "、".join(_cond_ja(c) for c in f.explained_by) + \
+                " シナリオです"
+            others = [c.split(" ")[0] for c in f.explained_by
+                      if c.split(" ")[0] not in f.acting and not c.startswith("the layout")]
+            if f.acting and others:
+                text += (f"。これらの実行だけでは区別できませんが、クライアント自身のロジックが"
+                         f"見るのは {'、'.join(f.acting)} だけで、{'、'.join(others)} を外しても"
+                         "判定は変わりません")
+        else:
+            text += "。単一の変数や構成では説明できません"
+    if f.failed:
+        text += "。失敗: " + "、".join(f"{s} ({v})" for s, v in f.failed.items())
+    if f.mixed:
+        text += f"。繰り返し実行で結果が分かれたシナリオ: {', '.join(f.mixed)}"
+    return text + "。"
+
+
+def headline(findings: list[Finding], english: str, lang: str) -> str:
+    if lang != "ja":
+        return english
+    bypassing = [f for f in findings if f.bypassed_in and f.crossed_in]
+    always = [f for f in findings if f.bypassed_in and not f.crossed_in]
+    never = [f for f in findings if not f.bypassed_in]
+    parts = []
+    if bypassing:
+        acts = sorted({a for f in bypassing for a in f.acting})
+        what = "と".join(LABEL_JA[f.target] for f in bypassing)
+        where = "; ".join(f"{LABEL_JA[f.target]}: {', '.join(f.bypassed_in)}" for f in bypassing)
+        cond = f"{'と'.join(acts)} が一致したときだけ" if acts else "一部のシナリオでだけ"
+        parts.append(f"{what}は、{cond}プロキシを迂回しました ({where})")
+    if always:
+        parts.append("と".join(LABEL_JA[f.target] for f in always) + "は常にプロキシを迂回しました")
+    if never:
+        parts.append("と".join(LABEL_JA[f.target] for f in never) + "は常にプロキシを経由しました")
+    return "。".join(parts) + "。"
+
+
+__all__ = ["LANGS", "TEXT", "finding", "headline", "t"]
