@@ -40,7 +40,7 @@ from proxylab.labs.base import EndpointLayout, LabError
 from proxylab.labs.registry import get_lab
 
 pytestmark = pytest.mark.filterwarnings(
-    "ignore:Tried to parse AWS::ApiGateway::Account"  # moto skips it; AWS creates it
+    "ignore:Tried to parse AWS..ApiGateway..Account"  # moto skips it; AWS creates it
 )
 
 REGION = "ap-northeast-1"
