@@ -1,10 +1,102 @@
-"""`proxylab report` (placeholder until its issue lands)."""
+"""`proxylab report`: run the scenarios (or take existing captures), execute the
+notebooks, render ``reports/<name>/index.html`` and ``report.md``.
+
+With ``--from`` nothing touches a lab, so no root is needed: a capture copied from
+a colleague renders the same way.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from pathlib import Path
+
+from proxylab.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="(not implemented yet)")
-    p.set_defaults(func=lambda args: print("proxylab report: not implemented yet") or 2)
+    p = sub.add_parser(
+        "report",
+        help="run scenarios (or read captures) and render the report",
+        description=(
+            "Run a catalogue's scenarios on a lab (or read existing captures with --from), "
+            "execute the notebooks with papermill into reports/<name>/, and render "
+            "index.html (self-contained) and report.md (images as files)."
+        ),
+    )
+    p.add_argument("--catalog", default="seed",
+                   help="catalogue id (seed, examples) or a YAML path (default: seed)")
+    p.add_argument("--scenario", action="append", dest="scenarios", metavar="ID",
+                   help="only this scenario (repeatable)")
+    p.add_argument("--repeat", type=int, default=1, help="runs per scenario (default 1)")
+    p.add_argument("--backend", default="local", help="lab backend (default: local)")
+    p.add_argument("--from", dest="from_", action="append", metavar="PATH",
+                   help="existing capture directories (or a runs directory): no lab, no root")
+    p.add_argument("--lang", choices=("en", "ja"), default="en", help="prose language")
+    p.add_argument("--redact", action="store_true",
+                   help="replace account/bucket/API/vpce/request ids and addresses "
+                        "with stable placeholders")
+    p.add_argument("--name", help="report name: reports/<name>/ (default: the catalogue id, "
+                                  "or the --from directory's name)")
+    p.add_argument("--out", default="reports", help="reports directory (default: reports/)")
+    p.add_argument("--runs-dir", help="where new captures go (default: data/runs)")
+    p.add_argument("--title", help="report title")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run)
+
+
+def _say(quiet: bool):
+    def say(text: str) -> None:
+        if not quiet:
+            print(f"proxylab report: {text}", file=sys.stderr, flush=True)
+    return say
+
+
+def run(args: argparse.Namespace) -> int:
+    from proxylab.capture import find_captures
+    from proxylab.report import render
+
+    say = _say(args.quiet)
+    t0 = time.monotonic()
+    if args.from_:
+        missing = [p for p in args.from_ if not Path(p).exists()]
+        if missing:
+            raise UserError(f"--from: no such directory: {', '.join(missing)}")
+        caps = find_captures(*[Path(p) for p in args.from_])
+        if args.scenarios:
+            wanted = set(args.scenarios)
+            caps = [c for c in caps if (c.record.get("scenario") or {}).get("id") in wanted]
+        if not caps:
+            raise UserError(f"--from {' '.join(args.from_)}: no captures (directories with "
+                            "run.json) found" + (" for the chosen scenarios" if args.scenarios
+                                                 else ""))
+        captures = [str(c.path) for c in caps]
+        name = args.name or _name_from(args.from_)
+        say(f"{len(captures)} capture(s) from {', '.join(args.from_)}")
+    else:
+        from proxylab.runner import run_catalog
+
+        say(f"running catalogue {args.catalog!r} on the {args.backend} lab")
+        paths = run_catalog(args.catalog, args.scenarios, repeat=args.repeat,
+                            backend=args.backend, runs_dir=args.runs_dir,
+                            progress=not args.quiet)
+        captures = [str(p) for p in paths]
+        name = args.name or _name_from_catalog(args.catalog)
+    out_dir = Path(args.out) / name
+    done = render.execute(captures, out_dir, lang=args.lang, redact=args.redact,
+                          title=args.title, progress=None if args.quiet else say)
+    say(f"done in {time.monotonic() - t0:.1f}s")
+    print(done.html)
+    print(done.markdown)
+    return 0
+
+
+def _name_from(paths: list[str]) -> str:
+    p = Path(paths[0]).resolve()
+    return p.name if not (p / "run.json").exists() else p.parent.name
+
+
+def _name_from_catalog(catalog: str) -> str:
+    p = Path(catalog)
+    return p.stem if p.suffix in (".yaml", ".yml") else catalog

@@ -9,6 +9,7 @@ through the same :class:`~proxylab.report.redact.Redactor`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,14 @@ def md_escape(value: Any) -> str:
     if text in ("<NA>", "nan", "NaT"):
         text = ""
     return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+_URL_RE = re.compile(r"(?<![`\w])(https?://[^\s;,)'`]+)")
+
+
+def code_urls(text: str) -> str:
+    """URLs in prose as code, so renderers do not turn lab addresses into links."""
+    return _URL_RE.sub(r"`\1`", text)
 
 
 def md_table(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
@@ -151,7 +160,7 @@ class Report:
                  f"**{self.t('why_t')}**", ""]
         for _, r in routes.iterrows():
             flag = " ⚠" if r["route"] == "inconsistent" else ""
-            parts.append(f"- **{r['step']}**{flag}: {self.r(r['why'])}")
+            parts.append(f"- **{r['step']}**{flag}: {code_urls(self.r(r['why']))}")
         ev = self.analysis.evidence
         ev = ev[(ev["run_id"] == run_id) & (ev["source"] != "function")]
         excerpt = list(dict.fromkeys(f"{e['file']}:{e['line_no']}: {e['text']}"

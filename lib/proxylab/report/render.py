@@ -1,0 +1,164 @@
+"""Execute the notebooks with papermill and render the report with nbconvert.
+
+``reports/<name>/``::
+
+    notebooks/01-lab.ipynb ... 04-report.ipynb   executed copies (with outputs)
+    index.html                                   04 rendered, inputs hidden, images embedded
+    report.md + report_files/*.png               04 as Markdown, images as files
+    analysis.html                                03 rendered with its code (for the curious)
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from proxylab.errors import UserError
+
+NOTEBOOKS = ("01-lab.ipynb", "02-run-scenarios.ipynb", "03-analyse.ipynb", "04-report.ipynb")
+
+
+def notebooks_dir() -> Path:
+    """The repository's notebooks/ (source checkout) - the only place they live."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        cand = parent / "notebooks"
+        if (cand / NOTEBOOKS[-1]).exists():
+            return cand
+    raise UserError("cannot find the notebooks/ directory (expected next to lib/ in the "
+                    "proxylab checkout)")
+
+
+@dataclass
+class Rendered:
+    out_dir: Path
+    html: Path
+    markdown: Path
+    executed: list[Path] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def parameters_for(name: str, captures: list[str], lang: str, redact: bool, key: str,
+                   title: str | None) -> dict[str, Any]:
+    common = {"captures": captures}
+    if name.startswith("01"):
+        return {**common, "redact": redact, "redact_key": key}
+    if name.startswith("02"):
+        return {**common, "run": False}
+    if name.startswith("03"):
+        return {**common, "redact": redact, "redact_key": key}
+    return {**common, "lang": lang, "redact": redact, "redact_key": key, "title": title}
+
+
+def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool = False,
+            title: str | None = None, progress: Callable[[str], None] | None = None,
+            kernel_name: str | None = None) -> Rendered:
+    """Run the four notebooks on ``captures`` into ``out_dir`` and render the report."""
+    import papermill as pm
+
+    say = progress or (lambda text: None)
+    src = notebooks_dir()
+    nb_out = out_dir / "notebooks"
+    nb_out.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(16) if redact else ""
+    done = Rendered(out_dir, out_dir / "index.html", out_dir / "report.md")
+    for i, name in enumerate(NOTEBOOKS, 1):
+        say(f"[{i}/{len(NOTEBOOKS)}] executing {name}")
+        t0 = time.monotonic()
+        target = nb_out / name
+        try:
+            pm.execute_notebook(
+                str(src / name), str(target),
+                parameters=parameters_for(name, captures, lang, redact, key, title),
+                kernel_name=kernel_name or _kernel(), progress_bar=progress is not None,
+                cwd=str(Path.cwd()), log_output=False,
+            )
+        except pm.PapermillExecutionError as exc:
+            raise UserError(f"notebook {name} failed in cell {exc.exec_count}: {exc.ename}: "
+                            f"{exc.evalue} (executed copy with the traceback: {target})") from None
+        done.executed.append(target)
+        done.seconds[name] = round(time.monotonic() - t0, 2)
+    say("rendering index.html and report.md")
+    t0 = time.monotonic()
+    report_nb = nb_out / NOTEBOOKS[-1]
+    to_html(report_nb, done.html, hide_input=True, title=title or "proxylab report")
+    to_markdown(report_nb, done.markdown)
+    to_html(nb_out / "03-analyse.ipynb", out_dir / "analysis.html", hide_input=False,
+            title="proxylab analysis")
+    done.seconds["render"] = round(time.monotonic() - t0, 2)
+    return done
+
+
+def _kernel() -> str:
+    """A kernel that runs this interpreter (so the venv's proxylab is importable)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs = KernelSpecManager().find_kernel_specs()
+    prefix = Path(sys.prefix) / "share" / "jupyter" / "kernels"
+    for name, path in specs.items():
+        if Path(path).parent == prefix:
+            return name
+    return "python3"
+
+
+def _strip_parameters(nb: Any) -> None:
+    nb.cells = [c for c in nb.cells
+                if not ({"parameters", "injected-parameters"} & set(c.get("metadata", {})
+                                                                   .get("tags", [])))]
+
+
+def to_html(notebook: Path, out: Path, hide_input: bool, title: str) -> Path:
+    """Self-contained HTML: images are data URIs, no external scripts."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    if hide_input:
+        _strip_parameters(nb)
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input = hide_input
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body = _drop_external_scripts(body)
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def _drop_external_scripts(html: str) -> str:
+    """nbconvert links require.js / MathJax from a CDN; the report has no maths and no
+    widgets, so those tags are removed and the page needs nothing from the network."""
+    html = re.sub(r"<script[^>]+src=\"https?://[^\"]+\"[^>]*>\s*</script>", "", html)
+    html = re.sub(r"<link[^>]+href=\"https?://[^\"]+\"[^>]*>", "", html)
+    return html
+
+
+def to_markdown(notebook: Path, out: Path) -> Path:
+    """Markdown with the figures written next to it (``report_files/``)."""
+    import nbformat
+    from nbconvert import MarkdownExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    _strip_parameters(nb)
+    exporter = MarkdownExporter()
+    exporter.exclude_input = True
+    files_dir = out.parent / f"{out.stem}_files"
+    body, resources = exporter.from_notebook_node(
+        nb, resources={"output_files_dir": files_dir.name})
+    if files_dir.exists():
+        shutil.rmtree(files_dir)
+    files_dir.mkdir(parents=True)
+    for rel, data in (resources.get("outputs") or {}).items():
+        path = out.parent / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else base64.b64decode(data))
+    out.write_text(body, encoding="utf-8")
+    return out
