@@ -493,9 +493,12 @@ def _default_session(creds: dict[str, str]) -> dict[str, str]:
 def _awslambdaric_init(python: str) -> str:
     """awslambdaric's location for the function's interpreter (usually this one)."""
     if Path(python).resolve() == Path(sys.executable).resolve():
-        import awslambdaric
+        import importlib.util
 
-        return awslambdaric.__file__ or ""
+        found = importlib.util.find_spec("awslambdaric")  # locate it without loading it
+        if found is None or not found.origin:
+            raise ValueError(f"{python} cannot import awslambdaric (pip install awslambdaric)")
+        return found.origin
     proc = subprocess.run([python, "-c", "import awslambdaric; print(awslambdaric.__file__)"],
                           capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
     if proc.returncode != 0:
