@@ -486,6 +486,11 @@ class AwsLab:
             "decided by AWS public DNS (the seed observed NXDOMAIN); the lab cannot switch it"
         )
         resources["evidence_not_collected"] = NOT_COLLECTED
+        # Machine-readable: the service fronts whose requests this lab logs (services.log).
+        # Absence of an S3 or web hit in an AWS capture means "not observed", not "no request".
+        resources["observed_services"] = (
+            "execute-api" if {"RegionalApiLogGroup", "PrivateApiLogGroup"} & set(out) else ""
+        )
         places = [
             Place(
                 "lambda",
