@@ -29,14 +29,15 @@ from proxylab.logs.tables import Tables
 ROUTES = ("proxy", "endpoint", "direct", "failed-at-proxy", "failed-direct", "inconsistent")
 PROXY_SIDE = ("proxy", "failed-at-proxy")
 STEP_METHOD = {"s3_put": "PUT"}
+STEP_SERVICE = {"s3_get": "s3", "s3_put": "s3", "web": "web", "api": "execute-api"}
 ROUTE_COLUMNS = {
     "run_id": "category", "scenario": "category", "function": "category", "step": "category",
     "host": "string", "outcome": "category", "status": "Int64", "route": "category",
     "endpoint_kind": "category", "route_guess": "category", "via": "category",
     "vpce_id": "string", "consistent": "boolean", "flag": "string",
     "predicted_route": "category", "predicted_kind": "category", "predicted_proxy": "string",
-    "predicted_host": "string", "prediction_matches": "boolean", "why": "string",
-    "evidence": "string",
+    "predicted_host": "string", "prediction_matches": "boolean", "basis": "category",
+    "why": "string", "evidence": "string",
 }
 EVIDENCE_COLUMNS = {"run_id": "category", "step": "category", "source": "category",
                     "file": "category", "line_no": "Int64", "text": "string"}
@@ -124,10 +125,12 @@ def classify(tables: Tables) -> RouteResult:
                     break
             sq = squid[squid["host"] == host]
             dq = dnsq[dnsq["name"] == host]
-            row, evid = _classify_step(run_id, step, host, st, hit, sq, dq, squid, hits)
             url = None if pd.isna(st["target_url"]) else st["target_url"]
             decision = predict.decide(step, env, resources, url=url)
             p_route, p_kind, p_reason = predict.predicted_route(decision, layout, resources)
+            logged = front_logged(record, STEP_SERVICE.get(step, ""))
+            row, evid = _classify_step(run_id, step, host, st, hit, sq, dq, squid, hits,
+                                       logged, (p_route, p_kind))
             actual = row["route"] if row["route"] != "inconsistent" else row["route_guess"]
             matches = p_route == actual and (
                 p_kind == row["endpoint_kind"] or p_route != "endpoint")
@@ -154,6 +157,21 @@ def classify(tables: Tables) -> RouteResult:
     return RouteResult(routes=routes, evidence=evidence)
 
 
+def front_logged(record: dict[str, Any], service: str) -> bool:
+    """Whether this run can have a front log line for ``service`` at all.
+
+    The local lab logs every front. On AWS only API Gateway has access logs (S3
+    and the web site have none), and only when the lab turned them on; there a
+    missing front line is absence of evidence, not evidence of absence."""
+    backend = ((record.get("lab") or {}).get("backend")) or "local"
+    missing = record.get("missing_evidence") or []
+    if any(m.startswith("services.log:") or m == "services.log" for m in missing):
+        return False  # the whole file is missing
+    if backend == "local":
+        return True
+    return service == "execute-api" and not any("API Gateway access logs" in m for m in missing)
+
+
 def _host_of(url: Any) -> str:
     if url is None or pd.isna(url):
         return ""
@@ -164,7 +182,9 @@ def _host_of(url: Any) -> str:
 
 def _classify_step(run_id: str, step: str, host: str, st: pd.Series, hit: pd.Series | None,
                    sq: pd.DataFrame, dq: pd.DataFrame, squid_all: pd.DataFrame,
-                   hits_all: pd.DataFrame) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                   hits_all: pd.DataFrame, logged: bool = True,
+                   predicted: tuple[str, str | None] = ("", None),
+                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     outcome = st["outcome"]
     evid: list[dict[str, Any]] = [{"source": "function", "file": "function.log",
                                    "line_no": st["raw_line_no"], "summary": st["message"]}]
@@ -206,9 +226,21 @@ def _classify_step(run_id: str, step: str, host: str, st: pd.Series, hit: pd.Ser
                 flags.append(f"the step reports ok but Squid only logged failures for {host}")
         else:
             route = "proxy"
-            if outcome == "ok":
+            if outcome == "ok" and logged:
                 flags.append(f"Squid tunnelled {host} and the step reports ok, but no service "
                              "front logged the request")
+    elif not logged and outcome == "ok":
+        # No front log exists for this service here: Squid's silence plus success means
+        # the request went some other way; the layout says which.
+        p_route, p_kind = predicted
+        if p_route == "endpoint":
+            route, kind = "endpoint", p_kind
+        elif p_route in PROXY_SIDE:
+            route = "direct"
+            flags.append(f"the clients' logic sends {host} to the proxy, yet Squid logged "
+                         "nothing and the step succeeded (and no front log can tell more)")
+        else:
+            route = "direct"
     else:
         route = "failed-direct"
         if outcome == "ok":
@@ -222,6 +254,7 @@ def _classify_step(run_id: str, step: str, host: str, st: pd.Series, hit: pd.Ser
         "status": st["status"], "route_guess": route, "endpoint_kind": kind, "via": via,
         "vpce_id": None if hit is None or pd.isna(hit["vpce_id"]) else hit["vpce_id"],
         "consistent": not flags, "flag": "; ".join(flags) or None,
+        "basis": "observed" if (hit is not None or len(sq) or logged) else "inferred",
         "route": "inconsistent" if flags else route,
     }
     row["_sq"], row["_hit"], row["_dq"] = (ok_sq or failed_sq), hit, dq
@@ -247,8 +280,12 @@ def _why(row: dict[str, Any], decision: predict.ClientDecision, p_route: str,
         name = "S3 gateway endpoint" if row["endpoint_kind"] == "gateway" else \
             "execute-api interface endpoint"
         vpce = f" {row['vpce_id']}" if row["vpce_id"] else ""
-        parts.append(f"the {name}{vpce} carried it (the front saw it arrive via {row['via']} "
-                     f"from {hit['source_ip']}, status {hit['status']})")
+        if hit is not None:
+            parts.append(f"the {name}{vpce} carried it (the front saw it arrive via "
+                         f"{row['via']} from {hit['source_ip']}, status {hit['status']})")
+        else:
+            parts.append(f"Squid logged nothing for it and it succeeded, so the {name} carried "
+                         "it (inferred: this backend has no front log for the service)")
     elif route == "failed-at-proxy":
         r = sq[0]
         parts.append(f"Squid answered {r['squid_code']}/{int(r['http_status']):03d} with "

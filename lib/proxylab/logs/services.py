@@ -36,7 +36,8 @@ DTYPES: dict[str, str] = {
     "status": "Int64",
     "raw_line_no": "Int64",
 }
-_REQUIRED = ("ts", "service", "via", "host", "method", "status")
+# host/method may be null: API Gateway access logs (AWS captures) can lack them.
+_REQUIRED = ("ts", "service", "via", "status")
 
 
 def parse_record(text: str) -> dict[str, Any]:
@@ -68,16 +69,19 @@ def parse_record(text: str) -> dict[str, Any]:
     status = data["status"]
     if isinstance(status, bool) or not isinstance(status, int):
         raise ValueError(f"status {status!r} is not an integer")
-    for key in ("service", "host", "method"):
-        if not isinstance(data[key], str):
+    if not isinstance(data["service"], str) or not data["service"]:
+        raise ValueError(f"service {data['service']!r} is not a name")
+    for key in ("host", "method"):
+        if data.get(key) is not None and not isinstance(data[key], str):
             raise ValueError(f"{key} {data[key]!r} is not a string")
     out = {k: data.get(k) for k in DTYPES if k not in ("run_id", "raw_line_no")}
     for key in ("source_ip", "local_ip", "vpce_id", "path"):
         if out[key] is not None and not isinstance(out[key], str):
             raise ValueError(f"{key} {out[key]!r} is not a string")
     out["ts"] = float(ts)
-    out["host"] = data["host"].lower().split(":")[0] if not data["host"].startswith("[") \
-        else data["host"].lower()
+    host = data.get("host")
+    if isinstance(host, str):
+        out["host"] = host.lower() if host.startswith("[") else host.lower().split(":")[0]
     return out
 
 
