@@ -216,6 +216,15 @@ def test_reserved_keys_are_refused_as_lambda_refuses_them(netns, code):
     assert inv.function_log == []
 
 
+def test_a_single_py_file_is_a_task_root_of_its_own(netns, code):
+    spec = InvocationSpec(handler="handlers.env", task_root=str(code / "handlers.py"))
+    inv = run_invocation(["ip", "netns", "exec", netns], spec)
+    assert inv.status == "ok", inv.error
+    task_root = Path(inv.payload["LAMBDA_TASK_ROOT"])
+    assert task_root != code.resolve() and task_root.name.startswith("proxylab-task-")
+    assert not task_root.exists()  # removed after the invocation
+
+
 def test_raising_handler_is_reported_as_lambda_does(netns, code):
     spec, inv = invoke(netns, code, "handlers.boom")
     assert inv.status == "error"

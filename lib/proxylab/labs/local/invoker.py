@@ -41,6 +41,8 @@ HOST_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 class InvocationSpec:
     """Everything one cold invocation needs; JSON-serialisable.
 
+    ``task_root`` is the function's code: a directory (LAMBDA_TASK_ROOT) or a single
+    ``.py`` file, copied alone into a fresh task root for the invocation.
     ``env`` is the scenario's variables, ``plumbing_env`` the lab's own (CA bundle);
     neither may set a Lambda reserved key (refused as Lambda refuses it).
     ``timeout_s`` is the function's configured timeout, ``init_timeout_s`` Lambda's

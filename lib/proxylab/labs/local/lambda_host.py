@@ -36,9 +36,11 @@ import math
 import os
 import secrets
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -201,6 +203,7 @@ class Environment:
         self.rusage_maxrss_kb: int | None = None
         self.peak_kb: int | None = None
         self.notes: list[str] = []
+        self.tmp_task_root: Path | None = None
 
     # -- process control -------------------------------------------------------------
 
@@ -271,32 +274,41 @@ class Environment:
         spec = self.spec
         started_at = time.time()
         try:
-            env_error = None
             runtime_dir = lambda_env.runtime_dir_of(_awslambdaric_init(spec.python))
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            return self._result("lab-error", started_at, error={
+                "errorType": "Lab.RuntimeMissing", "errorMessage": str(exc)})
+        task_root = Path(spec.task_root)
+        if task_root.is_file() and task_root.suffix == ".py":
+            # A single handler file: unpacked alone into a fresh task root, as Lambda
+            # unpacks a deployment package into /var/task.
+            self.tmp_task_root = Path(tempfile.mkdtemp(prefix="proxylab-task-"))
+            shutil.copy2(task_root, self.tmp_task_root / task_root.name)
+            task_root = self.tmp_task_root
+        if not task_root.is_dir():
+            return self._result("lab-error", started_at, error={
+                "errorType": "Lab.BadSpec",
+                "errorMessage": f"task_root {spec.task_root!r} is neither a directory "
+                                f"nor a .py file"})
+        try:
             env = lambda_env.function_env(
                 handler=spec.handler,
-                task_root=str(Path(spec.task_root).resolve()),
+                task_root=str(task_root.resolve()),
                 runtime_dir=runtime_dir,
                 python_bin_dir=str(Path(spec.python).parent),
                 runtime_api="127.0.0.1:0",  # replaced once the port is bound
                 function_name=spec.function_name,
                 memory_mb=spec.memory_mb,
                 region=spec.region,
-                credentials={**_default_session(spec.credentials)},
+                credentials=_default_session(spec.credentials),
                 python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
                 log_stream=lambda_env.log_stream_name(),
                 plumbing_env=spec.plumbing_env,
                 scenario_env=spec.env,
             )
         except ValueError as exc:
-            env_error = str(exc)
-        if env_error is not None:
             return self._result("lab-error", started_at, error={
-                "errorType": "InvalidParameterValueException", "errorMessage": env_error})
-        if not Path(spec.task_root).is_dir():
-            return self._result("lab-error", started_at, error={
-                "errorType": "Lab.BadSpec",
-                "errorMessage": f"task_root {spec.task_root!r} is not a directory"})
+                "errorType": "InvalidParameterValueException", "errorMessage": str(exc)})
 
         invoke = Invoke(
             request_id=spec.request_id,
@@ -559,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_IGN)  # finish cleanup and the write
         environment.stop()
+        if environment.tmp_task_root is not None:
+            shutil.rmtree(environment.tmp_task_root, ignore_errors=True)
     if result.get("status") == "lab-error" and environment.output is not None:
         result["function_log"] = environment.output.lines()
     _write_result(args.out, result)
