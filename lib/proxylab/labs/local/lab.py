@@ -22,6 +22,7 @@ from proxylab.labs.base import (
     EndpointLayout,
     Evidence,
     EvidenceMark,
+    FunctionCode,
     Invocation,
     LabDescription,
     LabError,
@@ -31,13 +32,10 @@ from proxylab.labs.base import (
 )
 from proxylab.labs.local import dns, netns, pki, processes, squid
 from proxylab.labs.local import topology as t
+from proxylab.labs.local.invoker import DEFAULT_CREDENTIALS
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 DEFAULT_NAME = "proxylab"
-LAB_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "AKIAPROXYLABLOCAL000",
-    "AWS_SECRET_ACCESS_KEY": "proxylab-local-lab-secret-not-a-real-key",
-}
 UP_TIMEOUT_S = 20.0
 # Evidence files (live, in the state dir) and the capture file each feeds.
 DNS_LOGS = {r.name: f"dns-{r.name}.log" for r in dns.RESOLVERS}
@@ -467,13 +465,13 @@ class LocalLab:
         env: dict[str, str],
         event: dict[str, Any],
         timeout_s: float,
-        **options: Any,
+        code: FunctionCode | None = None,
     ) -> Invocation:
         from proxylab.labs.local.function import invoke_in_lab
 
         if not self._is_up():
             raise LabError(f"lab {self.name!r} is not up: run `proxylab lab up` first")
-        return invoke_in_lab(self, function, env, event, timeout_s, **options)
+        return invoke_in_lab(self, function, env, event, timeout_s, code=code)
 
     def exec(
         self,
@@ -492,7 +490,7 @@ class LocalLab:
                 **self.plumbing_env(),
                 "AWS_REGION": t.REGION,
                 "AWS_DEFAULT_REGION": t.REGION,
-                **LAB_CREDENTIALS,
+                **DEFAULT_CREDENTIALS,
                 **(env or {}),
             }
         )
