@@ -433,6 +433,25 @@ def test_collect_names_what_did_not_arrive(aws_env: None) -> None:
 
 
 @mock_aws(config={"lambda": {"use_docker": False}})
+def test_exec_runs_on_the_proxy_host_through_ssm(aws_env: None, capsys: Any) -> None:
+    """moto records the command and reports Success without running it: the test
+    checks the script sent (clean environment, the scenario's variables, the argv)."""
+    session = boto3.session.Session(region_name=REGION)
+    world = World(session)
+    lab = make_lab(world, assume_yes=True)
+    lab.up()
+    rc = lab.exec("proxy", ["curl", "-sS", "https://example.com/a b"], env={"NO_PROXY": "x"})
+    assert rc == 0
+    script = world.ops("SendCommand")[-1]["Parameters"]["commands"][0]
+    assert script == (
+        "env -i PATH=/usr/local/bin:/usr/bin:/bin NO_PROXY=x curl -sS 'https://example.com/a b'"
+    )
+    assert world.ops("SendCommand")[-1]["InstanceIds"] == [lab.outputs()["ProxyInstanceId"]]
+    with pytest.raises(LabError, match="only on the proxy host"):
+        lab.exec("lambda", ["true"])
+
+
+@mock_aws(config={"lambda": {"use_docker": False}})
 def test_down_on_a_missing_stack_is_a_clear_no_op(aws_env: None) -> None:
     session = boto3.session.Session(region_name=REGION)
     world = World(session)

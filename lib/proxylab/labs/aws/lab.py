@@ -769,6 +769,9 @@ class AwsLab:
         while True:
             evts = logs.events(logs_client, group, window.start)
             if sent and logs.marker_seen(evts, marker):
+                # Shipped in order, but searchable a moment apart: read once more.
+                self.clock.sleep(self.poll_s)
+                evts = logs.events(logs_client, group, window.start)
                 return logs.squid_lines_for(evts, clients, window), True
             if self.clock.now() >= deadline:
                 return logs.squid_lines_for(evts, clients, window), False

@@ -22,7 +22,7 @@ from typing import Any
 
 from proxylab.labs.aws.stack import Clock
 
-SLACK_S = 2.0  # clock skew between this machine, Lambda and the Squid host
+SLACK_S = 5.0  # clock skew between this machine, Lambda and the Squid host
 
 
 @dataclass(frozen=True)
