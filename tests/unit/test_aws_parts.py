@@ -320,3 +320,28 @@ def test_cost_estimate_adds_up_the_table() -> None:
     assert "no price table for sa-east-1" in note
     lines, _, _ = cost.estimate("us-east-1", "m7g.large", 0)
     assert lines[0].usd_per_hour is None and "not in the price table" in lines[0].note
+
+
+def test_describe_without_credentials_says_so_instead_of_down(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No credentials anywhere in the chain: a clear error before any request is sent
+    (instance metadata lookups disabled, so nothing leaves this process)."""
+    from proxylab.labs.aws.lab import AwsLab
+
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    lab = AwsLab(region="ap-northeast-1", echo=lambda m: None)
+    with pytest.raises(LabError, match="no AWS credentials found"):
+        lab.describe()

@@ -106,6 +106,10 @@ NOT_COLLECTED = (
 )
 
 
+class NoStack(LabError):
+    """No usable lab stack: the lab is down (unlike a credentials or API error)."""
+
+
 def _default_echo(msg: str) -> None:
     print(f"  {msg}", file=sys.stderr, flush=True)
 
@@ -261,7 +265,7 @@ class AwsLab:
             return dict(self._mapping)
         found = self._stack()
         if found is None or found["StackStatus"] not in USABLE_STATUSES:
-            raise LabError(
+            raise NoStack(
                 f"no usable AWS lab stack {self.stack_name!r} in {self.region}"
                 + (f" (it is {found['StackStatus']})" if found else "")
                 + ": run `proxylab lab up --backend aws`"
@@ -471,7 +475,7 @@ class AwsLab:
     def describe(self) -> LabDescription:
         try:
             out = self.outputs()
-        except LabError:
+        except NoStack:  # credential and API errors still surface
             return LabDescription(
                 backend=self.backend, name=self.name, region=self.region, up=False
             )
