@@ -223,8 +223,15 @@ def parse_line(line: str, fmt: str = "auto") -> SquidLine:
     Raises :class:`LineError` naming the field that does not fit."""
     if fmt == "squid" or (fmt == "auto" and looks_native(line)):
         return _native(line)
-    if fmt in ("common", "combined", "auto"):
+    if fmt in ("common", "combined"):
         return _common(line)
+    if fmt == "auto":
+        try:
+            return _common(line)
+        except LineError:
+            if len(line.split()) == 10 and "[" not in line:  # native-shaped: say which field
+                _native(line)
+            raise
     raise ValueError(f"unknown Squid log format {fmt!r} (known: {', '.join(FORMATS)}, auto)")
 
 
