@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -73,7 +74,8 @@ class World:
     """Stands in for AWS's asynchronous parts: delivers log lines on the lab's sleeps."""
 
     def __init__(self, session: boto3.session.Session, deliver: bool = True) -> None:
-        self.session = session
+        self.session = session  # the lab's: its calls are recorded
+        self.helper = boto3.session.Session(region_name=REGION)  # the test's and World's own
         self.deliver = deliver
         self.t = time.time()
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
@@ -111,7 +113,7 @@ class World:
         deletes the internet gateway, nor deletes the peering, VPC endpoints, ENIs or
         non-main route tables, so the VPCs' deletion fails; CloudFormation orders this
         itself. Do those parts first, as AWS would, then let moto delete the stack."""
-        ec2 = self.session.client("ec2", region_name=REGION)
+        ec2 = self.helper.client("ec2", region_name=REGION)
         vpcs = [self.outputs["LambdaVpcId"], self.outputs["ProxyVpcId"]]
         flt = [{"Name": "vpc-id", "Values": vpcs}]
         for igw in ec2.describe_internet_gateways(
@@ -153,7 +155,7 @@ class World:
 
     # delivery
     def _put(self, group: str, stream: str, messages: list[tuple[float, str]]) -> None:
-        logs = self.session.client("logs", region_name=REGION)
+        logs = self.helper.client("logs", region_name=REGION)
         try:
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
         except logs.exceptions.ResourceAlreadyExistsException:
@@ -278,13 +280,13 @@ def test_provision_run_collect_down(aws_env: None) -> None:
     lab = make_lab(world, assume_yes=True)
 
     desc = lab.up(EndpointLayout())
-    cfn = session.client("cloudformation", region_name=REGION)
+    cfn = world.helper.client("cloudformation", region_name=REGION)
     stack = cfn.describe_stacks(StackName="proxylab")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert {"Key": "proxylab:lab", "Value": "proxylab"} in stack["Tags"]
     world.outputs = out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     # resources created
-    ec2 = session.client("ec2", region_name=REGION)
+    ec2 = world.helper.client("ec2", region_name=REGION)
     cidrs = {
         v["CidrBlock"]
         for v in ec2.describe_vpcs(VpcIds=[out["LambdaVpcId"], out["ProxyVpcId"]])["Vpcs"]
@@ -304,16 +306,16 @@ def test_provision_run_collect_down(aws_env: None) -> None:
     assert instance["State"]["Name"] == "running"
     # (moto ignores NetworkInterfaces' PrivateIpAddress: test_aws_template checks 10.0.0.72)
     assert "KeyName" not in instance
-    apis = session.client("apigateway", region_name=REGION)
+    apis = world.helper.client("apigateway", region_name=REGION)
     # (moto drops a CloudFormation EndpointConfiguration on the way out: the PRIVATE type
     # and its policy are checked on the template in test_aws_template)
     assert apis.get_rest_api(restApiId=out["PrivateApiId"])["name"] == "proxylab-private"
     stages = apis.get_stages(restApiId=out["RegionalApiId"])["item"]
     assert [s["stageName"] for s in stages] == ["dev"]
-    s3 = session.client("s3", region_name=REGION)
+    s3 = world.helper.client("s3", region_name=REGION)
     body = s3.get_object(Bucket=out["BucketName"], Key="input/data.csv")["Body"].read()
     assert body.startswith(b"id,name,value\n111,")
-    lam = session.client("lambda", region_name=REGION)
+    lam = world.helper.client("lambda", region_name=REGION)
     cfg = lam.get_function_configuration(FunctionName="proxylab-probe-regional")
     assert cfg["Handler"] == "probe.handler"  # the probe replaced the placeholder
     assert cfg["VpcConfig"]["SecurityGroupIds"] == [out["RegionalFunctionSecurityGroupId"]]
@@ -340,7 +342,7 @@ def test_provision_run_collect_down(aws_env: None) -> None:
     assert all(s.healthy for s in desc.services)
 
     # --- one run, seed run 2's variables
-    add_lambda_eni(session, out, "regional")
+    add_lambda_eni(world.helper, out, "regional")
     backend = lambda_simple_backends[ACCOUNT][REGION]
     backend.lambda_simple_results_queue.append(json.dumps({"statusCode": 200, "body": "done"}))
     env = {
@@ -406,6 +408,32 @@ def test_provision_run_collect_down(aws_env: None) -> None:
     assert not _bucket_exists(s3, out["BucketName"])
     assert lab.describe().up is False
 
+    # every call the lab made is allowed by the IAM policy the README documents
+    assert_policy_covers({(svc, op) for svc, op, _ in world.calls if svc != "echo"})
+
+
+# IAM action names that differ from "<prefix>:<Operation>".
+ACTION_OF = {
+    ("lambda", "Invoke"): "lambda:InvokeFunction",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "DeleteObjects"): "s3:DeleteObject",
+    ("resourcegroupstaggingapi", "GetResources"): "tag:GetResources",
+    ("apigateway", "CreateDeployment"): "apigateway:POST",
+    ("apigateway", "GetRestApi"): "apigateway:GET",
+}
+
+
+def assert_policy_covers(calls: set[tuple[str, str]]) -> None:
+    policy = json.loads((Path(awslab.__file__).with_name("iam-policy.json")).read_text())
+    allowed = {a for st in policy["Statement"] for a in st["Action"]}
+    missing = sorted(
+        ACTION_OF.get((svc, op), f"{svc}:{op}")
+        for svc, op in calls
+        if ACTION_OF.get((svc, op), f"{svc}:{op}") not in allowed
+    )
+    assert missing == []
+
 
 def _bucket_exists(s3: Any, name: str) -> bool:
     return any(b["Name"] == name for b in s3.list_buckets()["Buckets"])
@@ -420,7 +448,7 @@ def test_collect_names_what_did_not_arrive(aws_env: None) -> None:
     lab = make_lab(world, assume_yes=True)
     lab.up()
     world.outputs = out = lab.outputs()
-    add_lambda_eni(session, out, "private")
+    add_lambda_eni(world.helper, out, "private")
     mark = lab.mark()
     t0 = world.now()
     inv = lab.invoke("private", {}, {}, 10.0)
