@@ -21,7 +21,7 @@ from proxylab.capture import read_capture
 from proxylab.labs import get_lab
 from proxylab.runner import run_catalog
 
-LAB = "bench-runs"
+LAB = "benchruns"
 
 
 def _median(values: list[float]) -> float:
