@@ -1,0 +1,188 @@
+"""Route classification, evidence, inconsistency flags, conclusion and expectations."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from proxylab.analysis import analyse, classify, load_tables
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
+SEED = [FIX / n for n in ("20261124T153210Z-seed-1-a1b2", "20261124T153230Z-seed-2-c3d4",
+                          "20261124T153250Z-seed-3-e5f6", "20261124T153310Z-seed-4-a7b8")]
+AWS = FIX / "20261124T161000Z-seed-3-aws-cw01"
+
+# The seed's table (SEED_FACTS.md): route per scenario and step.
+EXPECTED = {
+    "seed-1": {"s3_get": "proxy", "s3_put": "proxy", "web": "proxy", "api": "proxy"},
+    "seed-2": {"s3_get": "endpoint", "s3_put": "endpoint", "web": "proxy", "api": "proxy"},
+    "seed-3": {"s3_get": "proxy", "s3_put": "proxy", "web": "proxy", "api": "failed-at-proxy"},
+    "seed-4": {"s3_get": "endpoint", "s3_put": "endpoint", "web": "proxy", "api": "endpoint"},
+}
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return analyse(load_tables(SEED))
+
+
+def _copy(tmp_path: Path, src: Path) -> Path:
+    dst = tmp_path / src.name
+    shutil.copytree(src, dst)
+    for p in dst.iterdir():
+        p.chmod(0o644)
+    return dst
+
+
+def _edit(run: Path, name: str, fn) -> None:
+    p = run / name
+    p.write_text("".join(line + "\n" for line in fn(p.read_text().splitlines())))
+
+
+def test_seed_routes_match_the_seed(seed):
+    got = {}
+    for r in seed.routes.itertuples():
+        got.setdefault(r.scenario, {})[r.step] = r.route
+    assert got == EXPECTED
+    assert seed.routes["consistent"].all() and seed.routes["prediction_matches"].all()
+    kinds = seed.routes.loc[seed.routes["route"] == "endpoint", ["step", "endpoint_kind"]]
+    assert {(s, k) for s, k in kinds.itertuples(index=False)} == {
+        ("s3_get", "gateway"), ("s3_put", "gateway"), ("api", "interface")}
+
+
+def test_evidence_rows_quote_the_raw_lines(seed):
+    ev = seed.evidence
+    api3 = ev[(ev["run_id"] == SEED[2].name) & (ev["step"] == "api")]
+    squid_line = api3.loc[api3["source"] == "squid", "text"].iloc[0]
+    assert squid_line == (SEED[2] / "proxy_access.log").read_text().splitlines()[1]
+    assert "TCP_TUNNEL/503" in squid_line and "HIER_NONE/-" in squid_line
+    dns_lines = api3.loc[api3["source"] == "dns", "text"].tolist()
+    assert any("proxy-vpc" in d and "NXDOMAIN" in d for d in dns_lines)
+    s3 = ev[(ev["run_id"] == SEED[1].name) & (ev["step"] == "s3_get")]
+    assert '"via":"gateway-endpoint"' in s3.loc[s3["source"] == "service", "text"].iloc[0]
+
+
+def test_why_explains_the_decision_and_the_path(seed):
+    r = seed.routes.set_index(["scenario", "step"])
+    why = r.loc[("seed-2", "s3_get"), "why"]
+    assert "NO_PROXY entry 's3.ap-northeast-1.amazonaws.com'" in why
+    assert "botocore connected directly" in why and "S3 gateway endpoint" in why
+    why = r.loc[("seed-4", "api"), "why"]
+    assert "as a domain suffix" in why and "interface endpoint" in why
+    why = r.loc[("seed-3", "api"), "why"]
+    assert "TCP_TUNNEL/503" in why and "NXDOMAIN" in why
+
+
+def test_squid_refused_but_front_saw_it_is_flagged(tmp_path):
+    run = _copy(tmp_path, SEED[2])
+    _edit(run, "services.log", lambda ls: ls + [json.dumps({
+        "ts": 1795534371.34, "service": "execute-api", "source_ip": "198.18.2.72",
+        "local_ip": "198.18.32.10", "via": "internet", "vpce_id": None,
+        "host": "p4v9t3n6zd.execute-api.ap-northeast-1.amazonaws.com", "method": "GET",
+        "path": "/dev/data?id=111", "status": 403})])
+    row = classify(load_tables([run])).routes.set_index("step").loc["api"]
+    assert row["route"] == "inconsistent" and row["route_guess"] == "proxy"
+    assert "only failed requests" in row["flag"]
+    assert "Evidence disagrees" in row["why"]
+
+
+def test_success_without_any_evidence_is_flagged(tmp_path):
+    run = _copy(tmp_path, SEED[0])
+    _edit(run, "proxy_access.log", lambda ls: [x for x in ls if "www.google.com" not in x])
+    _edit(run, "services.log", lambda ls: [x for x in ls if '"web"' not in x])
+    row = classify(load_tables([run])).routes.set_index("step").loc["web"]
+    assert row["route"] == "inconsistent" and "neither Squid nor any service front" in row["flag"]
+
+
+def test_tunnel_error_without_squid_line_is_flagged(tmp_path):
+    run = _copy(tmp_path, SEED[2])
+    _edit(run, "proxy_access.log", lambda ls: [x for x in ls if "p4v9" not in x])
+    row = classify(load_tables([run])).routes.set_index("step").loc["api"]
+    assert row["route"] == "inconsistent" and "tunnel error" in row["flag"]
+
+
+def test_endpoint_hit_while_squid_tunnelled_the_host_is_flagged(tmp_path):
+    run = _copy(tmp_path, SEED[3])
+    _edit(run, "proxy_access.log", lambda ls: ls + [
+        "1795534391.500     50 10.1.143.211 TCP_TUNNEL/200 900 CONNECT "
+        "p4v9t3n6zd.execute-api.ap-northeast-1.amazonaws.com:443 - HIER_DIRECT/198.18.32.10 -"])
+    row = classify(load_tables([run])).routes.set_index("step").loc["api"]
+    assert row["route"] == "inconsistent" and "through the interface-endpoint" in row["flag"]
+
+
+def test_direct_timeout_is_failed_direct_and_prediction_mismatch_is_reported(tmp_path):
+    run = _copy(tmp_path, SEED[0])
+    _edit(run, "proxy_access.log", lambda ls: [x for x in ls if "www.google.com" not in x])
+    _edit(run, "services.log", lambda ls: [x for x in ls if '"web"' not in x])
+    _edit(run, "function.log", lambda ls: [
+        x.replace('"step":"web","url":"https://www.google.com","host":"www.google.com",'
+                  '"outcome":"ok","status":200,"error":null',
+                  '"step":"web","url":"https://www.google.com","host":"www.google.com",'
+                  '"outcome":"timeout","status":null,"error":"timed out"') for x in ls])
+    a = analyse(load_tables([run]))
+    row = a.routes.set_index("step").loc["web"]
+    assert row["route"] == "failed-direct" and row["predicted_route"] == "proxy"
+    assert not row["prediction_matches"] and "predicted proxy" in row["why"]
+    assert any("web: predicted proxy, observed failed-direct" in m
+               for m in a.conclusion.prediction_mismatches)
+
+
+def test_aws_capture_without_s3_front_logs_is_not_flagged():
+    a = analyse(load_tables([AWS]))
+    r = a.routes.set_index("step")
+    assert r["route"].astype(str).to_dict() == {"s3_get": "proxy", "s3_put": "proxy",
+                                                "web": "proxy", "api": "failed-at-proxy"}
+    assert r["consistent"].all()
+
+
+def test_aws_inferred_endpoint(tmp_path):
+    run = _copy(tmp_path, AWS)
+    _edit(run, "proxy_access.log", lambda ls: [x for x in ls if ".s3." not in x])
+    rec = json.loads((run / "run.json").read_text())
+    env = rec["scenario"]["env"]
+    env["NO_PROXY"] = "s3.ap-northeast-1.amazonaws.com"
+    (run / "run.json").write_text(json.dumps(rec))
+    r = classify(load_tables([run])).routes.set_index("step")
+    assert r.loc["s3_get", "route"] == "endpoint" and r.loc["s3_get", "basis"] == "inferred"
+    assert r.loc["s3_get", "consistent"]
+
+
+def test_conclusion_is_computed(seed):
+    c = seed.conclusion
+    assert c.headline.startswith("S3 and the private API bypassed the proxy only when NO_PROXY "
+                                 "matched them")
+    by = {f.target: f for f in c.findings}
+    assert by["s3"].bypassed_in == ["seed-2", "seed-4"]
+    assert by["s3"].crossed_in == ["seed-1", "seed-3"]
+    assert by["s3"].acting == ["NO_PROXY"]
+    assert "AWS_ENDPOINT_URL_S3 was set" in by["s3"].explained_by
+    assert by["private-api"].failed == {"seed-3": "failed-at-proxy, tunnel_error"}
+    assert by["web"].bypassed_in == [] and by["regional-api"].crossed_in == ["seed-1", "seed-2"]
+    assert c.inconsistent_runs == [] and c.prediction_mismatches == []
+
+
+def test_conclusion_separates_variables_when_runs_do(tmp_path):
+    # seed-2 without AWS_ENDPOINT_URL_S3: NO_PROXY alone explains the S3 bypass.
+    run = _copy(tmp_path, SEED[1])
+    rec = json.loads((run / "run.json").read_text())
+    del rec["scenario"]["env"]["AWS_ENDPOINT_URL_S3"]
+    (run / "run.json").write_text(json.dumps(rec))
+    c = analyse(load_tables([SEED[0], run, SEED[3]])).conclusion
+    s3 = next(f for f in c.findings if f.target == "s3")
+    assert s3.explained_by == ["NO_PROXY matched the host botocore decides on"]
+
+
+def test_expectations(seed, tmp_path):
+    ex = seed.expectations
+    assert len(ex) == 34 and ex["ok"].all()
+    run = _copy(tmp_path, SEED[3])
+    _edit(run, "proxy_access.log", lambda ls: ls + [
+        "1795534391.600     10 10.1.143.211 TCP_TUNNEL/200 90 CONNECT "
+        "s3.ap-northeast-1.amazonaws.com:443 - HIER_DIRECT/198.18.16.10 -"])
+    bad = analyse(load_tables([run])).expectations
+    failed = bad[~bad["ok"]]
+    assert set(failed["check"]) == {"crosses proxy (exactly)",
+                                    "bypasses proxy: s3.ap-northeast-1.amazonaws.com"}
