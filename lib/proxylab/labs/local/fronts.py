@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import os
-import socket
 import ssl
 import sys
 import threading
@@ -31,9 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from werkzeug.serving import make_server
-
 from proxylab.labs.local import topology as t
+from proxylab.labs.local.wsgi_server import TLSWSGIServer
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -215,8 +212,6 @@ def build_app(server: dict[str, Any], spec: dict[str, Any]) -> WSGIApp:
 
 
 def serve(spec: dict[str, Any]) -> None:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    socket.setdefaulttimeout(30)  # accepted connections inherit it: no thread waits forever
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(spec["cert"], spec["key"])
     log = EvidenceLog(spec["log"])
@@ -227,10 +222,7 @@ def serve(spec: dict[str, Any]) -> None:
         if service not in apps:  # one backend per service, shared by its addresses
             apps[service] = build_app(server, spec)
         app = logged(apps[service], service, server["address"], log)
-        srv = make_server(
-            server["address"], server.get("port", 443), app, threaded=True, ssl_context=ctx
-        )
-        servers.append(srv)
+        servers.append(TLSWSGIServer(server["address"], server.get("port", 443), app, ctx))
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for th in threads:
         th.start()
