@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from proxylab.audit.parse import NATIVE, detect_format, parse_chunk
+from proxylab.audit.parse import NATIVE, detect_format, parse_chunk, unfill
 from proxylab.audit.sources import Source, expand_paths, iter_chunks, open_source
 
 _CS_RE = re.compile(r"^[A-Z][A-Z0-9_]*/\d{3}$")
@@ -137,7 +137,7 @@ def _client_allowed(clients: Iterable[str], cidrs) -> list[str]:
     return keep
 
 
-def process_chunk(buf: bytearray, fmt: str, opts: IngestOptions) -> ChunkResult:
+def process_chunk(buf: bytes, fmt: str, opts: IngestOptions) -> ChunkResult:
     """Parse and reduce one chunk. Pure function of its input: safe in worker threads."""
     df = parse_chunk(buf, fmt)
     lines = df.height
@@ -155,7 +155,7 @@ def process_chunk(buf: bytearray, fmt: str, opts: IngestOptions) -> ChunkResult:
         for r in bad_rows:
             if r + 1 < len(starts):
                 raw = buf[starts[r] : starts[r + 1] - 1]
-                samples.append(bytes(raw[:300]).decode("utf-8", "replace"))
+                samples.append(unfill(raw[:300]).decode("utf-8", "replace"))
         df = df.filter(ok)
     df = df.drop("ok")
     keep = pl.lit(True)

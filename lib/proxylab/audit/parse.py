@@ -3,10 +3,11 @@
 Why this shape: per-line Python or a capturing regex tops out near 1 M lines/s
 (see benchmarks/bench_audit.py --engines). A CSV reader splitting on single spaces
 is several times faster, but Squid's native format pads ``%6tr`` (elapsed ms) with
-spaces. The padding only ever precedes a number, so every space that follows a space
-(or a line start) is overwritten with ``0`` *in place*: ``"   135"`` becomes
-``"000135"``, which still reads as 135 and keeps byte offsets (so malformed-line
-samples can be cut out of an untouched copy). A line then has exactly ten fields.
+spaces. So every space that follows a space is overwritten *in place* with the
+control byte ``\x01``: ``"   135"`` becomes ``" \x01\x01135"``, a line then has
+exactly ten single-space-separated fields, and the elapsed column (the only padded
+one, never read) absorbs the filler. Byte offsets are kept and the filler is
+mapped back to spaces when a malformed line is sampled.
 
 Every chunk yields the same columns: ts (epoch seconds, f64), client, cs
 (``CODE/status``, e.g. ``TCP_TUNNEL/200``), bytes (i64), method, url, and ``ok``
@@ -27,7 +28,7 @@ COMBINED = "combined"
 FORMATS = (NATIVE, COMMON, COMBINED)
 
 _NATIVE_RE = re.compile(
-    rb"^\s*\d+\.\d+\s+-?\d+\s+\S+\s+[A-Z_]+/\d{3}\s+\d+\s+\S+\s+\S+\s+\S+\s+\S+/\S+\s+\S+\s*$"
+    rb"^\d+\.\d+ +-?\d+\s+\S+\s+[A-Z_]+/\d{3}\s+\d+\s+\S+\s+\S+\s+\S+\s+\S+/\S+\s+\S+\s*$"
 )
 _COMMON_RE = re.compile(rb'^\S+ \S+ \S+ \[[^\]]+\] "[^"]*" \d{3} \d+ \S+:\S+\s*$')
 _COMBINED_RE = re.compile(rb'^\S+ \S+ \S+ \[[^\]]+\] "[^"]*" \d{3} \d+ "[^"]*" "[^"]*" \S+:\S+\s*$')
@@ -56,8 +57,11 @@ def detect_format(buf: bytes | bytearray, probe_lines: int = 200) -> str:
     return best if scores[best] else NATIVE
 
 
+FILLER = 1  # byte written over padding spaces
+
+
 def fill_padding(buf: bytearray) -> None:
-    """Overwrite spaces that follow a space or a newline with '0', in place (see module doc)."""
+    """Overwrite spaces that follow a space with the filler byte, in place."""
     fill_padding_array(np.frombuffer(buf, dtype=np.uint8))
 
 
@@ -78,9 +82,10 @@ def _read(buf: bytes, names: list[str], schema: dict, columns: list[int], quote:
 
 def parse_native(buf: bytes) -> pl.DataFrame:
     """Parse a padding-filled native chunk (one row per line, blank lines included)."""
-    df = _read(buf, _NATIVE_NAMES, _NATIVE_SCHEMA, [0, 2, 3, 4, 5, 6, 8, 9, 10], None)
+    # Exactly ten fields: the tenth (content type) present, no eleventh.
+    df = _read(buf, _NATIVE_NAMES, _NATIVE_SCHEMA, [0, 2, 3, 4, 5, 6, 9, 10], None)
     ok = pl.all_horizontal(
-        pl.col("ts", "client", "cs", "bytes", "method", "url", "hier", "ctype").is_not_null()
+        pl.col("ts", "client", "cs", "bytes", "method", "url", "ctype").is_not_null()
     ) & pl.col("extra").is_null()
     return df.select(pl.col("ts", "client", "cs", "bytes", "method", "url"), ok.alias("ok"))
 
@@ -119,39 +124,52 @@ def parse_common(buf: bytes, combined: bool) -> pl.DataFrame:
     )
 
 
-def _writable_bytes(buf: bytearray) -> tuple[bytes, np.ndarray]:
-    """A fresh ``bytes`` copy of ``buf`` plus a writable numpy view of it.
+def _writable_view(data: bytes) -> np.ndarray:
+    """A writable numpy view of a ``bytes`` object's buffer.
 
     polars reads ``bytes`` without copying but nothing else (memoryview, ndarray and
     BytesIO cost a copy or 60% more time), while the padding fill must write. The
-    copy is new and referenced only here, so writing into it before anyone hashes or
-    shares it is safe; it saves one 16 MiB copy per chunk and keeps ``buf`` pristine
-    for malformed-line samples.
+    object is fresh and referenced only by the chunk pipeline, so writing into it
+    before anyone hashes or shares it is safe; it saves a chunk-sized copy.
     """
-    data = bytes(buf)
     if not data:
-        return data, np.zeros(0, np.uint8)
+        return np.zeros(0, np.uint8)
     addr = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
-    view = np.ctypeslib.as_array((ctypes.c_ubyte * len(data)).from_address(addr))
-    return data, view
+    return np.ctypeslib.as_array((ctypes.c_ubyte * len(data)).from_address(addr))
 
 
-def fill_padding_array(a: np.ndarray) -> None:
-    """:func:`fill_padding` on a writable uint8 array."""
-    if not len(a):
-        return
-    sp = a == 32
-    pad = sp[1:] & (sp[:-1] | (a[:-1] == 10))
-    a[1:][pad] = 48
-    if sp[0]:
-        a[0] = 48
+def fill_padding_array(a: np.ndarray, block: int = 1 << 18) -> None:
+    """:func:`fill_padding` on a writable uint8 array.
+
+    Works in cache-sized blocks: whole-chunk boolean temporaries would cost four
+    chunk-sized arrays of memory and run slower. Each block looks one byte back; the
+    look-back flag is taken before the block is written.
+    """
+    n = len(a)
+    prev_space = False
+    for s in range(0, n, block):
+        seg = a[s : min(n, s + block)]
+        sp = seg == 32
+        pad = np.empty(len(seg), dtype=bool)
+        pad[0] = prev_space
+        pad[1:] = sp[:-1]
+        prev_space = bool(sp[-1])
+        np.logical_and(sp, pad, out=pad)
+        seg[pad] = FILLER
 
 
-def parse_chunk(buf: bytearray, fmt: str) -> pl.DataFrame:
-    """Parse one newline-terminated chunk in the given format; ``buf`` is left untouched."""
+def parse_chunk(data: bytes, fmt: str) -> pl.DataFrame:
+    """Parse one newline-terminated chunk in the given format.
+
+    For the native format ``data`` is written into (padding fill): it must be a fresh
+    object owned by the caller, as :func:`proxylab.audit.sources.iter_chunks` yields.
+    """
     if fmt == NATIVE:
-        data, view = _writable_bytes(buf)
-        fill_padding_array(view)
-        del view
+        fill_padding_array(_writable_view(data))
         return parse_native(data)
-    return parse_common(bytes(buf), combined=fmt == COMBINED)
+    return parse_common(data, combined=fmt == COMBINED)
+
+
+def unfill(line: bytes) -> bytes:
+    """Undo the padding fill on a sampled line."""
+    return line.replace(bytes([FILLER]), b" ")

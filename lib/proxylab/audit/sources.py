@@ -10,7 +10,6 @@ whatever the file size.
 from __future__ import annotations
 
 import glob
-import gzip
 import os
 import sys
 import zlib
@@ -23,8 +22,6 @@ from proxylab.errors import UserError
 
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
-_STEP = 1 << 20
-_GZIP_STEP = 32 << 10
 
 
 @dataclass(frozen=True)
@@ -79,56 +76,128 @@ def open_source(src: Source) -> BinaryIO:
         head = raw.read(2)
         raw.seek(0)
     if head == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return GzipStream(raw)  # type: ignore[return-value]
     return raw
+
+
+class GzipStream:
+    """Minimal gzip reader built on zlib, for truncation-tolerant streaming.
+
+    ``gzip.GzipFile`` raises at a truncated end and drops whatever the failing call
+    had decompressed; here everything decompressed before the break is returned and
+    the error is raised on the *next* read. It also reads concatenated members (as
+    ``cat a.gz b.gz`` or some rotators produce) and decompresses in large steps, so
+    the reading thread takes the GIL rarely.
+    """
+
+    def __init__(self, raw: BinaryIO, read_size: int = 1 << 20) -> None:
+        self.fileobj = raw
+        self._read_size = read_size
+        self._d = zlib.decompressobj(31)
+        self._pending = memoryview(b"")
+        self._member_started = False
+        self._eof = False
+        self._error: Exception | None = None
+
+    def readinto(self, view: memoryview) -> int:
+        got = 0
+        while got < len(view):
+            if len(self._pending):
+                take = min(len(self._pending), len(view) - got)
+                view[got : got + take] = self._pending[:take]
+                self._pending = self._pending[take:]
+                got += take
+                continue
+            if self._error is not None:
+                if got:
+                    return got
+                err, self._error = self._error, None
+                self._eof = True
+                raise err
+            if self._eof:
+                break
+            self._fill()
+        return got
+
+    def _fill(self) -> None:
+        comp = self.fileobj.read(self._read_size)
+        if not comp:
+            if self._member_started and not self._d.eof:
+                self._error = EOFError(
+                    "Compressed file ended before the end-of-stream marker was reached"
+                )
+            else:
+                self._eof = True
+            return
+        out = bytearray()
+        while comp:
+            try:
+                out += self._d.decompress(comp)
+            except zlib.error as exc:
+                self._error = exc
+                break
+            self._member_started = True
+            if self._d.eof:
+                comp = self._d.unused_data
+                self._d = zlib.decompressobj(31)
+                self._member_started = False
+                if comp and not comp.startswith(GZIP_MAGIC[:1]):
+                    break  # trailing garbage after the last member: ignore, as gzip(1) does
+            else:
+                comp = b""
+        self._pending = memoryview(bytes(out))
+
+    def close(self) -> None:
+        self.fileobj.close()
 
 
 def iter_chunks(
     fh: BinaryIO, chunk_bytes: int, errors: list[str] | None = None
-) -> Iterator[bytearray]:
-    """Yield bytearrays that each end on a newline (the last one gets one appended).
+) -> Iterator[bytes]:
+    """Yield fresh ``bytes`` objects that each end on a newline (the last gets one added).
+
+    Reads into one reused buffer (no per-chunk page faults, one copy per chunk); the
+    partial last line is carried to the next chunk. Each yielded object is new and
+    owned by the consumer (the native parser writes into it, see ``parse``).
 
     A read error mid-stream (a truncated gzip, an I/O error) ends the stream: the
     data read so far is still yielded and the error text appended to ``errors``,
     because a truncated rotated log should not throw away the lines it does hold.
     """
-    carry = b""
+    buf = bytearray(chunk_bytes)
+    carry = 0  # bytes of a partial line kept at the start of buf
     while True:
-        buf = bytearray(chunk_bytes + len(carry))
-        buf[: len(carry)] = carry
-        n, failed = _read_full(fh, memoryview(buf)[len(carry) :])
-        total = len(carry) + n
+        if carry == len(buf):  # a single line longer than a chunk: grow
+            buf.extend(bytes(len(buf)))
+        n, failed = _read_full(fh, memoryview(buf)[carry:])
+        total = carry + n
         if failed is not None or n == 0:
-            del buf[total:]
             if failed is not None and errors is not None:
                 errors.append(failed)
             if total:
-                if buf[-1:] != b"\n":
-                    buf += b"\n"
-                yield buf
+                tail = bytes(memoryview(buf)[:total])
+                yield tail if tail.endswith(b"\n") else tail + b"\n"
             return
         cut = buf.rfind(b"\n", 0, total)
-        if cut < 0:  # a single line longer than a chunk: keep growing
-            carry = bytes(buf[:total])
+        if cut < 0:
+            carry = total
             continue
-        carry = bytes(buf[cut + 1 : total])
-        del buf[cut + 1 :]
-        yield buf
+        yield bytes(memoryview(buf)[: cut + 1])
+        rest = total - cut - 1
+        buf[:rest] = buf[cut + 1 : total]
+        carry = rest
 
 
 def _read_full(fh: BinaryIO, view: memoryview) -> tuple[int, str | None]:
-    """readinto until the view is full or EOF (gzip and pipes return short reads).
+    """readinto until the view is full or EOF (pipes and gzip return short reads).
 
     Returns the bytes read and, when the stream broke (truncated or corrupt gzip,
     I/O error), the error text; bytes read before the break are kept.
     """
     got = 0
-    step = _GZIP_STEP if isinstance(fh, gzip.GzipFile) else _STEP
     while got < len(view):
         try:
-            # Small steps: a gzip reader that hits a truncated end raises and drops what
-            # the failing call had decompressed, so lose at most one step.
-            n = fh.readinto(view[got : got + step])  # type: ignore[attr-defined]
+            n = fh.readinto(view[got:])  # type: ignore[attr-defined]
         except (OSError, EOFError, zlib.error, ValueError) as exc:
             return got, f"{type(exc).__name__}: {exc}"
         if not n:

@@ -74,7 +74,6 @@ def parse_cidr(value: str):
 
 def run(args: argparse.Namespace) -> int:
     from proxylab.audit.ingest import IngestOptions, ingest
-    from proxylab.audit.report import build_result, render_csv, render_json, render_table
     from proxylab.audit.sources import expand_paths
 
     sources = expand_paths(args.paths)
@@ -106,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
                   f"kept the {src.lines:,} lines read before it", file=sys.stderr)
     if agg.parsed == 0 and agg.filtered == 0:
         raise UserError(_nothing_parsed(agg))
+    # pandas/botocore only now: their memory need not stack on the ingestion peak.
+    from proxylab.audit.report import build_result, render_csv, render_json, render_table
+
     res = build_result(agg)
     if args.format == "json":
         sys.stdout.write(render_json(res))
