@@ -39,6 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-lab", action="store_true", help="leave the lab up afterwards")
     p.add_argument("--backend", default="local", choices=available_backends())
     p.add_argument("--name", default=None, metavar="LAB", help="lab name (default: the backend's)")
+    p.add_argument("--region", default=None, help="AWS region (aws backend)")
+    p.add_argument(
+        "--yes", action="store_true", help="create/delete AWS resources without asking (aws)"
+    )
     p.add_argument("--runs-dir", default=None, metavar="DIR", help="where captures go (data/runs)")
     p.add_argument("--json", action="store_true", help="print one JSON summary per run on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -65,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenario_ids=args.scenarios,
         repeat=args.repeat,
         backend=args.backend,
-        lab_options={"name": args.name} if args.name else None,
+        lab_options=_lab_options(args),
         keep_lab=args.keep_lab,
         runs_dir=args.runs_dir,
         progress=not args.quiet,
@@ -83,3 +87,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.strict and unexpected:
         return 3
     return 0
+
+
+def _lab_options(args: argparse.Namespace) -> dict[str, object]:
+    """Only the options given, so each backend keeps its own defaults."""
+    options: dict[str, object] = {}
+    if args.name:
+        options["name"] = args.name
+    if args.region:
+        options["region"] = args.region
+    if args.yes:
+        options["assume_yes"] = True
+    return options
