@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="only this scenario (repeatable)")
     p.add_argument("--repeat", type=int, default=1, help="runs per scenario (default 1)")
     p.add_argument("--backend", default="local", help="lab backend (default: local)")
-    p.add_argument("--from", dest="from_", action="append", metavar="PATH",
+    p.add_argument("--from", dest="from_", action="extend", nargs="+", metavar="PATH",
                    help="existing capture directories (or a runs directory): no lab, no root")
     p.add_argument("--lang", choices=("en", "ja"), default="en", help="prose language")
     p.add_argument("--redact", action="store_true",

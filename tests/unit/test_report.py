@@ -1,0 +1,143 @@
+"""Redaction, charts (readable labels), prose, and the report command's argument handling."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+
+from proxylab.analysis import analyse, load_tables  # noqa: E402
+from proxylab.report import charts, i18n, redact  # noqa: E402
+from proxylab.report.document import Report, code_urls, md_table  # noqa: E402
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
+SEED = [FIX / n for n in ("20261124T153210Z-seed-1-a1b2", "20261124T153230Z-seed-2-c3d4",
+                          "20261124T153250Z-seed-3-e5f6", "20261124T153310Z-seed-4-a7b8")]
+SECRETS = ["123456789012", "proxylab-demo-bucket", "q8rw2x7k1m", "p4v9t3n6zd",
+           "vpce-0a1b2c3d4e5f67890", "vpce-0f9e8d7c6b5a43210",
+           "3f1c2a9e-5b7d-4e21-9a0c-6d8e7f901234", "10.1.143.211", "198.18.2.72", "10.0.0.72"]
+
+
+@pytest.fixture(scope="module")
+def a():
+    return analyse(load_tables(SEED))
+
+
+def test_redaction_removes_every_identifier_from_raw_text(a):
+    r = redact.build(a.tables, key="k")
+    for run in SEED:
+        for f in run.iterdir():
+            out = r(f.read_text())
+            for s in SECRETS:
+                assert s not in out, (f, s)
+
+
+def test_redaction_is_stable_and_consistent(a):
+    r1, r2 = redact.build(a.tables, key="k1"), redact.build(a.tables, key="k2")
+    text = "CONNECT proxylab-demo-bucket.s3.ap-northeast-1.amazonaws.com:443 from 10.1.143.211"
+    assert r1(text) == r2(text) == "CONNECT bucket-1.s3.ap-northeast-1.amazonaws.com:443 from ip-7"
+    frame = r1.frame(a.routes)
+    assert not frame["host"].str.contains("proxylab-demo-bucket").any()
+    assert set(frame["host"]) >= {"bucket-1.s3.ap-northeast-1.amazonaws.com"}
+    # unknown values: keyed placeholders, never the value, stable under the same key
+    assert r1("8.8.8.8") == r1("8.8.8.8") != "8.8.8.8"
+    assert r1("8.8.8.8") != r2("8.8.8.8")
+
+
+def test_addresses_are_replaced_whole_not_as_substrings():
+    r = redact.Redactor(mapping={"10.0.0.2": "ip-1"}, key=b"k")
+    out = r("10.0.0.2 and 10.0.0.25")
+    assert out.startswith("ip-1 and ip-") and "10.0.0" not in out
+
+
+def test_disabled_redactor_is_identity(a):
+    r = redact.build(a.tables, enabled=False)
+    assert r("proxylab-demo-bucket 10.1.143.211") == "proxylab-demo-bucket 10.1.143.211"
+
+
+def _overlaps(boxes):
+    return [(i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+            if boxes[i].overlaps(boxes[j])]
+
+
+@pytest.mark.parametrize("redacted", [False, True])
+def test_matrix_labels_fit_and_do_not_overlap(a, redacted):
+    r = redact.build(a.tables, enabled=redacted, key="k")
+    fig = charts.route_matrix(a.routes, a.tables.runs, redact=r)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    fw, fh = fig.bbox.width, fig.bbox.height
+    for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+        boxes = [t.get_window_extent(renderer) for t in labels if t.get_text()]
+        assert boxes and not _overlaps(boxes)
+        for b in boxes:
+            assert b.x0 >= 0 and b.y0 >= 0 and b.x1 <= fw + 1 and b.y1 <= fh + 1
+    # cells say each step and its outcome, routes are coloured
+    texts = [t.get_text() for t in ax.texts]
+    assert "api: tunnel err" in texts and texts.count("get: ok\nput: ok") == 4
+    matplotlib.pyplot.close(fig)
+
+
+def test_timeline_and_topology_draw(a):
+    png = charts.png(charts.timeline(a.tables, SEED[2].name))
+    assert png.startswith(b"\x89PNG")
+    lab = a.tables.records[SEED[3].name]["lab"]
+    fig = charts.topology(lab)
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "S3 gateway endpoint" in texts and "interface endpoint" in texts and "Squid" in texts
+    matplotlib.pyplot.close(fig)
+    fig = charts.topology({**lab, "endpoints": {"s3_gateway": False}})
+    assert "S3 gateway endpoint" not in " ".join(t.get_text() for t in fig.axes[0].texts)
+    matplotlib.pyplot.close(fig)
+
+
+def test_wrap_host():
+    assert charts.wrap_host("proxylab-demo-bucket.s3.ap-northeast-1.amazonaws.com") == \
+        "proxylab-demo-bucket\n.s3.ap-northeast-1\n.amazonaws.com"
+
+
+def test_prose_in_both_languages_states_the_same_facts(a):
+    en = Report(a, "en", None)
+    ja = Report(a, "ja", None)
+    for doc in (en, ja):
+        text = doc.answer_md()
+        assert "seed-2, seed-4" in text and "NO_PROXY" in text
+    assert "bypassed the proxy only when NO_PROXY matched them" in en.answer_md()
+    assert "NO_PROXY が一致したときだけプロキシを迂回しました" in ja.answer_md()
+    assert set(i18n.TEXT["en"]) == set(i18n.TEXT["ja"])
+
+
+def test_redacted_report_sections_hold_no_identifier(a):
+    r = redact.build(a.tables, key="k")
+    doc = Report(a, "en", r)
+    text = "\n".join([doc.answer_md(), doc.setup_md(), doc.checks_md(), doc.quality_md(),
+                      *[doc.run_md(p.name) for p in SEED]])
+    for s in SECRETS:
+        assert s not in text
+
+
+def test_markdown_helpers():
+    assert md_table(["a", "b"], [["x|y", None]]) == "| a | b |\n|---|---|\n| x\\|y |  |"
+    assert code_urls("to http://10.0.0.72:3128; ok") == "to `http://10.0.0.72:3128`; ok"
+    assert code_urls("`http://a`") == "`http://a`"
+
+
+def test_report_command_argument_errors(tmp_path, capsys):
+    from proxylab.cli import main
+
+    assert main(["report", "--from", str(tmp_path / "nope")]) == 2
+    assert "no such directory" in capsys.readouterr().err
+    assert main(["report", "--from", str(tmp_path)]) == 2
+    assert "no captures" in capsys.readouterr().err
+    assert main(["report", "--from", str(FIX), "--scenario", "zzz", "--quiet"]) == 2
+
+
+def test_no_secrets_pattern_in_placeholders(a):
+    r = redact.build(a.tables, key="k")
+    assert all(re.fullmatch(r"[a-z0-9-]+", v) for v in r.mapping.values())
