@@ -25,7 +25,7 @@ from typing import Any
 from proxylab.capture import RunRecord, default_runs_dir, new_run_id, write_capture
 from proxylab.errors import UserError
 from proxylab.labs.base import Evidence, Invocation, Lab, LabDescription
-from proxylab.scenarios.expect import check, observe
+from proxylab.scenarios.expect import check, observable_services, observe, unobservable
 from proxylab.scenarios.loader import load_catalog
 from proxylab.scenarios.model import Catalog, Scenario, ScenarioError
 
@@ -50,6 +50,7 @@ class RunSummary:
     services: dict[str, list[str]] = field(default_factory=dict)
     expected: bool | None = None  # None: the scenario states no expectation
     mismatches: list[str] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)  # expectations this lab cannot see
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -351,9 +352,11 @@ def summarize(run_dir: Path, catalog_id: str, scenario: Scenario, repeat_index: 
     resources = record.get("lab", {}).get("resources", {})
     mismatches: list[str] = []
     expected: bool | None = None
+    observed = observable_services(resources)
+    unchecked = unobservable(scenario.expect, observed)
     if scenario.expect is not None:
         try:
-            mismatches = check(scenario.expect.resolved(resources), obs)
+            mismatches = check(scenario.expect.resolved(resources), obs, observed)
         except KeyError as exc:
             mismatches = [f"expect: the lab has no resource {exc.args[0]!r}"]
         expected = not mismatches
@@ -371,6 +374,7 @@ def summarize(run_dir: Path, catalog_id: str, scenario: Scenario, repeat_index: 
         services={s: obs.vias(s) for s in sorted({str(h.get("service")) for h in obs.services})},
         expected=expected,
         mismatches=mismatches,
+        unchecked=unchecked,
     )
 
 

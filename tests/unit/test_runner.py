@@ -442,3 +442,16 @@ def test_a_failed_bring_up_is_cleaned_up_and_reported(tmp_path, catalog):
         run_catalog(catalog, lab=lab, runs_dir=tmp_path, progress=False)
     assert lab.calls == ["up", "down"]
     assert list(tmp_path.iterdir()) == [tmp_path / "cat.yaml"]
+
+
+def test_expectations_a_lab_cannot_observe_are_listed_not_failed(tmp_path, catalog, monkeypatch):
+    monkeypatch.setitem(RESOURCES, "observed_services", "execute-api")
+    summaries = []
+    lab = FakeLab()
+    lab.logs["services.log"] = []
+    run_catalog(
+        catalog, ["one"], lab=lab, runs_dir=tmp_path, progress=False, on_run=summaries.append
+    )
+    (s,) = summaries
+    assert s.unchecked == ["service s3"]
+    assert s.expected is True, s.mismatches

@@ -128,3 +128,19 @@ def test_check_reports_each_difference(tmp_path):
     assert check(Expectation(crosses_proxy=()), obs) == [
         f"proxy: seen but not expected: {private}, www.google.com"
     ]
+
+
+def test_services_a_lab_does_not_log_are_not_checked(tmp_path):
+    from proxylab.scenarios.expect import observable_services, unobservable
+
+    obs = observe(_capture(tmp_path, [], [], []))
+    exp = Expectation(services={"s3": "gateway-endpoint", "execute-api": "interface-endpoint"})
+    aws = observable_services({"observed_services": "execute-api"})
+    assert aws == {"execute-api"}
+    assert observable_services({"region": "x"}) is None
+    assert observable_services({"observed_services": ""}) == set()
+    assert check(exp, obs, aws) == [
+        "service execute-api: expected via interface-endpoint, got no request"
+    ]
+    assert unobservable(exp, aws) == ["service s3"]
+    assert unobservable(exp, None) == []
