@@ -197,14 +197,15 @@ class AwsLab:
         self._variants: dict[str, str] = {}  # request id -> function variant
 
     # ---------------------------------------------------------------- plumbing
-    def client(self, service: str, read_timeout: float = 60.0) -> Any:
-        key = f"{service}:{read_timeout}"
+    def client(self, service: str, read_timeout: float = 60.0, attempts: int = 5) -> Any:
+        """A client with timeouts; ``attempts=1`` where a retry would repeat an effect."""
+        key = f"{service}:{read_timeout}:{attempts}"
         if key not in self._clients:
             cfg = Config(
                 region_name=self.region,
                 connect_timeout=10,
                 read_timeout=read_timeout,
-                retries={"max_attempts": 5, "mode": "standard"},
+                retries={"max_attempts": attempts, "mode": "standard"},
             )
             try:
                 self._clients[key] = self.session.client(service, config=cfg)
@@ -636,7 +637,8 @@ class AwsLab:
             "Lambda configuration",
             lambda: inv.prepare(lam, fn, config_env, env, timeout_s, code, self.clock, self.poll_s),
         )
-        invoker = self.client("lambda", read_timeout=timeout_s + 30)
+        # One attempt: a retried Invoke (e.g. after a read timeout) would run the function twice.
+        invoker = self.client("lambda", read_timeout=timeout_s + 30, attempts=1)
         result = inv.invoke(invoker, fn, event, self.clock)
         self._variants[result.request_id] = function
         if result.status != "lab-error" and result.request_id:
