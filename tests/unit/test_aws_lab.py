@@ -37,7 +37,7 @@ from moto.awslambda_simple.models import lambda_simple_backends
 from proxylab.labs.aws import lab as awslab
 from proxylab.labs.aws import template as tpl
 from proxylab.labs.aws.stack import Clock
-from proxylab.labs.base import EndpointLayout, LabError
+from proxylab.labs.base import EndpointLayout, Lab, LabError
 from proxylab.labs.registry import get_lab
 
 pytestmark = pytest.mark.filterwarnings(
@@ -560,5 +560,6 @@ def test_registry_builds_the_aws_lab_with_the_command_options(aws_env: None) -> 
         "us-east-1",
         True,
     )
+    assert isinstance(lab, Lab)  # the protocol every backend implements
     with pytest.raises(LabError, match="lab name"):
         get_lab("aws", name="Bad_Name")

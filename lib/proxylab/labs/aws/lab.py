@@ -379,6 +379,10 @@ class AwsLab:
                 f"probe code not found at {inv.PROBE_SOURCE}: "
                 "functions keep their placeholder until a run"
             )
+        say(
+            f"waiting for Squid's instance to answer through SSM "
+            f"(up to {self.squid_timeout_s / 60:.0f} min)"
+        )
         ok, detail = self.check_squid(self.squid_timeout_s)
         say(f"squid: {detail}")
         if not ok:
