@@ -167,3 +167,15 @@ def test_parameters_round_trip_to_the_layout() -> None:
 def test_template_path_is_packaged() -> None:
     assert tpl.TEMPLATE_PATH == Path(tpl.__file__).with_name("template.yaml")
     assert tpl.TEMPLATE_PATH.is_file()
+
+
+def test_readme_lists_the_shipped_iam_policy() -> None:
+    """The README's AWS section shows exactly the policy file (no drift)."""
+    import json
+
+    readme = (Path(tpl.__file__).resolve().parents[4] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## On AWS (your own account)", 1)[1]
+    block = section.split("```json", 1)[1].split("```", 1)[0]
+    shipped = json.loads(Path(tpl.__file__).with_name("iam-policy.json").read_text())
+    assert json.loads(block) == shipped
+    assert "No live AWS account was used" in section
