@@ -193,12 +193,6 @@ def test_run_json_records_the_scenario_as_run(seed):
     assert rec["invocation"]["status"] == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab: LocalLab.apply switches private_api_public_dns in dnsmasq, but Squid keeps "
-    "its cached NXDOMAIN for the private API name (negative_dns_ttl, 1 min by default), "
-    "so a 'front' scenario right after seed-3 still gets Squid's DNS failure",
-)
 def test_switching_private_api_public_dns_takes_effect_at_once(seed, tmp_path):
     """Right after seed-3 (the proxy failed to resolve the private API), a scenario
     whose public DNS resolves private API names must see the public front's 403."""

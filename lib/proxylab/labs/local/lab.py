@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -209,17 +210,7 @@ class LocalLab:
         pids: dict[str, int] = {}
         for resolver in dns.RESOLVERS:
             pids[f"dns-{resolver.name}"] = self._start_dns(resolver, layout)
-        sq = self.state / "squid"
-        sq.mkdir(exist_ok=True)
-        (sq / "squid.conf").write_text(squid.render(sq))
-        (sq / "access.log").touch()
-        shutil.chown(sq, "proxy", "proxy")
-        shutil.chown(sq / "access.log", "proxy", "proxy")
-        pids["squid"] = processes.spawn(
-            self.ns("proxy"),
-            ["squid", "-N", "-f", str(sq / "squid.conf")],
-            self.state / "squid.out",
-        )
+        pids["squid"] = self._start_squid()
         (self.state / "services.log").touch()
         for place, servers in self._front_servers().items():
             spec = {
@@ -241,6 +232,19 @@ class LocalLab:
                 self.state / f"fronts-{place}.out",
             )
         self._save(pids=pids)
+
+    def _start_squid(self) -> int:
+        sq = self.state / "squid"
+        sq.mkdir(exist_ok=True)
+        (sq / "squid.conf").write_text(squid.render(sq))
+        (sq / "access.log").touch()  # appended to across restarts: offsets stay valid
+        shutil.chown(sq, "proxy", "proxy")
+        shutil.chown(sq / "access.log", "proxy", "proxy")
+        return processes.spawn(
+            self.ns("proxy"),
+            ["squid", "-N", "-f", str(sq / "squid.conf")],
+            self.state / "squid.out",
+        )
 
     def _front_servers(self) -> dict[str, list[dict[str, Any]]]:
         return {
@@ -358,6 +362,11 @@ class LocalLab:
             if pid:
                 processes.terminate(pid)
             pids[f"dns-{resolver.name}"] = self._start_dns(resolver, endpoints)
+            if resolver.name == "public" and pids.get("squid"):
+                # Squid caches DNS answers, failures included (negative_dns_ttl is at
+                # least 1 s, 1 min by default): a new public view needs a fresh Squid.
+                processes.terminate(pids["squid"], signal.SIGINT)
+                pids["squid"] = self._start_squid()
         self._save(endpoints=endpoints.to_dict(), pids=pids)
         self._wait_healthy(10)
 

@@ -93,9 +93,9 @@ def _comm(pid: int) -> str:
         return "?"
 
 
-def terminate(pid: int, grace_s: float = 1.0) -> None:
-    """Stop one process we started (SIGTERM, then SIGKILL) and reap it."""
-    _signal(pid, signal.SIGTERM)
+def terminate(pid: int, sig: int = signal.SIGTERM, grace_s: float = 2.0) -> None:
+    """Stop one process we started (``sig``, then SIGKILL) and reap it."""
+    _signal(pid, sig)
     _wait_gone([pid], grace_s)
     if alive(pid):
         _signal(pid, signal.SIGKILL)
