@@ -77,6 +77,7 @@ def _read(buf: bytes, names: list[str], schema: dict, columns: list[int], quote:
         truncate_ragged_lines=True,
         encoding="utf8-lossy",
         missing_columns="insert",
+        extra_columns="ignore",
     )
 
 
