@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="time-series bucket for the timeline (default 3600)")
     p.add_argument("--top", type=int, default=25, help="rows per table in --format table")
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    p.add_argument("--report", metavar="DIR", help="also execute notebooks/05-audit.ipynb on "
+                   "the same input (papermill) and render DIR/audit.html and DIR/audit.md")
     p.set_defaults(func=run)
 
 
@@ -115,7 +117,22 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_csv(res, args.csv_table))
     else:
         render_table(res, top=args.top)
+    if args.report:
+        _render_report(args)
     return 0
+
+
+def _render_report(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from proxylab.audit.nb import render
+
+    print(f"proxylab audit: rendering the audit notebook into {args.report}", file=sys.stderr)
+    out = render([a for a in args.paths if a != "-"], Path(args.report),
+                 since=str(args.since) if args.since is not None else None,
+                 until=str(args.until) if args.until is not None else None,
+                 client_cidr=[str(c) for c in args.client_cidr], bucket_seconds=args.bucket)
+    print(f"proxylab audit: wrote {out['html']} and {out['markdown']}", file=sys.stderr)
 
 
 def _stderr_console():

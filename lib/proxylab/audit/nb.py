@@ -1,0 +1,174 @@
+"""Helpers behind notebooks/05-audit.ipynb, so each cell stays one line.
+
+The notebook is parameterised (papermill ``parameters`` cell) with log paths and the
+same filters as the CLI; :func:`render` executes it and converts it with the report
+package's nbconvert helpers (self-contained HTML + Markdown), like the main report.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from proxylab.audit.report import AuditResult, human_bytes
+
+NOTEBOOK = "05-audit.ipynb"
+
+
+def audit(paths: Iterable[str] | str, since: float | str | None = None,
+          until: float | str | None = None, client_cidr: Iterable[str] = (),
+          bucket_seconds: int = 3600, check_botocore: bool = True) -> AuditResult:
+    """Run the same pipeline as ``proxylab audit`` and return its tables."""
+    from proxylab.audit.ingest import IngestOptions, ingest
+    from proxylab.audit.report import build_result
+    from proxylab.commands.audit import parse_time
+
+    if isinstance(paths, str):
+        paths = [paths]
+    opts = IngestOptions(
+        since=parse_time(str(since)) if since not in (None, "") else None,
+        until=parse_time(str(until)) if until not in (None, "") else None,
+        client_cidrs=tuple(ipaddress.ip_network(c, strict=False) for c in client_cidr),
+        bucket_seconds=bucket_seconds,
+    )
+    return build_result(ingest(list(paths), opts), check_botocore=check_botocore)
+
+
+def _md(text: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def _table(df: pd.DataFrame) -> str:
+    from proxylab.report.document import md_table
+
+    return md_table(list(df.columns), df.astype(object).where(df.notna(), "").values.tolist())
+
+
+def show_summary(res: AuditResult) -> None:
+    s = res.summary
+    _md(f"**{s['lines']:,}** lines ({s['parsed']:,} parsed, {s['malformed']:,} malformed, "
+        f"{s['filtered_out']:,} filtered out), {s['first_seen']} to {s['last_seen']}.\n\n"
+        f"Through the proxy: **{s['requests']:,}** requests, **{human_bytes(s['bytes'])}**; "
+        f"AWS: **{s['aws_requests']:,}** requests, **{human_bytes(s['aws_bytes'])}** "
+        f"to {s['aws_hosts']} hosts.")
+
+
+def services_table(res: AuditResult, top: int = 15) -> pd.DataFrame:
+    df = res.services.head(top).copy()
+    df["bytes"] = [human_bytes(b) for b in df["bytes"]]
+    return df
+
+
+def show_services(res: AuditResult, top: int = 15) -> None:
+    _md(_table(services_table(res, top)))
+
+
+def _series(res: AuditResult, metric: str, by: str, top: int) -> pd.DataFrame:
+    tl = res.timeline.copy()
+    tl[by] = tl[by].astype(object).where(tl[by].notna(), "(none)")
+    pivot = tl.pivot_table(index="time", columns=by, values=metric, aggfunc="sum", fill_value=0)
+    order = pivot.sum().sort_values(ascending=False).index
+    keep = list(order[:top])
+    out = pivot[keep].copy()
+    if len(order) > top:
+        out["(other)"] = pivot[list(order[top:])].sum(axis=1)
+    return out
+
+
+def timeline_png(res: AuditResult, metric: str = "bytes", by: str = "service",
+                 top: int = 8) -> bytes:
+    """Stacked area chart of ``metric`` (bytes|requests) per ``by`` (service|region)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = _series(res, metric, by, top)
+    fig, ax = plt.subplots(figsize=(10, 4.2), dpi=100)
+    if len(data):
+        x = data.index.tz_localize(None) if getattr(data.index, "tz", None) else data.index
+        if len(data) == 1:  # one bucket: a stacked bar (an area needs two points)
+            bottom = 0
+            for col in data.columns:
+                ax.bar(x, data[col], bottom=bottom, label=str(col), width=0.02)
+                bottom = bottom + data[col]
+        else:
+            ax.stackplot(x, [data[c].values for c in data.columns],
+                         labels=[str(c) for c in data.columns])
+    unit = "bytes" if metric == "bytes" else "requests"
+    ax.set_title(f"{unit} through the proxy per {by} "
+                 f"({res.summary['bucket_seconds']} s buckets, UTC)")
+    ax.set_ylabel(unit)
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    if metric == "bytes":
+        ax.yaxis.set_major_formatter(
+            matplotlib.ticker.FuncFormatter(lambda v, _pos: human_bytes(v)))
+    ax.legend(loc="upper left", fontsize=8, ncol=2, frameon=False)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def show_timeline(res: AuditResult, metric: str = "bytes", by: str = "service",
+                  top: int = 8) -> None:
+    from IPython.display import Image, display
+
+    display(Image(data=timeline_png(res, metric, by, top), format="png"))
+
+
+def show_recommendations(res: AuditResult) -> None:
+    recs = res.recommendations
+    parts = []
+    for r in recs.regions:
+        eps = pd.DataFrame([{
+            "VPC endpoint": e.service_name, "kind": e.kind + (" + private DNS" if e.private_dns
+                                                              else ""),
+            "AWS_ENDPOINT_URL_*": e.endpoint_url_env or "-",
+            "needed?": e.endpoint_url_required, "requests": f"{e.requests:,}",
+            "bytes": human_bytes(e.bytes)} for e in r.endpoints])
+        parts.append(f"### {r.region} ({r.partition})\n\nTakes **{r.requests:,}** requests / "
+                     f"**{human_bytes(r.bytes)}** off the proxy.\n\n```\nNO_PROXY={r.no_proxy}\n"
+                     f"```\n\n" + (_table(eps) if len(eps) else ""))
+    if recs.stay_on_proxy:
+        stay = pd.DataFrame([{"host": s.host, "requests": f"{s.requests:,}",
+                              "bytes": human_bytes(s.bytes), "why": s.reason}
+                             for s in recs.stay_on_proxy[:20]])
+        parts.append("### Stays on the proxy\n\n" + _table(stay))
+    _md("\n\n".join(parts) if parts else "No AWS traffic in the input.")
+
+
+def notebook_path() -> Path:
+    from proxylab.report.render import notebooks_dir
+
+    return notebooks_dir() / NOTEBOOK
+
+
+def render(paths: list[str], out_dir: Path, since: str | None = None,
+           until: str | None = None, client_cidr: list[str] | None = None,
+           bucket_seconds: int = 3600, kernel_name: str | None = None) -> dict[str, Path]:
+    """Execute the audit notebook with papermill and render HTML + Markdown next to it."""
+    import papermill as pm
+
+    from proxylab.report.render import _kernel, to_html, to_markdown
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / NOTEBOOK
+    pm.execute_notebook(
+        str(notebook_path()), str(executed),
+        parameters={"paths": [str(p) for p in paths], "since": since, "until": until,
+                    "client_cidr": list(client_cidr or []), "bucket_seconds": bucket_seconds},
+        kernel_name=kernel_name or _kernel(), progress_bar=False, log_output=False,
+        cwd=str(Path.cwd()),
+    )
+    html = to_html(executed, out_dir / "audit.html", hide_input=True, title="proxylab audit")
+    md = to_markdown(executed, out_dir / "audit.md")
+    return {"notebook": executed, "html": html, "markdown": md}

@@ -1,0 +1,49 @@
+"""notebooks/05-audit.ipynb: parameterised, stored without outputs, thin over lib/, and it
+executes and renders (papermill + the report package's nbconvert helpers)."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+
+from proxylab.audit import nb
+from proxylab.audit.synth import SynthOptions, write_log
+from proxylab.cli import main
+
+
+def test_notebook_is_clean_and_parameterised():
+    book = nbformat.read(str(nb.notebook_path()), as_version=4)
+    code = [c for c in book.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    for c in code:
+        assert c.outputs == [] and c.execution_count is None
+        assert len(c.source.splitlines()) <= 6  # thin: the work is in proxylab.audit.nb
+
+
+def test_timeline_png_single_and_many_buckets(tmp_path):
+    log = tmp_path / "a.log"
+    write_log(str(log), SynthOptions(lines=500, seed=2))
+    res = nb.audit([str(log)], bucket_seconds=5, check_botocore=False)
+    assert res.timeline["bucket"].nunique() > 1
+    assert nb.timeline_png(res, "requests", "region")[:4] == b"\x89PNG"
+    one = nb.audit([str(log)], bucket_seconds=86400, check_botocore=False)
+    assert nb.timeline_png(one, "bytes", "service")[:4] == b"\x89PNG"
+
+
+def test_cli_report_renders_html_and_markdown(tmp_path, capsys):
+    log = tmp_path / "access.log.gz"
+    write_log(str(log), SynthOptions(lines=2000, seed=3))
+    out = tmp_path / "rep"
+    assert main(["audit", str(log), "--format", "json", "--bucket", "600",
+                 "--report", str(out)]) == 0
+    capsys.readouterr()
+    executed = nbformat.read(str(out / "05-audit.ipynb"), as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors, json.dumps(errors)[:2000]
+    html = (out / "audit.html").read_text()
+    assert html.count("data:image/png;base64") >= 4 and "NO_PROXY=" in html
+    md = (out / "audit.md").read_text()
+    assert "s3.ap-northeast-1.amazonaws.com" in md
+    assert len(list((out / "audit_files").glob("*.png"))) >= 4
