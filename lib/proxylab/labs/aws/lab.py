@@ -553,14 +553,7 @@ class AwsLab:
         try:
             res = self.client("ec2").describe_instances(InstanceIds=[instance])
             state = res["Reservations"][0]["Instances"][0]["State"]["Name"]
-            info = (
-                self.client("ssm")
-                .describe_instance_information(
-                    Filters=[{"Key": "InstanceIds", "Values": [instance]}]
-                )
-                .get("InstanceInformationList", [])
-            )
-            ping = info[0].get("PingStatus", "?") if info else "not registered"
+            ping = ssm.ping_status(self.client("ssm"), instance)
         except (ClientError, BotoCoreError, IndexError, KeyError) as exc:
             return Service("squid", "proxy", out["ProxyUrl"], False, f"{instance}: {exc}")
         healthy = state == "running" and ping == "Online"

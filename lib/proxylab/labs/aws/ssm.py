@@ -28,17 +28,23 @@ class CommandResult:
     stderr: str
 
 
+def ping_status(ssm: Any, instance_id: str) -> str:
+    """The instance's SSM agent status: Online, ConnectionLost, ... or "not registered"."""
+    info = ssm.describe_instance_information(
+        Filters=[{"Key": "InstanceIds", "Values": [instance_id]}]
+    ).get("InstanceInformationList", [])
+    return info[0].get("PingStatus", "?") if info else "not registered"
+
+
 def wait_online(ssm: Any, instance_id: str, timeout_s: float, poll_s: float, clock: Clock) -> bool:
     """Until the instance's SSM agent reports Online (bounded)."""
     deadline = clock.now() + timeout_s
     while True:
         try:
-            info = ssm.describe_instance_information(
-                Filters=[{"Key": "InstanceIds", "Values": [instance_id]}]
-            ).get("InstanceInformationList", [])
+            status = ping_status(ssm, instance_id)
         except ClientError:
-            info = []
-        if any(i.get("PingStatus") == "Online" for i in info):
+            status = "?"
+        if status == "Online":
             return True
         if clock.now() >= deadline:
             return False
