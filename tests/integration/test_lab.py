@@ -190,3 +190,35 @@ def test_status_reports_every_service_healthy(lab):
     assert all(s.healthy for s in desc.services), desc.services
     lam = next(p for p in desc.places if p.name == "lambda")
     assert any(t.FUNCTION_IP in a for a in lam.addresses)
+
+
+def test_exec_with_a_scenario_runs_under_its_settings(lab):
+    """`lab exec --scenario seed-4`: the scenario's variables and the function's own
+    configuration, so curl, honouring NO_PROXY, reaches the private API directly."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "proxylab.cli",
+            "lab",
+            "exec",
+            "--name",
+            lab.name,
+            "--scenario",
+            "seed-4",
+            "--",
+            "sh",
+            "-c",
+            'echo "$NO_PROXY"; curl -sS -m 5 "$API_GATEWAY_URL"',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    no_proxy, body = proc.stdout.splitlines()[:2]
+    assert "execute-api.ap-northeast-1.amazonaws.com" in no_proxy
+    assert json.loads(body)["endpoint_type"] == "PRIVATE"

@@ -86,7 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run a command inside a lab place with a clean environment",
         description="Run CMD inside a place of the lab (default: the Lambda subnet) with a clean "
         "environment: none of your shell's proxy or CA variables, the lab CA trusted, lab AWS "
-        "credentials and region set. With --scenario, that scenario's variables too.\n\n"
+        "credentials and region set. With --scenario, the lab switches to that scenario's "
+        "endpoint layout and the command gets the function's configuration and the "
+        "scenario's variables.\n\n"
         "example: proxylab lab exec -- curl -sS https://www.google.com/\n"
         "         proxylab lab exec --scenario seed-4 -- env",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -99,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=PLACES,
         help="where to run (default: lambda)",
     )
-    ex.add_argument("--scenario", help="apply this scenario's environment variables")
+    ex.add_argument("--scenario", help="run under this scenario's endpoints and variables")
     ex.add_argument("--catalog", default="seed", help="catalogue for --scenario (default: seed)")
     ex.add_argument("--timeout", type=float, default=None, help="stop the command after N seconds")
     ex.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...")
@@ -190,9 +192,15 @@ def cmd_exec(args: argparse.Namespace) -> int:
     lab = _lab(args)
     env: dict[str, str] = {}
     if args.scenario:
-        from proxylab.scenarios import scenario_env  # the scenario catalogue's resolver
+        from proxylab.scenarios import load_catalog
 
-        env = scenario_env(args.catalog, args.scenario, lab.describe().resources)
+        scenario = load_catalog(args.catalog).get(args.scenario)
+        env = scenario.resolve_env(lab.describe().resources)
+        # Exactly the scenario's settings: its endpoint layout, and the function's
+        # own configuration (BUCKET_NAME, API_GATEWAY_URL, ...) under its variables.
+        lab.apply(scenario.endpoints)
+        if hasattr(lab, "function_configuration"):
+            env = {**lab.function_configuration(scenario.function), **env}
     return lab.exec(args.place, argv, env=env, timeout_s=args.timeout)
 
 

@@ -482,6 +482,12 @@ class LocalLab:
             raise LabError(f"lab {self.name!r} is not up: run `proxylab lab up` first")
         return invoke_in_lab(self, function, env, event, timeout_s, code=code)
 
+    def function_configuration(self, variant: str) -> dict[str, str]:
+        """The probe deployment's own variables (BUCKET_NAME, API_GATEWAY_URL, ...)."""
+        from proxylab.labs.local.function import configuration
+
+        return configuration(variant, self.web_host)
+
     def exec(
         self,
         place: str,
