@@ -480,6 +480,23 @@ def test_exec_runs_on_the_proxy_host_through_ssm(aws_env: None, capsys: Any) -> 
 
 
 @mock_aws(config={"lambda": {"use_docker": False}})
+def test_apply_leaves_the_optional_s3_interface_endpoint_alone(aws_env: None) -> None:
+    """A lab made with the S3 interface endpoint keeps it when a scenario (which knows
+    nothing of it) switches another endpoint."""
+    session = boto3.session.Session(region_name=REGION)
+    world = World(session)
+    make_lab(world, assume_yes=True, s3_interface=True).up()
+    assert "s3_interface_vpce_id" in make_lab(world).describe().resources
+    make_lab(world).apply(EndpointLayout(s3_gateway=False))
+    update = world.ops("UpdateStack")[-1]["Parameters"]
+    assert {"ParameterKey": "EnableS3InterfaceEndpoint", "UsePreviousValue": True} in update
+    assert {"ParameterKey": "EnableS3GatewayEndpoint", "ParameterValue": "false"} in update
+    desc = make_lab(world).describe()
+    assert "s3_interface_vpce_id" in desc.resources and "s3_gateway_vpce_id" not in desc.resources
+    assert desc.endpoints.s3_gateway is False
+
+
+@mock_aws(config={"lambda": {"use_docker": False}})
 def test_down_on_a_missing_stack_is_a_clear_no_op(aws_env: None) -> None:
     session = boto3.session.Session(region_name=REGION)
     world = World(session)

@@ -131,7 +131,8 @@ class AwsLab:
     assume_yes      create/delete without asking (``--yes``)
     profile         AWS profile name (default: the standard chain)
     resources_file  JSON mapping of resource ids to use instead of a stack (attach)
-    s3_interface    also create the S3 interface endpoint
+    s3_interface    create (True) or remove (False) the S3 interface endpoint; None
+                    (default): off at creation, left as it is afterwards
     proxy_instance_type / proxy_image_parameter   Squid's EC2 type and AMI SSM parameter
     """
 
@@ -144,7 +145,7 @@ class AwsLab:
         assume_yes: bool = False,
         profile: str | None = None,
         resources_file: str | None = None,
-        s3_interface: bool = False,
+        s3_interface: bool | None = None,
         proxy_instance_type: str | None = None,
         proxy_image_parameter: str | None = None,
         session: Any = None,
@@ -276,7 +277,9 @@ class AwsLab:
     # ---------------------------------------------------------------- up
     def plan(self, endpoints: EndpointLayout) -> str:
         """What `up` will create, and what it costs per hour."""
-        params = tpl.parameters_for(self.name, endpoints, self.s3_interface, **self.extra_params)
+        params = tpl.parameters_for(
+            self.name, endpoints, bool(self.s3_interface), **self.extra_params
+        )
         planned = tpl.planned_resources(params, self.template_body)
         values = tpl.resolved_parameters(tpl.load(self.template_body), params)
         interface = sum(
@@ -323,7 +326,9 @@ class AwsLab:
                 "Create these resources on your AWS account?"
             ):
                 raise LabError("not confirmed: nothing was created")
-            params = tpl.parameters_for(self.name, layout, self.s3_interface, **self.extra_params)
+            params = tpl.parameters_for(
+                self.name, layout, bool(self.s3_interface), **self.extra_params
+            )
             self._call(
                 "CloudFormation create",
                 lambda: stack.create(
@@ -580,8 +585,10 @@ class AwsLab:
                 f"private_api_public_dns={endpoints.private_api_public_dns!r} is decided by AWS's "
                 "public DNS, not by the lab: left as AWS has it"
             )
-        changes = tpl.parameters_for(self.name, endpoints, self.s3_interface)
+        changes = tpl.parameters_for(self.name, endpoints, bool(self.s3_interface))
         changes.pop("LabName")
+        if self.s3_interface is None:  # not asked for: a scenario's apply leaves it alone
+            changes.pop("EnableS3InterfaceEndpoint")
         cfn = self.client("cloudformation")
         changed = self._call(
             "CloudFormation update",
