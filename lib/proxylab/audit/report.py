@@ -4,7 +4,8 @@ The aggregates are keyed on raw ``host:port`` tokens; here ports are split off,
 every distinct host is classified once (:mod:`proxylab.audit.hostnames`), and the
 tables users read are built: per host (requests, bytes, per-status and per-Squid-code
 counts), per service and region, over time, and the recommendations. Tables are
-pandas DataFrames backed by Arrow, ready for notebooks.
+kept as polars frames and offered as (Arrow-backed) pandas DataFrames on first use:
+the CLI never imports pandas, which would cost it half a second of start-up.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import pandas as pd
 import polars as pl
 
 from proxylab.audit.hostnames import classify, split_hostport
@@ -29,15 +29,38 @@ _INFO_COLS = ["is_aws", "service", "region", "partition", "flavour", "fips", "du
 
 @dataclass
 class AuditResult:
-    """Everything ``proxylab audit`` reports, as plain tables."""
+    """Everything ``proxylab audit`` reports, as plain tables.
+
+    ``host_rows`` are plain dicts (statuses/squid_codes as dicts); the ``*_pl`` frames are
+    polars; ``hosts``/``services``/``timeline``/``clients`` give pandas DataFrames.
+    """
 
     summary: dict
-    hosts: pd.DataFrame
-    services: pd.DataFrame
-    timeline: pd.DataFrame
-    clients: pd.DataFrame
+    host_rows: list[dict]
+    services_pl: pl.DataFrame
+    timeline_pl: pl.DataFrame
+    clients_pl: pl.DataFrame
     recommendations: Recommendations
     malformed_samples: list[dict] = field(default_factory=list)
+
+    @property
+    def hosts(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.host_rows, columns=list(self.host_rows[0]) if self.host_rows
+                            else ["host", "requests", "bytes"])
+
+    @property
+    def services(self):
+        return self.services_pl.to_pandas(use_pyarrow_extension_array=True)
+
+    @property
+    def timeline(self):
+        return self.timeline_pl.to_pandas(use_pyarrow_extension_array=True)
+
+    @property
+    def clients(self):
+        return self.clients_pl.to_pandas(use_pyarrow_extension_array=True)
 
 
 def _iso(ts: float | None) -> str | None:
@@ -93,15 +116,12 @@ def build_result(agg: Aggregates, check_botocore: bool = True) -> AuditResult:
         .join(info, on="host", how="left")
         .sort(["requests", "host"], descending=[True, False])
     )
-    host_pd = hosts.to_pandas()
-    host_pd["statuses"] = [
-        {d["status"]: int(d["requests"]) for d in v} for v in host_pd["statuses"]
-    ]
-    host_pd["squid_codes"] = [
-        {d["squid_code"]: int(d["requests"]) for d in v} for v in host_pd["squid_codes"]
-    ]
-    host_pd["ports"] = [list(map(int, v)) for v in host_pd["ports"]]
-    host_pd["methods"] = [list(v) for v in host_pd["methods"]]
+    host_rows = hosts.to_dicts()
+    for r in host_rows:
+        r["statuses"] = {d["status"]: int(d["requests"]) for d in r["statuses"] or []}
+        r["squid_codes"] = {d["squid_code"]: int(d["requests"]) for d in r["squid_codes"] or []}
+        r["ports"] = [int(p) for p in r["ports"] or []]
+        r["methods"] = list(r["methods"] or [])
 
     svc_key = pl.when(pl.col("is_aws")).then(pl.col("service").fill_null("(aws, unknown)"))
     services = (
@@ -123,7 +143,7 @@ def build_result(agg: Aggregates, check_botocore: bool = True) -> AuditResult:
     traffic = [
         HostTraffic(r["host"], int(r["requests"]), int(r["bytes"]), classify(r["host"]),
                     tuple(r["ports"]))
-        for r in host_pd[["host", "requests", "bytes", "ports"]].to_dict("records")
+        for r in host_rows
     ]
     recs = recommend(traffic, check_botocore=check_botocore)
     first = hosts["first_ts"].min() if hosts.height else None
@@ -141,10 +161,10 @@ def build_result(agg: Aggregates, check_botocore: bool = True) -> AuditResult:
     }
     return AuditResult(
         summary=summary,
-        hosts=host_pd,
-        services=services.to_pandas(use_pyarrow_extension_array=True),
-        timeline=timeline.to_pandas(use_pyarrow_extension_array=True),
-        clients=agg.by_client.to_pandas(use_pyarrow_extension_array=True),
+        host_rows=host_rows,
+        services_pl=services,
+        timeline_pl=timeline,
+        clients_pl=agg.by_client,
         recommendations=recs,
         malformed_samples=[dataclasses.asdict(s) for s in agg.samples],
     )
@@ -153,34 +173,23 @@ def build_result(agg: Aggregates, check_botocore: bool = True) -> AuditResult:
 # ---------------------------------------------------------------- rendering
 
 
-def _records(df: pd.DataFrame) -> list[dict]:
-    out = []
-    for rec in df.to_dict("records"):
-        clean = {}
-        for k, v in rec.items():
-            if v is pd.NA or (isinstance(v, float) and v != v):
-                v = None
-            elif hasattr(v, "item"):
-                v = v.item()
-            elif isinstance(v, pd.Timestamp):
-                v = v.isoformat()
-            clean[k] = v
-        out.append(clean)
+def _host_record(r: dict) -> dict:
+    out = {k: v for k, v in r.items() if k not in ("first_ts", "last_ts")}
+    out["first_seen"] = _iso(r["first_ts"])
+    out["last_seen"] = _iso(r["last_ts"])
     return out
 
 
 def to_json_obj(res: AuditResult) -> dict:
-    hosts = res.hosts.copy()
-    hosts["first_seen"] = [_iso(v) for v in hosts.pop("first_ts")]
-    hosts["last_seen"] = [_iso(v) for v in hosts.pop("last_ts")]
-    timeline = res.timeline.drop(columns=["time"]).copy()
-    timeline["time"] = [_iso(float(b)) for b in timeline["bucket"]]
+    timeline = res.timeline_pl.drop("time").to_dicts()
+    for t in timeline:
+        t["time"] = _iso(float(t["bucket"]))
     return {
         "summary": res.summary,
-        "hosts": _records(hosts),
-        "services": _records(res.services),
-        "clients": _records(res.clients),
-        "timeline": _records(timeline),
+        "hosts": [_host_record(r) for r in res.host_rows],
+        "services": res.services_pl.to_dicts(),
+        "clients": res.clients_pl.to_dicts(),
+        "timeline": timeline,
         "recommendations": dataclasses.asdict(res.recommendations),
         "malformed_samples": res.malformed_samples,
     }
@@ -196,16 +205,18 @@ CSV_TABLES = ("hosts", "services", "timeline", "clients", "no_proxy", "endpoints
 def render_csv(res: AuditResult, table: str = "hosts") -> str:
     buf = io.StringIO()
     if table == "hosts":
-        df = res.hosts.copy()
-        df["first_seen"] = [_iso(v) for v in df.pop("first_ts")]
-        df["last_seen"] = [_iso(v) for v in df.pop("last_ts")]
-        for col in ("statuses", "squid_codes"):
-            df[col] = [";".join(f"{k}:{n}" for k, n in d.items()) for d in df[col]]
-        for col in ("ports", "methods"):
-            df[col] = [";".join(map(str, v)) for v in df[col]]
-        df.to_csv(buf, index=False)
+        rows = [_host_record(r) for r in res.host_rows]
+        for r in rows:
+            for col in ("statuses", "squid_codes"):
+                r[col] = ";".join(f"{k}:{n}" for k, n in r[col].items())
+            for col in ("ports", "methods"):
+                r[col] = ";".join(map(str, r[col]))
+        cols = list(rows[0]) if rows else ["host", "requests", "bytes"]
+        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
     elif table in ("services", "timeline", "clients"):
-        getattr(res, table).to_csv(buf, index=False)
+        getattr(res, f"{table}_pl").write_csv(buf)
     elif table == "no_proxy":
         w = csv.writer(buf)
         w.writerow(["region", "suffix", "service", "requests", "bytes", "hosts", "reason"])
@@ -235,7 +246,7 @@ def _isatty() -> bool:
 
 def _txt(v) -> str:
     """Cell text: None/NaN/NA as empty."""
-    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+    if v is None or (isinstance(v, float) and v != v):
         return ""
     return str(v)
 
@@ -271,7 +282,7 @@ def render_table(res: AuditResult, top: int = 25, console=None) -> None:
     t = Table(title=f"Top {top} hosts through the proxy", show_lines=False)
     for c in ("host", "service", "region", "flavour", "requests", "bytes", "statuses"):
         t.add_column(c, justify="right" if c in ("requests", "bytes") else "left")
-    for r in res.hosts.head(top).to_dict("records"):
+    for r in res.host_rows[:top]:
         st = " ".join(f"{k}:{n}" for k, n in r["statuses"].items())
         t.add_row(r["host"], _txt(r["service"]), _txt(r["region"]), _txt(r["flavour"]),
                   f"{r['requests']:,}", human_bytes(r["bytes"]), st)
@@ -279,7 +290,7 @@ def render_table(res: AuditResult, top: int = 25, console=None) -> None:
     t = Table(title="By service and region")
     for c in ("service", "region", "partition", "hosts", "requests", "bytes"):
         t.add_column(c, justify="right" if c in ("hosts", "requests", "bytes") else "left")
-    for r in res.services.head(top).to_dict("records"):
+    for r in res.services_pl.head(top).to_dicts():
         t.add_row(_txt(r["service"]), _txt(r["region"]), _txt(r["partition"]),
                   str(r["hosts"]), f"{r['requests']:,}", human_bytes(r["bytes"]))
     con.print(t)

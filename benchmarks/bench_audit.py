@@ -1,0 +1,286 @@
+"""`proxylab audit` throughput and memory against GoAccess 1.7, and the engine choice.
+
+    python benchmarks/bench_audit.py                      # 1M and 5M lines, 3 repeats
+    python benchmarks/bench_audit.py --lines 1000000 --repeat 5
+    python benchmarks/bench_audit.py --engines            # also the engine comparison
+    python benchmarks/bench_audit.py --no-goaccess
+
+Logs are generated once into benchmarks/out/ (git-ignored) with
+benchmarks/gen_squid_log.py and reused. Each measurement is a separate process
+(``proxylab audit FILE --format json``, and GoAccess with a custom --log-format, since
+its SQUID preset expects a syslog prefix); peak RSS comes from wait4() of that
+process. Prints medians: wall seconds, lines/s, MB/s, peak RSS and the ratio to
+GoAccess. The machine's load average is printed too: on a shared 2-core machine a
+busy neighbour halves the figures.
+
+``--engines`` times the candidate parsing engines in-process on the first log,
+each computing the same per-(host, status) requests/bytes, to show why polars with
+the padding fill was chosen (see proxylab/audit/parse.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "out"
+GOACCESS_FORMAT = "%x.%^ %~%L %h %^/%s %b %m %U %^ %^ %^"
+
+
+def ensure_log(lines: int) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"squid-{lines // 1000}k.log"
+    if not path.exists() or path.stat().st_size == 0:
+        tmp = path.with_suffix(".tmp")
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_squid_log.py"), str(tmp),
+                        "--lines", str(lines)], check=True, timeout=1800)
+        tmp.rename(path)
+    return path
+
+
+def run_measured(cmd: list[str], timeout: float = 1800) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS bytes, exit code) of one child process."""
+    t0 = time.perf_counter()
+    with open(os.devnull, "wb") as null:
+        proc = subprocess.Popen(cmd, stdout=null, stderr=subprocess.PIPE)
+        deadline = t0 + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                raise TimeoutError(" ".join(cmd))
+            time.sleep(0.01)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code:
+        print(f"  ! {' '.join(cmd[:3])}... exited {code}: {err.strip()[-300:]}", file=sys.stderr)
+    return wall, usage.ru_maxrss * 1024, code
+
+
+def audit_cmd(path: Path) -> list[str]:
+    exe = shutil.which("proxylab", path=str(Path(sys.executable).parent)) or "proxylab"
+    return [exe, "audit", str(path), "--format", "json", "--no-progress"]
+
+
+def goaccess_cmd(path: Path, out: Path) -> list[str] | None:
+    exe = shutil.which("goaccess")
+    if not exe:
+        return None
+    return [exe, str(path), "--no-global-config", f"--log-format={GOACCESS_FORMAT}",
+            "--date-format=%s", "--time-format=%s", "-o", str(out)]
+
+
+def goaccess_version() -> str:
+    try:
+        out = subprocess.run(["goaccess", "--version"], capture_output=True, text=True,
+                             timeout=10).stdout
+        return out.splitlines()[0].strip()
+    except (OSError, subprocess.TimeoutExpired, IndexError):
+        return "not installed"
+
+
+def row(name: str, lines: int, size: int, walls: list[float], rss: list[int]) -> dict:
+    w = statistics.median(walls)
+    return {"tool": name, "wall": w, "lines_s": lines / w, "mb_s": size / 1e6 / w,
+            "rss_mb": max(rss) / 1e6, "runs": len(walls)}
+
+
+def bench_file(lines: int, repeat: int, goaccess: bool, ga_repeat: int) -> list[dict]:
+    path = ensure_log(lines)
+    size = path.stat().st_size
+    rows = []
+    walls, rss = [], []
+    for _ in range(repeat):
+        w, r, code = run_measured(audit_cmd(path))
+        if code == 0:
+            walls.append(w)
+            rss.append(r)
+    if walls:
+        rows.append(row("proxylab audit", lines, size, walls, rss))
+    if goaccess:
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = goaccess_cmd(path, Path(tmp) / "ga.json")
+            if cmd:
+                walls, rss = [], []
+                for _ in range(ga_repeat):
+                    w, r, code = run_measured(cmd)
+                    if code == 0:
+                        walls.append(w)
+                        rss.append(r)
+                if walls:
+                    rows.append(row("goaccess", lines, size, walls, rss))
+    print(f"\n{path.name}: {lines:,} lines, {size / 1e6:.0f} MB")
+    ga = next((r for r in rows if r["tool"] == "goaccess"), None)
+    print(f"  {'tool':<16}{'wall s':>9}{'M lines/s':>11}{'MB/s':>8}{'peak RSS MB':>13}"
+          f"{'x GoAccess':>12}{'runs':>6}")
+    for r in rows:
+        ratio = f"{ga['wall'] / r['wall']:.1f}" if ga else "-"
+        print(f"  {r['tool']:<16}{r['wall']:>9.2f}{r['lines_s'] / 1e6:>11.2f}{r['mb_s']:>8.0f}"
+              f"{r['rss_mb']:>13.0f}{ratio:>12}{r['runs']:>6}")
+    return rows
+
+
+# ----------------------------------------------------------------- engine comparison
+
+def engines(path: Path, repeat: int) -> None:
+    """Same aggregation, per candidate engine, in-process; medians of ``repeat`` runs."""
+    import numpy as np
+
+    data = path.read_bytes()
+    n_lines = data.count(b"\n")
+    regex = (r"^(?P<ts>\d+\.\d+) +(?P<elapsed>-?\d+) (?P<client>\S+) (?P<code>[A-Z_]+)/"
+             r"(?P<status>\d{3}) (?P<bytes>\d+) (?P<method>\S+) (?:[A-Za-z][A-Za-z0-9+.-]*://)?"
+             r"(?P<host>[^\s:/?#]+)\S* \S+ \S+ \S+$")
+
+    def plain_python():
+        agg: dict = {}
+        for line in data.decode().splitlines():
+            f = line.split()
+            if len(f) != 10:
+                continue
+            k = (f[6], f[3])
+            a = agg.setdefault(k, [0, 0])
+            a[0] += 1
+            a[1] += int(f[4])
+        return len(agg)
+
+    def pyarrow_regex():
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        a = np.frombuffer(data, np.uint8)
+        nl = np.flatnonzero(a == 10)
+        offs = np.concatenate(([0], nl + 1)).astype(np.int64)
+        arr = pa.LargeStringArray.from_buffers(len(nl), pa.py_buffer(offs), pa.py_buffer(data))
+        st = pc.extract_regex(arr, regex)
+        t = pa.table({"host": pc.struct_field(st, "host"), "status": pc.struct_field(st, "status"),
+                      "bytes": pc.cast(pc.struct_field(st, "bytes"), pa.int64())})
+        return t.group_by(["host", "status"]).aggregate([("bytes", "sum"),
+                                                         ("bytes", "count")]).num_rows
+
+    def polars_regex():
+        import polars as pl
+
+        df = pl.read_csv(data, has_header=False, separator="\x1f", quote_char=None,
+                         schema={"line": pl.String})
+        return (df.select(pl.col("line").str.extract_groups(regex).alias("s")).unnest("s")
+                .group_by("host", "status").agg(pl.col("bytes").cast(pl.Int64).sum(), pl.len())
+                .height)
+
+    def duckdb_regex():
+        import duckdb
+
+        con = duckdb.connect()
+        return len(con.execute(
+            f"select s.host, s.status, sum(cast(s.bytes as bigint)), count(*) from (select "
+            f"regexp_extract(line, '{regex}', ['ts','elapsed','client','code','status','bytes',"
+            f"'method','host']) s from read_csv("
+            f"'{path}', columns={{'line':'VARCHAR'}}, delim='\x1f', quote='', escape='', "
+            f"header=false, auto_detect=false)) where s.host <> '' group by all").fetchall())
+
+    filled = None
+
+    def fill():
+        nonlocal filled
+        from proxylab.audit.parse import fill_padding
+
+        b = bytearray(data)
+        fill_padding(b)
+        filled = bytes(b)
+
+    def pyarrow_csv_filled():
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        names = ["ts", "el", "client", "cs", "bytes", "method", "url", "user", "hier", "ctype"]
+        t = pcsv.read_csv(pa.py_buffer(filled), read_options=pcsv.ReadOptions(
+            column_names=names), parse_options=pcsv.ParseOptions(delimiter=" ", quote_char=False,
+                                                                  invalid_row_handler=lambda r:
+                                                                  "skip"),
+            convert_options=pcsv.ConvertOptions(include_columns=["ts", "client", "cs", "bytes",
+                                                                 "method", "url"]))
+        return t.group_by(["url", "cs"]).aggregate([("bytes", "sum"), ("bytes", "count")]).num_rows
+
+    def duckdb_csv_filled():
+        import duckdb
+
+        with tempfile.NamedTemporaryFile(suffix=".log", dir=OUT) as tmp:
+            tmp.write(filled)
+            tmp.flush()
+            con = duckdb.connect()
+            t0 = time.perf_counter()
+            n = len(con.execute(
+                f"select column6, column3, sum(column4), count(*) from read_csv('{tmp.name}', "
+                f"delim=' ', quote='', escape='', header=false, ignore_errors=true, "
+                f"null_padding=true) group by all").fetchall())
+            return n, time.perf_counter() - t0
+
+    def polars_engine():  # the shipped engine, end to end (chunks, 3 aggregates)
+        from proxylab.audit.ingest import ingest
+
+        return ingest([str(path)]).by_request.height
+
+    cands = [("plain Python (str.split)", plain_python), ("pyarrow regex", pyarrow_regex),
+             ("polars regex", polars_regex), ("duckdb regex", duckdb_regex),
+             ("pyarrow CSV after fill (+fill)", None), ("duckdb CSV after fill (+fill)", None),
+             ("polars CSV after fill = proxylab", polars_engine)]
+    print(f"\nengines on {path.name} ({n_lines:,} lines), in-process, median of {repeat}:")
+    fill_times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fill()
+        fill_times.append(time.perf_counter() - t0)
+    fill_s = statistics.median(fill_times)
+    for name, fn in cands:
+        times = []
+        try:
+            for _ in range(repeat if fn is not plain_python else 1):
+                if name.startswith("pyarrow CSV"):
+                    t0 = time.perf_counter()
+                    pyarrow_csv_filled()
+                    times.append(time.perf_counter() - t0 + fill_s)
+                elif name.startswith("duckdb CSV"):
+                    times.append(duckdb_csv_filled()[1] + fill_s)
+                else:
+                    t0 = time.perf_counter()
+                    fn()
+                    times.append(time.perf_counter() - t0)
+        except ImportError as exc:
+            print(f"  {name:<36} skipped ({exc.name} not installed)")
+            continue
+        med = statistics.median(times)
+        print(f"  {name:<36}{med:>7.2f} s {n_lines / med / 1e6:>7.2f} M lines/s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--goaccess-repeat", type=int, default=1)
+    ap.add_argument("--no-goaccess", action="store_true")
+    ap.add_argument("--engines", action="store_true")
+    args = ap.parse_args(argv)
+    print(f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.2f} goaccess: {goaccess_version()}")
+    for n in args.lines:
+        bench_file(n, args.repeat, not args.no_goaccess, args.goaccess_repeat)
+    if args.engines:
+        engines(ensure_log(args.lines[0]), args.repeat)
+    print(f"\nload after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
