@@ -527,6 +527,8 @@ def test_attach_finds_the_stack_by_tag_and_by_mapping(aws_env: None, tmp_path: A
     good.write_text(json.dumps({k: v for k, v in out.items()}))
     mapped = awslab.AwsLab(name="mapped", region=REGION, session=session, echo=lambda m: None)
     assert mapped.attach(resources=str(good)).resources["bucket"] == out["BucketName"]
+    creates = len(world.ops("CreateStack"))
+    assert mapped.up().up and len(world.ops("CreateStack")) == creates  # checks, creates nothing
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**out, "BucketNam": "x"}))
     with pytest.raises(LabError, match="unknown field 'BucketNam'"):

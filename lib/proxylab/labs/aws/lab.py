@@ -304,6 +304,9 @@ class AwsLab:
     def up(self, endpoints: EndpointLayout | None = None, progress: Any = None) -> LabDescription:
         say = progress or self.echo
         layout = endpoints or EndpointLayout()
+        if self.resources_file or self._mapping is not None:
+            say("attached through a resource mapping: checking it, creating nothing")
+            return self.attach(self.resources_file)
         cfn = self.client("cloudformation")
         found = self._stack()
         if found is not None:
