@@ -17,8 +17,8 @@ SEED = [FIX / n for n in ("20261124T153210Z-seed-1-a1b2", "20261124T153230Z-seed
 
 def test_seed_fixture_tables():
     t = load_tables(SEED)
-    assert t.summary() == {"runs": 4, "proxy_requests": 9, "function_events": 44,
-                           "dns_queries": 15, "service_hits": 15, "malformed_lines": 0}
+    assert t.summary() == {"runs": 4, "proxy_requests": 9, "function_events": 56,
+                           "dns_queries": 16, "service_hits": 15, "malformed_lines": 0}
     assert t.runs["scenario"].astype(str).tolist() == ["seed-1", "seed-2", "seed-3", "seed-4"]
     assert str(t.runs["started_at"].dtype) == "datetime64[ns, UTC]"
     assert len(t.steps) == 16 and set(t.steps["step"].astype(str)) == {

@@ -55,6 +55,11 @@ def test_addresses_are_replaced_whole_not_as_substrings():
     assert out.startswith("ip-1 and ip-") and "10.0.0" not in out
 
 
+def test_reverse_lookup_names_are_redacted(a):
+    r = redact.build(a.tables, key="k")
+    assert r("211.143.1.10.in-addr.arpa") == f"{r('10.1.143.211')}.in-addr.arpa"
+
+
 def test_disabled_redactor_is_identity(a):
     r = redact.build(a.tables, enabled=False)
     assert r("proxylab-demo-bucket 10.1.143.211") == "proxylab-demo-bucket 10.1.143.211"

@@ -147,8 +147,10 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figu
     pr = tables.proxy_requests[tables.proxy_requests["run_id"] == run_id]
     sh = tables.service_hits[tables.service_hits["run_id"] == run_id]
     dq = tables.dns_queries[tables.dns_queries["run_id"] == run_id]
-    hosts = list(dict.fromkeys([*sh["host"].dropna().astype(str), *pr["host"].dropna().astype(str),
-                                *dq["name"].dropna().astype(str)]))
+    # Only lookups of names the run talked to (not Squid's reverse lookups of its clients).
+    hosts = list(dict.fromkeys([*sh["host"].dropna().astype(str),
+                                *pr["host"].dropna().astype(str)]))
+    dq = dq[dq["name"].isin(hosts)]
     stamps = [s for s in (*pr["ts"], *sh["ts"], *dq["ts"]) if not pd.isna(s)]
     fig, ax = plt.subplots(figsize=(10, 2.2 + 0.45 * max(len(hosts), 1)))
     if not stamps:

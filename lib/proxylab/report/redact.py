@@ -28,6 +28,8 @@ IPV6_RE = re.compile(r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{0,
 VPCE_RE = re.compile(r"\bvpce-[0-9a-f]{8,17}\b")
 ARN_ACCOUNT_RE = re.compile(r"(arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:)(\d{12})(:)")
 API_HOST_RE = re.compile(r"\b([a-z0-9]{10})\.execute-api\.")
+# Reverse-lookup names spell an address backwards: 211.143.1.10.in-addr.arpa
+PTR_RE = re.compile(r"(?<![\d.])((?:\d{1,3}\.){4})in-addr\.arpa")
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Redactor:
         for value in self._literals():
             if value in text:
                 text = text.replace(value, self.mapping[value])
+        text = PTR_RE.sub(lambda m: self._ip(_unreverse(m[1])) + ".in-addr.arpa", text)
         text = ARN_ACCOUNT_RE.sub(lambda m: m[1] + self._fallback("account", m[2]) + m[3], text)
         text = UUID_RE.sub(lambda m: self._fallback("request", m[0]), text)
         text = VPCE_RE.sub(lambda m: self._fallback("vpce", m[0]), text)
@@ -91,6 +94,10 @@ class Redactor:
             elif pd.api.types.is_string_dtype(s) or s.dtype == object:
                 out[col] = s.map(lambda v: self.text(v) if isinstance(v, str) else v)
         return out
+
+
+def _unreverse(labels: str) -> str:
+    return ".".join(reversed(labels.rstrip(".").split(".")))
 
 
 def _unique(values: list[Any]) -> list[Any]:
@@ -157,6 +164,8 @@ def _collect(text: str, kinds: dict[str, set[str]]) -> None:
         kinds["request"].add(m[0])
     for m in VPCE_RE.finditer(text):
         kinds["vpce"].add(m[0])
+    for m in PTR_RE.finditer(text):
+        kinds["ip"].add(_unreverse(m[1]))
     for m in IPV4_RE.finditer(text):
         try:
             ipaddress.ip_address(m[0])
