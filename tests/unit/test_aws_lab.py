@@ -23,6 +23,7 @@ What moto cannot execute, and how each test checks the request instead:
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -87,6 +88,8 @@ class World:
         session.events.register("before-call.ssm.DescribeInstanceInformation", self._ssm_online)
         session.events.register("after-call.lambda.Invoke", self._invoked)
         session.events.register("before-call.cloudformation.DeleteStack", self._cascade)
+        session.events.register("after-call.ssm.GetCommandInvocation", self._ss_output)
+        self.ss_output = ""  # what `ss` prints on the Squid host (moto runs nothing)
 
     # clock
     def now(self) -> float:
@@ -107,6 +110,9 @@ class World:
             AWSResponse(None, 200, {}, None),
             {"InstanceInformationList": [{"InstanceId": i, "PingStatus": "Online"} for i in ids]},
         )
+
+    def _ss_output(self, parsed: dict[str, Any], **_: Any) -> None:
+        parsed["StandardOutputContent"] = self.ss_output
 
     def _cascade(self, **_: Any) -> None:
         """moto's CloudFormation deletes without dependency order and never detaches or
@@ -233,7 +239,7 @@ class World:
             script = cmd["Parameters"]["commands"][0]
             if "proxylab-marker-" in script and script not in self.markers:
                 self.markers.append(script)
-                host = script.split("http://")[-1].rstrip("/")
+                host = re.search(r"proxylab-marker-[0-9a-f]+\.invalid", script)[0]
                 self._put(
                     out["SquidLogGroup"],
                     "i-squid",
@@ -494,6 +500,28 @@ def test_apply_leaves_the_optional_s3_interface_endpoint_alone(aws_env: None) ->
     desc = make_lab(world).describe()
     assert "s3_interface_vpce_id" in desc.resources and "s3_gateway_vpce_id" not in desc.resources
     assert desc.endpoints.s3_gateway is False
+
+
+@mock_aws(config={"lambda": {"use_docker": False}})
+def test_a_tunnel_still_open_is_named_as_missing_evidence(aws_env: None) -> None:
+    """Squid writes a CONNECT's line only when the tunnel closes: one still open from
+    the function's address after the idle wait means a request the capture lacks."""
+    session = boto3.session.Session(region_name=REGION)
+    world = World(session)
+    lab = make_lab(world, assume_yes=True)
+    lab.up()
+    world.outputs = out = lab.outputs()
+    add_lambda_eni(world.helper, out, "regional")
+    world.ss_output = "open [::ffff:10.1.143.211]:43122\nopen 10.1.9.9:5555\n"
+    mark = lab.mark()
+    ev = lab.collect(mark, lab.invoke("regional", {}, {}, 10.0))
+    assert ev.missing == [
+        "proxy_access.log: 1 tunnel(s) from the function still open 30 s after the run; "
+        "Squid logs a CONNECT when it closes, so those requests are not in this capture"
+    ]
+    assert len(ev.files["proxy_access.log"]) == 2  # what did arrive is kept
+    script = world.ops("SendCommand")[-1]["Parameters"]["commands"][0]
+    assert script.startswith("ss -Htn state established '( sport = :3128 )'")
 
 
 @mock_aws(config={"lambda": {"use_docker": False}})

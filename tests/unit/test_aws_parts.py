@@ -16,7 +16,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from proxylab.labs.aws import cost, logs, stack
+from proxylab.labs.aws import cost, logs, ssm, stack
 from proxylab.labs.aws import invoke as inv
 from proxylab.labs.aws.stack import Clock
 from proxylab.labs.base import FunctionCode, LabError
@@ -345,3 +345,8 @@ def test_describe_without_credentials_says_so_instead_of_down(
     lab = AwsLab(region="ap-northeast-1", echo=lambda m: None)
     with pytest.raises(LabError, match="no AWS credentials found"):
         lab.describe()
+
+
+def test_open_peers_reads_ss_output() -> None:
+    out = "open 10.1.143.211:43122\nopen [::ffff:10.1.144.7]:5000\nopen [fd00::1]:80\nnoise\n"
+    assert ssm.open_peers(out) == ["10.1.143.211", "10.1.144.7", "fd00::1"]

@@ -685,13 +685,9 @@ class AwsLab:
                 "for its security group), so Squid's lines cannot be matched to it"
             )
         else:
-            lines, delivered = self._squid_lines(out, logs_client, clients, window)
+            lines, missing = self._squid_lines(out, logs_client, clients, window)
             evidence.files["proxy_access.log"] = lines
-            if not delivered:
-                evidence.missing.append(
-                    f"proxy_access.log: delivery not confirmed within {self.log_timeout_s:.0f} s "
-                    "(Squid's marker line did not reach CloudWatch); lines may be missing"
-                )
+            evidence.missing.extend(missing)
         # services.log (API Gateway access logs)
         groups = [out[k] for k in ("RegionalApiLogGroup", "PrivateApiLogGroup") if k in out]
         if not groups:
@@ -752,9 +748,10 @@ class AwsLab:
 
     def _squid_lines(
         self, out: dict[str, str], logs_client: Any, clients: set[str], window: logs.Window
-    ) -> tuple[list[str], bool]:
-        """Wait out Squid's tunnel idle timeout, send a marker request through SSM, and
-        read until the marker's line arrives (bounded)."""
+    ) -> tuple[list[str], list[str]]:
+        """Wait out Squid's tunnel idle timeout; then, through SSM, list the tunnels
+        still open and send a marker request; read until the marker's line arrives
+        (bounded). Returns the run's lines and what is known to be missing."""
         group = out["SquidLogGroup"]
         idle = float(out.get("SquidTunnelIdleSeconds", "30"))
         settle_until = window.end + idle + 1
@@ -766,28 +763,47 @@ class AwsLab:
         instance = out["ProxyInstanceId"]
         port = out["ProxyUrl"].rsplit(":", 1)[-1]
         client = self.client("ssm")
-        sent = True
+        script = ssm.MARKER_SCRIPT.replace("{port}", port).replace("{marker}", marker)
+        deadline = self.clock.now() + self.log_timeout_s
+        missing: list[str] = []
         try:
-            ssm.send(
-                client,
-                instance,
-                f"curl -s -o /dev/null --max-time 5 -x http://127.0.0.1:{port} http://{marker}/",
-                "proxylab delivery marker",
-                30,
-            )
+            cid: str | None = ssm.send(client, instance, script, "proxylab delivery marker", 30)
         except (ClientError, BotoCoreError) as exc:
             self.echo(f"could not send Squid's delivery marker: {exc}")
-            sent = False
-        deadline = self.clock.now() + self.log_timeout_s
+            cid = None
+        if cid is not None:
+            res = ssm.result(
+                client,
+                cid,
+                instance,
+                max(0.0, deadline - self.clock.now()),
+                self.poll_s,
+                self.clock,
+            )
+            if res.status != "Success":
+                missing.append(
+                    f"proxy_access.log: could not list Squid's open tunnels ({res.status})"
+                )
+            still_open = [p for p in ssm.open_peers(res.stdout) if p in clients]
+            if still_open:
+                missing.append(
+                    f"proxy_access.log: {len(still_open)} tunnel(s) from the function still "
+                    f"open {idle:.0f} s after the run; Squid logs a CONNECT when it closes, so "
+                    "those requests are not in this capture"
+                )
         while True:
             evts = logs.events(logs_client, group, window.start)
-            if sent and logs.marker_seen(evts, marker):
+            if cid is not None and logs.marker_seen(evts, marker):
                 # Shipped in order, but searchable a moment apart: read once more.
                 self.clock.sleep(self.poll_s)
                 evts = logs.events(logs_client, group, window.start)
-                return logs.squid_lines_for(evts, clients, window), True
+                return logs.squid_lines_for(evts, clients, window), missing
             if self.clock.now() >= deadline:
-                return logs.squid_lines_for(evts, clients, window), False
+                missing.append(
+                    f"proxy_access.log: delivery not confirmed within {self.log_timeout_s:.0f} s "
+                    "(Squid's marker line did not reach CloudWatch); lines may be missing"
+                )
+                return logs.squid_lines_for(evts, clients, window), missing
             self.clock.sleep(self.poll_s)
 
     def _api_records(

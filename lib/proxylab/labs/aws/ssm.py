@@ -19,6 +19,25 @@ SQUID_CHECK = (
     "http://127.0.0.1:{port}/"
 )
 
+# After a run: the connections still established to Squid's port (a CONNECT is logged
+# only when its tunnel closes), then a request whose access-log line marks delivery.
+MARKER_SCRIPT = (
+    "ss -Htn state established '( sport = :{port} )' | awk '{print \"open \" $4}'; "
+    "curl -s -o /dev/null --max-time 5 -x http://127.0.0.1:{port} http://{marker}/; true"
+)
+
+
+def open_peers(stdout: str) -> list[str]:
+    """Client addresses from MARKER_SCRIPT's ``open <peer>:<port>`` lines (IPv4-mapped
+    IPv6 forms, as a dual-stack Squid shows them, are unwrapped)."""
+    peers = []
+    for line in stdout.splitlines():
+        if not line.startswith("open "):
+            continue
+        host = line[5:].strip().rsplit(":", 1)[0].strip("[]")
+        peers.append(host[7:] if host.startswith("::ffff:") else host)
+    return peers
+
 
 @dataclass
 class CommandResult:
