@@ -186,3 +186,27 @@ def test_expectations(seed, tmp_path):
     failed = bad[~bad["ok"]]
     assert set(failed["check"]) == {"crosses proxy (exactly)",
                                     "bypasses proxy: s3.ap-northeast-1.amazonaws.com"}
+
+
+REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"
+
+
+def test_real_lab_captures_parse_cleanly_and_match_predictions():
+    # Captures written by the local lab itself (examples catalogue), kept as they came.
+    a = analyse(load_tables([REAL]))
+    assert a.tables.malformed.empty and len(a.tables.runs) == 3
+    assert a.routes["consistent"].all() and a.routes["prediction_matches"].all()
+    r = {(x.scenario, x.step): x.route for x in a.routes.itertuples()}
+    assert r[("ex-lowercase-empty-wins", "web")] == "failed-direct"  # https_proxy="" wins
+    assert r[("ex-lowercase-proxy", "web")] == "proxy"
+    assert r[("ex-no-proxy-star", "s3_get")] == "endpoint"
+
+
+def test_conclusion_names_the_client_decision_when_no_variable_does():
+    c = analyse(load_tables([REAL])).conclusion
+    web = next(f for f in c.findings if f.target == "web")
+    assert web.bypassed_in == ["ex-lowercase-empty-wins", "ex-no-proxy-star"]
+    assert web.explained_by[0] == "the client's own proxy logic chose a direct connection"
+    assert web.reasons["ex-lowercase-empty-wins"] == "no https_proxy variable is set"
+    assert "bypasses every host" in web.reasons["ex-no-proxy-star"]
+    assert "only where the clients' own proxy logic chose a direct connection" in c.headline

@@ -26,6 +26,7 @@ TARGET_LABEL = {"s3": "S3", "web": "the web site", "regional-api": "the regional
                 "private-api": "the private API"}
 TARGET_STEPS = {"s3": ("s3_get", "s3_put"), "web": ("web",), "regional-api": ("api",),
                 "private-api": ("api",)}
+DIRECT = "the client's own proxy logic chose a direct connection"
 IGNORED_VARS = {"BUCKET_NAME", "SOURCE_KEY", "API_GATEWAY_URL", "WEB_URL", "STEP_TIMEOUT"}
 
 
@@ -49,6 +50,7 @@ class Finding:
     explained_by: list[str] = field(default_factory=list)
     acting: list[str] = field(default_factory=list)  # conditions the clients act on
     mixed: list[str] = field(default_factory=list)  # scenarios whose runs disagree
+    reasons: dict[str, str] = field(default_factory=dict)  # scenario -> why it went direct
     sentence: str = ""
 
 
@@ -66,12 +68,13 @@ class Conclusion:
 
 
 def _conditions(env: dict[str, str], layout: dict[str, Any], step: str,
-                resources: dict[str, str]) -> dict[str, bool]:
+                resources: dict[str, str], url: str | None = None) -> dict[str, bool]:
     conds = {f"{k} was set": True for k, v in env.items() if v and k not in IGNORED_VARS}
-    decision = predict.decide(step, env, resources)
-    var = next((k for k in env if k.upper() == "NO_PROXY"), "NO_PROXY")
-    conds[f"{var} matched the host {_client(step)} decides on"] = (
-        decision.proxy is None and bool(predict.proxies_from_env(env)))
+    decision = predict.decide(step, env, resources, url=url)
+    # Named NO_PROXY whatever the variable's case, so scenarios using no_proxy compare.
+    conds[f"NO_PROXY matched the host {_client(step)} decides on"] = (
+        predict.matching_entry(decision.decision_host, env) is not None)
+    conds[DIRECT] = decision.proxy is None
     for key in ("s3_gateway", "execute_api_interface", "execute_api_private_dns"):
         if layout.get(key):
             conds[f"the layout had {key.replace('_', ' ')}"] = True
@@ -99,8 +102,10 @@ def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, dict])
         side: dict[str, set[bool]] = {}
         failed: dict[str, str] = {}
         first_run: dict[str, str] = {}
+        urls: dict[str, str] = {}
         for _, row in sub.iterrows():
             scen = str(row["scenario"])
+            urls.setdefault(scen, f"https://{row['host']}/")
             side.setdefault(scen, set()).add(row["route"] not in PROXY_SIDE)
             first_run.setdefault(scen, str(row["run_id"]))
             if row["route"] in ("failed-at-proxy", "failed-direct") or row["outcome"] != "ok":
@@ -115,18 +120,19 @@ def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, dict])
             rec = records.get(run_id, {})
             layout = (rec.get("scenario") or {}).get("endpoints") or {}
             resources = (rec.get("lab") or {}).get("resources") or {}
-            conds_by_scen[scen] = _conditions(env_by_run.get(run_id, {}), layout, step, resources)
+            conds_by_scen[scen] = _conditions(env_by_run.get(run_id, {}), layout, step, resources,
+                                              urls.get(scen))
         names = sorted({c for cs in conds_by_scen.values() for c in cs})
         if bypassed and crossed:
             explaining = [c for c in names
                           if all(conds_by_scen[s].get(c, False) for s in bypassed)
                           and not any(conds_by_scen[s].get(c, False) for s in crossed)]
-            # "NO_PROXY matched ..." says more than "NO_PROXY was set": keep the former.
-            matched = [c for c in explaining if " matched the host " in c]
-            redundant = {c.split(" matched ")[0] + " was set" for c in matched}
-            f.explained_by = matched + [c for c in explaining
-                                        if c not in matched and c not in redundant]
-            f.acting = _acting(f.explained_by, bypassed, first_run, records, env_by_run, step)
+            f.explained_by = _rank(explaining)
+            if f.explained_by and f.explained_by[0] == DIRECT:
+                f.reasons = {s: _direct_reason(first_run[s], records, env_by_run, step,
+                                               urls.get(s)) for s in bypassed}
+            f.acting = _acting(f.explained_by, bypassed, first_run, records, env_by_run, step,
+                               urls)
         f.sentence = _sentence(f)
         findings.append(f)
     inconsistent = sorted(set(r.loc[r["route"] == "inconsistent", "run_id"].astype(str)))
@@ -136,8 +142,35 @@ def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, dict])
     return Conclusion(_headline(findings), findings, inconsistent, mismatches)
 
 
+def _rank(explaining: list[str]) -> list[str]:
+    """Most specific first; drop what a more specific condition already implies.
+
+    "NO_PROXY matched" implies "NO_PROXY was set" and "the client chose a direct
+    connection"; a client-logic condition makes endpoint-layout coincidences moot
+    (the layout decides where a direct connection lands, not whether it is made)."""
+    matched = [c for c in explaining if " matched the host " in c]
+    direct = [c for c in explaining if c == DIRECT]
+    was_set = [c for c in explaining if c.endswith(" was set")]
+    layout = [c for c in explaining if c.startswith("the layout had ")]
+    if matched:
+        was_set = [c for c in was_set if c.upper() != "NO_PROXY WAS SET"]
+        direct = []
+    if matched or direct:
+        layout = []
+    return matched + direct + was_set + layout
+
+
+def _direct_reason(run_id: str, records: dict[str, dict], env_by_run: dict[str, dict],
+                   step: str, url: str | None) -> str:
+    rec = records.get(run_id) or {}
+    resources = (rec.get("lab") or {}).get("resources") or {}
+    why = predict.decide(step, env_by_run.get(run_id, {}), resources, url=url).why
+    return why.split(", so ")[0].split("; ")[-1]
+
+
 def _acting(explaining: list[str], bypassed: list[str], first_run: dict[str, str],
-            records: dict[str, dict], env_by_run: dict[str, dict], step: str) -> list[str]:
+            records: dict[str, dict], env_by_run: dict[str, dict], step: str,
+            urls: dict[str, str] | None = None) -> list[str]:
     """Of the variables that explain the split, those whose removal changes the
     clients' decision in every bypassing scenario (the counterfactual)."""
     out = []
@@ -150,9 +183,11 @@ def _acting(explaining: list[str], bypassed: list[str], first_run: dict[str, str
             run_id = first_run[scen]
             env = dict(env_by_run.get(run_id, {}))
             resources = ((records.get(run_id) or {}).get("lab") or {}).get("resources") or {}
-            before = predict.decide(step, env, resources).proxy
-            env.pop(var, None)
-            after = predict.decide(step, env, resources).proxy
+            url = (urls or {}).get(scen)
+            before = predict.decide(step, env, resources, url=url).proxy
+            for key in [k for k in env if k.upper() == var.upper()]:
+                env.pop(key)
+            after = predict.decide(step, env, resources, url=url).proxy
             changes = changes and (before is None) and (after is not None)
         if changes:
             out.append(var)
@@ -178,7 +213,10 @@ def _sentence(f: Finding) -> str:
                 f"({', '.join(f.bypassed_in)})")
     else:
         text = f"{label} bypassed the proxy only in {', '.join(f.bypassed_in)}"
-        if f.explained_by:
+        if f.explained_by and f.reasons:
+            text += " - exactly where " + _join(f.explained_by) + " (" + "; ".join(
+                f"{s}: {r}" for s, r in f.reasons.items()) + ")"
+        elif f.explained_by:
             text += " - exactly where " + _join(f.explained_by)
             if f.acting and len(f.explained_by) > 1:
                 others = [v for v in (_var_of(c) for c in f.explained_by)
@@ -211,9 +249,15 @@ def _headline(findings: list[Finding]) -> str:
     if bypassing:
         acts = sorted({a for f in bypassing for a in f.acting})
         what = _join([f.label for f in bypassing])
-        cond = f" when {_join(acts)} matched them" if acts else ""
+        if all(f.acting for f in bypassing):
+            cond = f" when {_join(acts)} matched them"
+        elif all(f.explained_by[:1] == [DIRECT] or f.acting for f in bypassing):
+            cond = " where the clients' own proxy logic chose a direct connection"
+        else:
+            cond = " in some scenarios"
         where = "; ".join(f"{f.label}: {', '.join(f.bypassed_in)}" for f in bypassing)
-        parts.append(f"{what[0].upper() + what[1:]} bypassed the proxy only{cond} ({where})")
+        only = "" if cond == " in some scenarios" else " only"
+        parts.append(f"{what[0].upper() + what[1:]} bypassed the proxy{only}{cond} ({where})")
     if always:
         parts.append(_join([f.label for f in always]) + " never used the proxy")
     if never:

@@ -170,6 +170,20 @@ class Report:
                       *[self.r(x).replace("\t", " ") for x in excerpt], "```"]
         return "\n".join(parts)
 
+    def no_steps_md(self, run_id: str) -> str:
+        """A run without step lines: say so, with the run's error and the function's
+        own error/timeout lines, instead of an empty table."""
+        run = self.runs[self.runs["run_id"] == run_id].iloc[0]
+        fe = self.analysis.tables.function_events
+        bad = fe[(fe["run_id"] == run_id) & fe["kind"].isin(["error", "timeout"])]
+        parts = [f"### {run['scenario']}: {self.r(md_escape(run['title']))}", "",
+                 f"`{self.r(run_id)}` · status **{run['status']}** · no probe steps captured."]
+        if md_escape(run["error"]):
+            parts += ["", self.r(md_escape(run["error"]))]
+        if len(bad):
+            parts += ["", "```text", *[self.r(str(m)) for m in bad["message"]], "```"]
+        return "\n".join(parts)
+
     def timeline_png(self, run_id: str) -> bytes:
         return charts.png(charts.timeline(self.analysis.tables, run_id, redact=self.r))
 
@@ -243,10 +257,7 @@ class Report:
                 if has_steps:
                     _display(self.run_md(rid), self.timeline_png(rid))
                 else:
-                    run = self.runs[self.runs["run_id"] == rid].iloc[0]
-                    _display(f"### {run['scenario']}\n\n`{self.r(rid)}`: status "
-                             f"**{run['status']}**, no probe steps captured. "
-                             f"{self.r(run['error'] or '')}")
+                    _display(self.no_steps_md(rid))
         else:
             _display(getattr(self, f"{section}_md")(*args))
 

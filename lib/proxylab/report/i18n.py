@@ -7,7 +7,7 @@ text, so both languages state exactly the same computed facts.
 
 from __future__ import annotations
 
-from proxylab.analysis.conclude import Finding
+from proxylab.analysis.conclude import DIRECT, Finding
 
 LANGS = ("en", "ja")
 
@@ -143,6 +143,8 @@ def _cond_ja(cond: str) -> str:
         var, rest = cond.split(" matched the host ")
         client = rest.replace(" decides on", "")
         return f"{var} が {client} の判定対象ホストに一致した"
+    if cond.startswith("the client's own proxy logic"):
+        return "クライアント自身のプロキシ判定が直接接続を選んだ"
     if cond.startswith("the layout had "):
         return f"構成に {cond[len('the layout had '):]} があった"
     return cond
@@ -163,8 +165,10 @@ def finding(f: Finding, lang: str) -> str:
         if f.explained_by:
             text += "。これはちょうど " + "、".join(_cond_ja(c) for c in f.explained_by) + \
                 " シナリオです"
+            if f.reasons:
+                text += " (" + "; ".join(f"{s}: {r}" for s, r in f.reasons.items()) + ")"
             others = [c.split(" ")[0] for c in f.explained_by
-                      if c.split(" ")[0] not in f.acting and not c.startswith("the layout")]
+                      if c.split(" ")[0] not in f.acting and c.endswith(" was set")]
             if f.acting and others:
                 text += (f"。これらの実行だけでは区別できませんが、クライアント自身のロジックが"
                          f"見るのは {'、'.join(f.acting)} だけで、{'、'.join(others)} を外しても"
@@ -189,7 +193,12 @@ def headline(findings: list[Finding], english: str, lang: str) -> str:
         acts = sorted({a for f in bypassing for a in f.acting})
         what = "と".join(LABEL_JA[f.target] for f in bypassing)
         where = "; ".join(f"{LABEL_JA[f.target]}: {', '.join(f.bypassed_in)}" for f in bypassing)
-        cond = f"{'と'.join(acts)} が一致したときだけ" if acts else "一部のシナリオでだけ"
+        if all(f.acting for f in bypassing):
+            cond = f"{'と'.join(acts)} が一致したときだけ"
+        elif all(f.acting or f.explained_by[:1] == [DIRECT] for f in bypassing):
+            cond = "クライアント自身のプロキシ判定が直接接続を選んだときだけ"
+        else:
+            cond = "一部のシナリオで"
         parts.append(f"{what}は、{cond}プロキシを迂回しました ({where})")
     if always:
         parts.append("と".join(LABEL_JA[f.target] for f in always) + "は常にプロキシを迂回しました")
