@@ -238,12 +238,15 @@ def topology(lab: dict[str, Any], redact: Redact | None = None,
         ax.text(x + 0.12, y + h - 0.12, name, fontsize=11, fontweight="bold", va="top")
         ax.text(x + 0.12, y + h - 0.45, textwrap.fill(redact(place.get("stands_for", "")), 46),
                 fontsize=7.5, va="top", color="#333333")
-        addrs = ", ".join(redact(a) for a in place.get("addresses", [])[:5])
-        ax.text(x + 0.12, y + 0.12, textwrap.fill(addrs, 50), fontsize=7, va="bottom",
+        # "lo 10.1.143.211/32" (interface, address) -> the address only
+        addrs = ", ".join(dict.fromkeys(redact(str(a).split()[-1])
+                                        for a in place.get("addresses", [])[:6] if str(a).strip()))
+        ax.text(x + 0.12, y + 0.12, textwrap.fill(addrs, 40), fontsize=7, va="bottom",
                 color="#555555", family="monospace")
     squid = next((s for s in lab.get("services", []) if s.get("name") == "squid"), None)
-    if squid:
-        ax.text(0.45, 4.55, redact(f"Squid {squid.get('address', '')}"), fontsize=8.5,
+    if squid or res.get("proxy_url"):
+        where = res.get("proxy_url") or (squid or {}).get("address", "")
+        ax.text(0.45, 4.55, redact(f"Squid {where}"), fontsize=8.5,
                 bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#4C78A8"})
     ax.text(0.45, 1.95, "Lambda function (probe)", fontsize=8.5,
             bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#F58518"})
