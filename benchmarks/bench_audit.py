@@ -10,8 +10,9 @@ benchmarks/gen_squid_log.py and reused. Each measurement is a separate process
 (``proxylab audit FILE --format json``, and GoAccess with a custom --log-format, since
 its SQUID preset expects a syslog prefix); peak RSS comes from wait4() of that
 process. Prints medians: wall seconds, lines/s, MB/s, peak RSS and the ratio to
-GoAccess. The machine's load average is printed too: on a shared 2-core machine a
-busy neighbour halves the figures.
+GoAccess, plus the CPU seconds (user+sys) each took, which a busy neighbour on a
+shared machine does not inflate: lines per CPU-second x cores is the throughput the
+tool reaches when it has the cores to itself. The load average is printed too.
 
 ``--engines`` times the candidate parsing engines in-process on the first log,
 each computing the same per-(host, status) requests/bytes, to show why polars with
@@ -46,8 +47,8 @@ def ensure_log(lines: int) -> Path:
     return path
 
 
-def run_measured(cmd: list[str], timeout: float = 1800) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS bytes, exit code) of one child process."""
+def run_measured(cmd: list[str], timeout: float = 1800) -> tuple[float, int, int, float]:
+    """(wall seconds, peak RSS bytes, exit code, CPU seconds) of one child process."""
     t0 = time.perf_counter()
     with open(os.devnull, "wb") as null:
         proc = subprocess.Popen(cmd, stdout=null, stderr=subprocess.PIPE)
@@ -67,7 +68,7 @@ def run_measured(cmd: list[str], timeout: float = 1800) -> tuple[float, int, int
     code = os.waitstatus_to_exitcode(status)
     if code:
         print(f"  ! {' '.join(cmd[:3])}... exited {code}: {err.strip()[-300:]}", file=sys.stderr)
-    return wall, usage.ru_maxrss * 1024, code
+    return wall, usage.ru_maxrss * 1024, code, usage.ru_utime + usage.ru_stime
 
 
 def audit_cmd(path: Path) -> list[str]:
@@ -92,44 +93,48 @@ def goaccess_version() -> str:
         return "not installed"
 
 
-def row(name: str, lines: int, size: int, walls: list[float], rss: list[int]) -> dict:
+def row(name: str, lines: int, size: int, walls: list[float], rss: list[int],
+        cpus: list[float]) -> dict:
     w = statistics.median(walls)
     return {"tool": name, "wall": w, "lines_s": lines / w, "mb_s": size / 1e6 / w,
-            "rss_mb": max(rss) / 1e6, "runs": len(walls)}
+            "rss_mb": max(rss) / 1e6, "runs": len(walls), "cpu": statistics.median(cpus)}
 
 
 def bench_file(lines: int, repeat: int, goaccess: bool, ga_repeat: int) -> list[dict]:
     path = ensure_log(lines)
     size = path.stat().st_size
     rows = []
-    walls, rss = [], []
+    walls, rss, cpus = [], [], []
     for _ in range(repeat):
-        w, r, code = run_measured(audit_cmd(path))
+        w, r, code, c = run_measured(audit_cmd(path))
         if code == 0:
             walls.append(w)
             rss.append(r)
+            cpus.append(c)
     if walls:
-        rows.append(row("proxylab audit", lines, size, walls, rss))
+        rows.append(row("proxylab audit", lines, size, walls, rss, cpus))
     if goaccess:
         with tempfile.TemporaryDirectory() as tmp:
             cmd = goaccess_cmd(path, Path(tmp) / "ga.json")
             if cmd:
-                walls, rss = [], []
+                walls, rss, cpus = [], [], []
                 for _ in range(ga_repeat):
-                    w, r, code = run_measured(cmd)
+                    w, r, code, c = run_measured(cmd)
                     if code == 0:
                         walls.append(w)
                         rss.append(r)
+                        cpus.append(c)
                 if walls:
-                    rows.append(row("goaccess", lines, size, walls, rss))
+                    rows.append(row("goaccess", lines, size, walls, rss, cpus))
     print(f"\n{path.name}: {lines:,} lines, {size / 1e6:.0f} MB")
     ga = next((r for r in rows if r["tool"] == "goaccess"), None)
     print(f"  {'tool':<16}{'wall s':>9}{'M lines/s':>11}{'MB/s':>8}{'peak RSS MB':>13}"
-          f"{'x GoAccess':>12}{'runs':>6}")
+          f"{'x GoAccess':>12}{'CPU s':>8}{'M lines/CPU-s':>15}{'runs':>6}")
     for r in rows:
         ratio = f"{ga['wall'] / r['wall']:.1f}" if ga else "-"
         print(f"  {r['tool']:<16}{r['wall']:>9.2f}{r['lines_s'] / 1e6:>11.2f}{r['mb_s']:>8.0f}"
-              f"{r['rss_mb']:>13.0f}{ratio:>12}{r['runs']:>6}")
+              f"{r['rss_mb']:>13.0f}{ratio:>12}{r['cpu']:>8.2f}{lines / r['cpu'] / 1e6:>15.2f}"
+              f"{r['runs']:>6}")
     return rows
 
 
@@ -223,7 +228,8 @@ def engines(path: Path, repeat: int) -> None:
             con = duckdb.connect()
             t0 = time.perf_counter()
             n = len(con.execute(
-                f"select column6, column3, sum(column4), count(*) from read_csv('{tmp.name}', "
+                f"select column6, column3, sum(try_cast(column4 as bigint)), count(*) "
+                f"from read_csv('{tmp.name}', "
                 f"delim=' ', quote='', escape='', header=false, ignore_errors=true, "
                 f"null_padding=true) group by all").fetchall())
             return n, time.perf_counter() - t0

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from proxylab.audit.parse import NATIVE, detect_format, parse_chunk, unfill
+from proxylab.audit.parse import NATIVE, detect_format, parse_chunk, prepare_chunk, unfill
 from proxylab.audit.sources import Source, expand_paths, iter_chunks, open_source
 
 _CS_RE = re.compile(r"^[A-Z][A-Z0-9_]*/\d{3}$")
@@ -137,9 +137,14 @@ def _client_allowed(clients: Iterable[str], cidrs) -> list[str]:
     return keep
 
 
-def process_chunk(buf: bytes, fmt: str, opts: IngestOptions) -> ChunkResult:
-    """Parse and reduce one chunk. Pure function of its input: safe in worker threads."""
-    df = parse_chunk(buf, fmt)
+def process_chunk(buf: bytes, fmt: str, opts: IngestOptions, prepared: bool = False,
+                  want_samples: int | None = None) -> ChunkResult:
+    """Parse and reduce one chunk. Pure function of its input: safe in worker threads.
+
+    ``want_samples`` caps the malformed-line samples taken (finding line starts costs
+    a pass over the chunk, skipped once enough samples are kept).
+    """
+    df = parse_chunk(buf, fmt, prepared=prepared)
     lines = df.height
     ok = df["ok"]
     # A code/status token that is not CODE/ddd makes the line malformed; checked once per
@@ -149,13 +154,15 @@ def process_chunk(buf: bytes, fmt: str, opts: IngestOptions) -> ChunkResult:
         ok = ok & ~df["cs"].is_in(cs_bad).fill_null(False)
     n_ok = int(ok.sum())
     samples: list[str] = []
-    if n_ok < lines:
-        bad_rows = np.flatnonzero(~ok.to_numpy())[: opts.sample_limit]
+    want = opts.sample_limit if want_samples is None else want_samples
+    if n_ok < lines and want > 0:
+        bad_rows = np.flatnonzero(~ok.to_numpy())[:want]
         starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(buf, np.uint8) == 10) + 1))
         for r in bad_rows:
             if r + 1 < len(starts):
                 raw = buf[starts[r] : starts[r + 1] - 1]
                 samples.append(unfill(raw[:300]).decode("utf-8", "replace"))
+    if n_ok < lines:
         df = df.filter(ok)
     df = df.drop("ok")
     keep = pl.lit(True)
@@ -292,7 +299,9 @@ def _ingest_source(src, st, opts, pool, acc, samples, progress) -> None:
             if fmt is None:
                 fmt = opts.log_format if opts.log_format != "auto" else detect_format(buf)
                 st.format = fmt
-            pending.append(pool.submit(process_chunk, buf, fmt, opts))
+            prepare_chunk(buf, fmt)
+            pending.append(pool.submit(process_chunk, buf, fmt, opts, True,
+                                       opts.sample_limit - len(samples)))
             drain(opts.workers)
             if progress is not None and src.size:
                 try:

@@ -159,14 +159,22 @@ def fill_padding_array(a: np.ndarray, block: int = 1 << 18) -> None:
         seg[pad] = FILLER
 
 
-def parse_chunk(data: bytes, fmt: str) -> pl.DataFrame:
-    """Parse one newline-terminated chunk in the given format.
+def prepare_chunk(data: bytes, fmt: str) -> None:
+    """The padding fill for the native format, in place (no-op for the others).
 
-    For the native format ``data`` is written into (padding fill): it must be a fresh
-    object owned by the caller, as :func:`proxylab.audit.sources.iter_chunks` yields.
+    ``data`` must be a fresh object owned by the caller, as
+    :func:`proxylab.audit.sources.iter_chunks` yields. Split from parsing so the
+    reading thread can fill chunk k+1 (numpy, GIL released) while polars parses chunk k.
     """
     if fmt == NATIVE:
         fill_padding_array(_writable_view(data))
+
+
+def parse_chunk(data: bytes, fmt: str, prepared: bool = False) -> pl.DataFrame:
+    """Parse one newline-terminated chunk in the given format (see :func:`prepare_chunk`)."""
+    if not prepared:
+        prepare_chunk(data, fmt)
+    if fmt == NATIVE:
         return parse_native(data)
     return parse_common(data, combined=fmt == COMBINED)
 
