@@ -162,3 +162,7 @@ def to_markdown(notebook: Path, out: Path) -> Path:
         path.write_bytes(data if isinstance(data, bytes) else base64.b64decode(data))
     out.write_text(body, encoding="utf-8")
     return out
+
+
+# Public name for other notebook renderers (the audit report uses it).
+kernel_name = _kernel
