@@ -78,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
     from proxylab.audit.ingest import IngestOptions, ingest
     from proxylab.audit.sources import expand_paths
 
+    if args.report and "-" in args.paths:
+        raise UserError("--report re-reads the logs in the notebook, and standard input "
+                        "cannot be read twice: pass file paths instead of -")
     sources = expand_paths(args.paths)
     opts = IngestOptions(
         since=args.since, until=args.until, client_cidrs=tuple(args.client_cidr),
@@ -128,7 +131,7 @@ def _render_report(args: argparse.Namespace) -> None:
     from proxylab.audit.nb import render
 
     print(f"proxylab audit: rendering the audit notebook into {args.report}", file=sys.stderr)
-    out = render([a for a in args.paths if a != "-"], Path(args.report),
+    out = render(list(args.paths), Path(args.report),
                  since=str(args.since) if args.since is not None else None,
                  until=str(args.until) if args.until is not None else None,
                  client_cidr=[str(c) for c in args.client_cidr], bucket_seconds=args.bucket)
