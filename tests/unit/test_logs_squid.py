@@ -165,3 +165,53 @@ def test_generated_native_lines_round_trip(ts, ms, tr, size, status, host, pad):
     assert (rec.elapsed_ms, rec.bytes, rec.http_status, rec.host, rec.port) == (
         tr, size, status, host, 443)
     assert abs(rec.ts - (ts + ms / 1000)) < 1e-6
+
+
+def test_other_scripts_digits_are_malformed_not_a_crash():
+    for bad in (SEED.replace("    135", " ²"), SEED.replace("19109", "١٢"),
+                SEED.replace("www.google.com:443", "[::1]:٤٤٣")):
+        res = squid.parse_lines([bad])
+        assert len(res.frame) + len(res.malformed) == 1
+
+
+EDGE = [
+    SEED,
+    "",
+    "1748149506.001      2 2001:db8::5 TCP_TUNNEL/200 512 CONNECT [2001:db8::10]:8443 alice "
+    "HIER_DIRECT/2606:2800:220:1::1 -",
+    "1748149506.100\t0 10.1.143.211 NONE_NONE/000 0 - error:transaction-end-before-headers - "
+    "HIER_NONE/- -",
+    "1748149506.200      9 10.1.143.211 TCP_TUNNEL/503 0 CONNECT p.example:443 - HIER_NONE/- -",
+    "1748149506.300     27 10.1.143.211 TCP_MISS/200 1024 GET http://example.com/a - "
+    "HIER_DIRECT/93.184.216.34 text/html",
+    "99999999999.5 1 10.1.143.211 TCP_MISS/200 1 GET http://a/ - HIER_NONE/- -",
+    "truncated 1748149506.3",
+    COMMON,
+    SEED.replace("    135", " ²"),
+]
+
+
+def test_vectorised_and_per_line_paths_agree(monkeypatch):
+    lines = EDGE * 7
+    slow = squid.parse_lines(lines)  # below the threshold: per line
+    monkeypatch.setattr(squid, "VECTOR_MIN_LINES", 1)
+    fast = squid.parse_lines(lines)
+    pd.testing.assert_frame_equal(fast.frame, slow.frame, check_categorical=False)
+    assert fast.malformed == slow.malformed and fast.skipped == slow.skipped
+    assert len(fast.frame) == 6 * 7
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(EDGE) | st.text(max_size=80), min_size=1, max_size=12))
+def test_vectorised_path_never_crashes_and_agrees(lines):
+    import proxylab.logs.squid as mod
+
+    slow = mod.parse_lines(lines)
+    old = mod.VECTOR_MIN_LINES
+    mod.VECTOR_MIN_LINES = 1
+    try:
+        fast = mod.parse_lines(lines)
+    finally:
+        mod.VECTOR_MIN_LINES = old
+    assert fast.malformed == slow.malformed
+    assert fast.frame["raw_line_no"].tolist() == slow.frame["raw_line_no"].tolist()

@@ -31,7 +31,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from proxylab.logs.base import MAX_EPOCH, Malformed, ParseResult, to_utc, typed
+from proxylab.logs.base import MAX_EPOCH, Malformed, ParseResult, concat, to_utc, typed
 
 FORMATS = ("squid", "common", "combined")
 
@@ -55,18 +55,20 @@ DTYPES: dict[str, str] = {
     "raw_line_no": "Int64",
 }
 
-_TS_RE = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
+# re.ASCII: "\d" must not accept other scripts' digits (int("²") fails; RE2 agrees).
+_TS_RE = re.compile(r"\d{1,12}(?:\.\d{1,9})?", re.ASCII)
 _TAG_RE = re.compile(r"[A-Z][A-Z0-9_]*")
-_STATUS_RE = re.compile(r"\d{1,3}")
+_STATUS_RE = re.compile(r"\d{1,3}", re.ASCII)
 _COMMON_RE = re.compile(
     r"(?P<client>\S+)\s+(?P<ident>\S+)\s+(?P<user>\S+)\s+\[(?P<tl>[^\]]+)\]\s+"
     r'"(?P<method>\S+)\s+(?P<url>\S+)(?:\s+(?P<proto>[^"\s]*))?"\s+(?P<status>\d{1,3})\s+'
     r'(?P<bytes>\d+|-)'
     r'(?:\s+"(?P<referer>(?:[^"\\]|\\.)*)"\s+"(?P<ua>(?:[^"\\]|\\.)*)")?'
-    r"\s+(?P<code>[A-Z][A-Z0-9_]*):(?P<hier>[A-Z][A-Z0-9_]*)"
+    r"\s+(?P<code>[A-Z][A-Z0-9_]*):(?P<hier>[A-Z][A-Z0-9_]*)",
+    re.ASCII,
 )
 _TL_RE = re.compile(
-    r"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})\s+([+-])(\d{2})(\d{2})"
+    r"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})\s+([+-])(\d{2})(\d{2})", re.ASCII
 )
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
@@ -132,12 +134,13 @@ def _split_authority(authority: str) -> tuple[str | None, int | None]:
         if end < 0:
             return None, None
         host, rest = authority[1:end], authority[end + 1 :]
-        if rest.startswith(":") and rest[1:].isdigit():
+        if rest.startswith(":") and rest[1:].isascii() and rest[1:].isdigit() and len(rest) <= 6:
             return host, int(rest[1:])
         return host, None
     if authority.count(":") == 1:
         host, _, port = authority.partition(":")
-        return (host or None), (int(port) if port.isdigit() and len(port) <= 5 else None)
+        digits = port.isascii() and port.isdigit() and len(port) <= 5
+        return (host or None), (int(port) if digits else None)
     return (authority or None), None
 
 
@@ -168,12 +171,13 @@ def _native_fields(f: list[str]) -> tuple:
         raise LineError(f"timestamp {ts_s!r} is not seconds.millis")
     if float(ts_s) >= MAX_EPOCH:
         raise LineError(f"timestamp {ts_s!r} is out of range")
-    if not tr.isdigit():
+    if not (tr.isascii() and tr.isdigit()):
         raise LineError(f"elapsed {tr!r} is not a number of milliseconds")
     code, sep, status = code_status.partition("/")
-    if not sep or not _tag(code) or not (status.isdigit() and len(status) <= 3):
+    if not sep or not _tag(code) or not (status.isascii() and status.isdigit()
+                                         and len(status) <= 3):
         raise LineError(f"result {code_status!r} is not CODE/status")
-    if not size.isdigit():
+    if not (size.isascii() and size.isdigit()):
         raise LineError(f"bytes {size!r} is not a number")
     hier, sep, peer = hier_peer.partition("/")
     if not sep or not _tag(hier):
@@ -261,6 +265,16 @@ def detect_format(lines: Iterable[str], sample: int = 50) -> str:
     return best if votes[best] else "squid"
 
 
+# Above this many lines the native format is matched column-wise by Arrow (RE2), and
+# only lines that do not match go through the per-line parser (for their reason).
+VECTOR_MIN_LINES = 20_000
+_NATIVE_RE2 = (
+    r"^\s*(?P<ts>\d{1,10}(?:\.\d{1,9})?)\s+(?P<tr>\d+)\s+(?P<client>\S+)\s+"
+    r"(?P<code>[A-Z][A-Z0-9_]*)/(?P<status>\d{1,3})\s+(?P<bytes>\d+)\s+(?P<method>\S+)\s+"
+    r"(?P<url>\S+)\s+(?P<user>\S+)\s+(?P<hier>[A-Z][A-Z0-9_]*)/(?P<peer>\S*)\s+(?P<mt>\S+)\s*$"
+)
+
+
 def parse_lines(lines: Iterable[str], run_id: str = "", fmt: str = "auto") -> ParseResult:
     """Parse a whole access log into the ``proxy_requests`` table (DESIGN.md §5).
 
@@ -268,13 +282,24 @@ def parse_lines(lines: Iterable[str], run_id: str = "", fmt: str = "auto") -> Pa
     file whose ``logformat`` changed midway still parses."""
     if fmt not in FORMATS and fmt != "auto":
         raise ValueError(f"unknown Squid log format {fmt!r} (known: {', '.join(FORMATS)}, auto)")
+    if not isinstance(lines, list):
+        lines = list(lines)
+    if fmt in ("squid", "auto") and len(lines) >= VECTOR_MIN_LINES:
+        return _parse_vectorized(lines, run_id, fmt)
+    return _parse_rows(lines, run_id, fmt)
+
+
+def _parse_rows(lines: list[str], run_id: str, fmt: str,
+                numbers: Iterable[int] | None = None) -> ParseResult:
+    """The per-line parser; ``numbers`` gives the original line numbers of ``lines``."""
     rows: list[tuple] = []
     add = rows.append
     malformed: list[Malformed] = []
     n = skipped = 0
     native_ok = fmt in ("squid", "auto")
     ts_re = _TS_RE.fullmatch
-    for n, raw in enumerate(lines, 1):
+    pairs = zip(numbers, lines, strict=False) if numbers is not None else enumerate(lines, 1)
+    for n, raw in pairs:
         f = raw.split()
         if not f:
             skipped += 1
@@ -302,6 +327,80 @@ def parse_lines(lines: Iterable[str], run_id: str = "", fmt: str = "auto") -> Pa
                            source="proxy_access.log")
     cols = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
     return ParseResult(_frame(cols, run_id, len(rows)), malformed, lines=n, skipped=skipped,
+                       source="proxy_access.log")
+
+
+def _parse_vectorized(lines: list[str], run_id: str, fmt: str) -> ParseResult:
+    """Native lines matched column-wise by Arrow; the rest, and any line whose
+    timestamp is out of range, go through :func:`_parse_rows` (same rows, same
+    reasons), and the two are merged back in line order."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(lines, type=pa.string())
+    m = pc.extract_regex(arr, _NATIVE_RE2)
+    ok_np = m.is_valid().to_numpy(zero_copy_only=False).copy()
+    matched = pc.filter(m, pa.array(ok_np))
+    in_range = pc.less(pc.cast(matched.field("ts"), pa.float64()), MAX_EPOCH)
+    ok_np[np.flatnonzero(ok_np)] = in_range.to_numpy(zero_copy_only=False)
+    ok = pa.array(ok_np)
+    line_no = np.arange(1, len(lines) + 1)
+    rest_idx = np.flatnonzero(~ok_np)
+    rest = _parse_rows([lines[i] for i in rest_idx], run_id, fmt,
+                       numbers=(int(i) + 1 for i in rest_idx))
+    good = pc.filter(m, ok)
+    f = {name: good.field(name) for name in ("ts", "tr", "client", "code", "status", "bytes",
+                                              "method", "url", "user", "hier", "peer", "mt")}
+
+    def dash_null(a):
+        empty = pc.or_(pc.equal(a, "-"), pc.equal(a, ""))
+        return pc.if_else(empty, pa.scalar(None, pa.string()), a)
+
+    url_dict = f["url"].dictionary_encode()
+    targets = [split_target(u) for u in url_dict.dictionary.to_pylist()]
+    idx = url_dict.indices.to_numpy(zero_copy_only=False)
+    hosts = pa.array([t[0] for t in targets], type=pa.string()).take(pa.array(idx))
+    ports = pa.array([t[1] for t in targets], type=pa.int64()).take(pa.array(idx))
+
+    def cat(a):
+        d = a.dictionary_encode()
+        return pd.Categorical.from_codes(d.indices.to_numpy(zero_copy_only=False),
+                                         categories=pd.Index(d.dictionary.to_pylist(),
+                                                             dtype="string"))
+
+    def text(a):
+        return pd.array(pd.arrays.ArrowStringArray(a), dtype="string")
+
+    n_good = len(good)
+    df = pd.DataFrame({
+        "run_id": pd.Categorical.from_codes(np.zeros(n_good, dtype=int),
+                                            categories=pd.Index([run_id], dtype="string")),
+        "ts": to_utc(pd.Series(pc.cast(f["ts"], pa.float64()).to_numpy(zero_copy_only=False))),
+        "elapsed_ms": pd.array(pc.cast(f["tr"], pa.int64()).to_numpy(zero_copy_only=False),
+                               dtype="Int64"),
+        "client_ip": text(f["client"]),
+        "squid_code": cat(f["code"]),
+        "http_status": pd.array(pc.cast(f["status"], pa.int64()).to_numpy(zero_copy_only=False),
+                                dtype="Int64"),
+        "bytes": pd.array(pc.cast(f["bytes"], pa.int64()).to_numpy(zero_copy_only=False),
+                          dtype="Int64"),
+        "method": cat(f["method"]),
+        "host": text(hosts),
+        "port": pd.array(ports.to_pylist(), dtype="Int64"),
+        "url": text(f["url"]),
+        "user": text(dash_null(f["user"])),
+        "hierarchy": cat(f["hier"]),
+        "peer": text(dash_null(f["peer"])),
+        "content_type": text(dash_null(f["mt"])),
+        "log_format": pd.Categorical.from_codes(np.zeros(n_good, dtype=int),
+                                                categories=pd.Index(["squid"], dtype="string")),
+        "raw_line_no": pd.array(line_no[ok_np], dtype="Int64"),
+    })
+    if len(rest.frame):
+        df = concat([df, rest.frame], DTYPES).sort_values("raw_line_no", kind="stable")
+        df = df.reset_index(drop=True)
+    return ParseResult(df, rest.malformed, lines=len(lines), skipped=rest.skipped,
                        source="proxy_access.log")
 
 
