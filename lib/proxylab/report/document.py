@@ -87,7 +87,7 @@ class Report:
     # --------------------------------------------------------------- sections
     def title_md(self, title: str | None = None) -> str:
         cats = sorted({str(c) for c in self.runs["catalog"] if str(c)})
-        sub = f"Catalogue: {', '.join(cats)} · {len(self.runs)} runs" if cats else ""
+        sub = self.t("catalogue", cats=", ".join(cats), n=len(self.runs)) if cats else ""
         text = f"# {title or self.t('title')}\n\n{sub}"
         if self.redactor is not None and self.redactor.enabled:
             text += f"\n\n*{self.t('redacted')}*"
@@ -149,7 +149,7 @@ class Report:
         run = self.runs[self.runs["run_id"] == run_id].iloc[0]
         routes = self.analysis.routes[self.analysis.routes["run_id"] == run_id]
         head = f"### {run['scenario']}: {self.r(run['title'])}"
-        meta = f"`{self.r(run_id)}` · status **{run['status']}**"
+        meta = f"`{self.r(run_id)}` · {self.t('status')} **{run['status']}**"
         if isinstance(run["error"], str) and run["error"]:
             meta += f" · {self.r(run['error'])}"
         yes, no = self.t("yes"), self.t("no")
@@ -177,7 +177,8 @@ class Report:
         fe = self.analysis.tables.function_events
         bad = fe[(fe["run_id"] == run_id) & fe["kind"].isin(["error", "timeout"])]
         parts = [f"### {run['scenario']}: {self.r(md_escape(run['title']))}", "",
-                 f"`{self.r(run_id)}` · status **{run['status']}** · no probe steps captured."]
+                 f"`{self.r(run_id)}` · {self.t('status')} **{run['status']}** · "
+                 + self.t("no_steps")]
         if md_escape(run["error"]):
             parts += ["", self.r(md_escape(run["error"]))]
         if len(bad):

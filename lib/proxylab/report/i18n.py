@@ -68,6 +68,9 @@ TEXT: dict[str, dict[str, str]] = {
         "scen_cols": "scenario|title|function|endpoints|variables",
         "exp_cols": "scenario|check|expected|observed",
         "yes": "yes", "no": "no",
+        "catalogue": "Catalogue: {cats} · {n} runs",
+        "status": "status",
+        "no_steps": "no probe steps captured.",
     },
     "ja": {
         "title": "どのリクエストが HTTP プロキシを通り、どれが VPC エンドポイントを通るのか",
@@ -124,6 +127,9 @@ TEXT: dict[str, dict[str, str]] = {
         "scen_cols": "シナリオ|タイトル|関数|エンドポイント|環境変数",
         "exp_cols": "シナリオ|検査|期待|観測",
         "yes": "はい", "no": "いいえ",
+        "catalogue": "カタログ: {cats} · 実行 {n} 件",
+        "status": "状態",
+        "no_steps": "プローブのステップは記録されていません。",
     },
 }
 
