@@ -142,7 +142,9 @@ def _cell_text(cell: pd.DataFrame, routes_here: list[str]) -> str:
 
 def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figure:
     """One run's requests over time: Squid tunnels as bars (start = logged time -
-    elapsed), service-front hits and DNS answers as markers, one row per host."""
+    elapsed) and service-front hits as markers, one row per host. dnsmasq logs
+    whole seconds only, so DNS answers are written under each host's name rather
+    than placed on a millisecond axis they cannot honestly be placed on."""
     redact = redact or _identity
     pr = tables.proxy_requests[tables.proxy_requests["run_id"] == run_id]
     sh = tables.service_hits[tables.service_hits["run_id"] == run_id]
@@ -151,7 +153,7 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figu
     hosts = list(dict.fromkeys([*sh["host"].dropna().astype(str),
                                 *pr["host"].dropna().astype(str)]))
     dq = dq[dq["name"].isin(hosts)]
-    stamps = [s for s in (*pr["ts"], *sh["ts"], *dq["ts"]) if not pd.isna(s)]
+    stamps = [s for s in (*pr["ts"], *sh["ts"]) if not pd.isna(s)]
     fig, ax = plt.subplots(figsize=(10, 2.2 + 0.45 * max(len(hosts), 1)))
     if not stamps:
         ax.axis("off")
@@ -182,15 +184,16 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figu
         m, c = via_marker.get(str(row["via"]), ("x", "black"))
         ax.plot(sec(row["ts"]), y[row["host"]], marker=m, color=c, markersize=8,
                 markeredgecolor="black", linestyle="none")
+    answers: dict[str, list[str]] = {}
     for _, row in dq.iterrows():
-        if pd.isna(row["ts"]):
+        if str(row["qtype"]) not in ("A", "AAAA") or pd.isna(row["answer"]):
             continue
-        failed = str(row["answer"]).upper() in ("NXDOMAIN", "REFUSED", "SERVFAIL")
-        ax.plot(sec(row["ts"]), y[row["name"]] + 0.3, marker="v",
-                color=ROUTE_COLORS["failed-direct"] if failed else "#777777", markersize=6,
-                linestyle="none")
+        text = f"{row['resolver']}: {row['answer']}"
+        if text not in answers.setdefault(str(row["name"]), []):
+            answers[str(row["name"])].append(text)
     ax.set_yticks(list(y.values()))
-    ax.set_yticklabels([redact(h) for h in hosts], fontsize=8)
+    ax.set_yticklabels([redact(h) + ("\nDNS " + ", ".join(answers[h][:2]) if h in answers else "")
+                        for h in hosts], fontsize=7.5)
     ax.invert_yaxis()
     ax.set_xlabel("seconds since the first evidence of this run")
     ax.grid(axis="x", alpha=0.3)
@@ -203,10 +206,8 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figu
                    markeredgecolor="black", label="via gateway endpoint"),
         plt.Line2D([], [], marker="D", color=ROUTE_COLORS["endpoint"], linestyle="none",
                    markeredgecolor="black", label="via interface endpoint"),
-        plt.Line2D([], [], marker="v", color="#777777", linestyle="none", label="DNS answer"),
     ]
-    ax.set_title(redact(f"Requests of run {run_id} (DNS log times are whole seconds)"),
-                 fontsize=10)
+    ax.set_title(redact(f"Requests of run {run_id}"), fontsize=10)
     fig.tight_layout(rect=(0, 0.16, 1, 1))
     fig.legend(handles=legend, loc="lower center", ncol=3, frameon=False, fontsize=8)
     return fig
