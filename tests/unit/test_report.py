@@ -118,6 +118,15 @@ def test_prose_in_both_languages_states_the_same_facts(a):
     assert set(i18n.TEXT["en"]) == set(i18n.TEXT["ja"])
 
 
+def test_japanese_why_is_built_from_the_same_facts(a):
+    ja = Report(a, "ja", None)
+    seed2, seed3 = ja.run_md(SEED[1].name), ja.run_md(SEED[2].name)
+    assert "NO_PROXY のエントリ 's3.ap-northeast-1.amazonaws.com'" in seed2
+    assert "S3 ゲートウェイエンドポイント vpce-0f9e8d7c6b5a43210 経由" in seed2
+    assert "TCP_TUNNEL/503 (HIER_NONE: 上流に接続していない)" in seed3
+    assert "プロキシ VPC のリゾルバーの応答は NXDOMAIN" in seed3
+
+
 def test_redacted_report_sections_hold_no_identifier(a):
     r = redact.build(a.tables, key="k")
     doc = Report(a, "en", r)

@@ -160,7 +160,8 @@ class Report:
                  f"**{self.t('why_t')}**", ""]
         for _, r in routes.iterrows():
             flag = " ⚠" if r["route"] == "inconsistent" else ""
-            parts.append(f"- **{r['step']}**{flag}: {code_urls(self.r(r['why']))}")
+            why = self._why_ja(run_id, r) if self.lang == "ja" else r["why"]
+            parts.append(f"- **{r['step']}**{flag}: {code_urls(self.r(why))}")
         ev = self.analysis.evidence
         ev = ev[(ev["run_id"] == run_id) & (ev["source"] != "function")]
         excerpt = list(dict.fromkeys(f"{e['file']}:{e['line_no']}: {e['text']}"
@@ -169,6 +170,28 @@ class Report:
             parts += ["", f"**{self.t('excerpt_t')}**", "", "```text",
                       *[self.r(x).replace("\t", " ") for x in excerpt], "```"]
         return "\n".join(parts)
+
+    def _why_ja(self, run_id: str, r: pd.Series) -> str:
+        from proxylab.logs import squid
+
+        run = self.runs[self.runs["run_id"] == run_id].iloc[0]
+        env = json.loads(run["env"]) if isinstance(run["env"], str) else {}
+        resources = (self._record(run_id).get("lab") or {}).get("resources") or {}
+        ev = self.analysis.evidence
+        lines = ev[(ev["run_id"] == run_id) & (ev["step"] == r["step"])
+                   & (ev["source"] == "squid")]["text"]
+        squid_line = None
+        for text in lines:
+            try:
+                squid_line = squid.parse_line(str(text))
+                break
+            except squid.LineError:
+                continue
+        dq = self.analysis.tables.dns_queries
+        ans = dq[(dq["run_id"] == run_id) & (dq["name"] == r["host"])
+                 & (dq["resolver"].astype(str) == "proxy-vpc")]["answer"]
+        return i18n.why_ja(r.to_dict(), env, resources, squid_line,
+                           None if ans.empty else str(ans.iloc[0]))
 
     def no_steps_md(self, run_id: str) -> str:
         """A run without step lines: say so, with the run's error and the function's

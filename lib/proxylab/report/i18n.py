@@ -96,7 +96,7 @@ TEXT: dict[str, dict[str, str]] = {
                    "文字は各ステップの結果です。"),
         "runs_h": "シナリオごとの結果",
         "steps_t": "ステップ",
-        "why_t": "判定の根拠 (ログから自動生成, 英語)",
+        "why_t": "判定の根拠",
         "excerpt_t": "ログの抜粋",
         "checks_h": "検証",
         "pred_ok": "すべてのステップが、クライアント自身のプロキシ判定ロジックの予測どおりの経路を"
@@ -214,3 +214,59 @@ def headline(findings: list[Finding], english: str, lang: str) -> str:
 
 
 __all__ = ["LANGS", "TEXT", "finding", "headline", "t"]
+
+
+ROUTE_JA = {"proxy": "プロキシ経由", "endpoint": "エンドポイント経由", "direct": "直接 (NAT)",
+            "failed-at-proxy": "プロキシで失敗", "failed-direct": "直接接続で失敗",
+            "inconsistent": "証跡が矛盾"}
+
+
+def why_ja(row: dict, env: dict[str, str], resources: dict[str, str], squid_line: object,
+           dns_answer: str | None) -> str:
+    """The Japanese "why" for one step, from the same structured facts as the English
+    one: the client's decision (re-run from the scenario's variables) and the evidence."""
+    from proxylab.analysis import predict
+
+    step = str(row["step"])
+    client = "botocore" if predict.STEP_CLIENTS.get(step) == "botocore" else "urllib"
+    d = predict.decide(step, env, resources, url=f"https://{row['host']}/")
+    parts = []
+    if client == "botocore":
+        parts.append(f"botocore はクライアント作成時にエンドポイント '{d.decision_host}' に対して"
+                     "プロキシを使うかを一度だけ判定します")
+    if d.proxy is None:
+        hit = predict.matching_entry(d.decision_host, env)
+        if hit and hit[1] == "*":
+            parts.append(f"NO_PROXY='*' のため {client} は直接接続しました")
+        elif hit:
+            how = "と一致" if hit[1] == "exact" else "にドメインのサフィックスとして一致"
+            parts.append(f"NO_PROXY のエントリ '{hit[0]}' が '{d.decision_host}' {how}するため、"
+                         f"{client} は直接接続しました")
+        else:
+            parts.append(f"この通信に使うプロキシ変数がないため、{client} は直接接続しました")
+    else:
+        parts.append(f"NO_PROXY に '{d.decision_host}' に一致するエントリがないため、{client} は "
+                     f"{d.proxy} に CONNECT を送りました")
+    route = str(row["route_guess"] if row["route"] == "inconsistent" else row["route"])
+    if route == "proxy" and squid_line is not None:
+        parts.append(f"Squid は {squid_line.method} {squid_line.url} を "
+                     f"{squid_line.squid_code}/{squid_line.http_status} と記録しました")
+    elif route == "endpoint":
+        name = "S3 ゲートウェイエンドポイント" if row["endpoint_kind"] == "gateway" else \
+            "execute-api インターフェイスエンドポイント"
+        vpce = f" {row['vpce_id']}" if isinstance(row.get("vpce_id"), str) else ""
+        parts.append(f"{name}{vpce} 経由でサービスに届きました")
+    elif route == "failed-at-proxy" and squid_line is not None:
+        parts.append(f"Squid は {squid_line.squid_code}/{squid_line.http_status:03d} "
+                     f"({squid_line.hierarchy}: 上流に接続していない) を返しました")
+        if dns_answer:
+            parts.append(f"プロキシ VPC のリゾルバーの応答は {dns_answer} でした")
+    elif route == "failed-direct":
+        parts.append("Squid にもサービス側にも記録がなく、ステップは "
+                     f"{row['outcome']} で終わりました")
+    elif route == "direct":
+        parts.append("Squid の記録なしにサービスがインターネット側から受けました (NAT 経由)")
+    text = "。".join(parts) + "。"
+    if row["route"] == "inconsistent":
+        text += f" 証跡が矛盾しています: {row['flag']}"
+    return text
