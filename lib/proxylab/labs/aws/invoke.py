@@ -24,34 +24,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from proxylab.labs.aws.stack import Clock
 from proxylab.labs.base import FunctionCode, Invocation, LabError
+from proxylab.labs.local.lambda_env import RESERVED_KEYS as RESERVED
 
 PROBE_SOURCE = Path(__file__).resolve().parents[2] / "functions" / "probe.py"
 PROBE_HANDLER = "probe.handler"
 NONCE_VAR = "PROXYLAB_INVOCATION"
 
-# Lambda refuses these in a function's environment (its own runtime sets them).
-RESERVED = frozenset(
-    {
-        "_HANDLER",
-        "_X_AMZN_TRACE_ID",
-        "AWS_DEFAULT_REGION",
-        "AWS_REGION",
-        "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_NAME",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "AWS_LAMBDA_LOG_GROUP_NAME",
-        "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_ACCESS_KEY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_LAMBDA_RUNTIME_API",
-        "LAMBDA_TASK_ROOT",
-        "LAMBDA_RUNTIME_DIR",
-    }
-)
 REPORT_RE = re.compile(r"REPORT RequestId: (?P<rid>\S+)\s+Duration: (?P<dur>[\d.]+) ms")
 INIT_RE = re.compile(r"Init Duration: (?P<init>[\d.]+) ms")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
