@@ -234,15 +234,16 @@ def engines(path: Path, repeat: int) -> None:
                 f"null_padding=true) group by all").fetchall())
             return n, time.perf_counter() - t0
 
-    def polars_engine():  # the shipped engine, end to end (chunks, 3 aggregates)
-        from proxylab.audit.ingest import ingest
+    def proxylab_ingest(engine: str):  # the shipped pipeline (chunks, fill, 3 aggregates)
+        from proxylab.audit.ingest import IngestOptions, ingest
 
-        return ingest([str(path)]).by_request.height
+        return lambda: ingest([str(path)], IngestOptions(engine=engine)).by_request.height
 
     cands = [("plain Python (str.split)", plain_python), ("pyarrow regex", pyarrow_regex),
              ("polars regex", polars_regex), ("duckdb regex", duckdb_regex),
              ("pyarrow CSV after fill (+fill)", None), ("duckdb CSV after fill (+fill)", None),
-             ("polars CSV after fill = proxylab", polars_engine)]
+             ("proxylab ingest, polars reader", proxylab_ingest("polars")),
+             ("proxylab ingest, Arrow reader (default)", proxylab_ingest("auto"))]
     print(f"\nengines on {path.name} ({n_lines:,} lines), in-process, median of {repeat}:")
     fill_times = []
     for _ in range(repeat):
@@ -251,7 +252,7 @@ def engines(path: Path, repeat: int) -> None:
         fill_times.append(time.perf_counter() - t0)
     fill_s = statistics.median(fill_times)
     for name, fn in cands:
-        times = []
+        times, cpus = [], []
         try:
             for _ in range(repeat if fn is not plain_python else 1):
                 if name.startswith("pyarrow CSV"):
@@ -261,14 +262,63 @@ def engines(path: Path, repeat: int) -> None:
                 elif name.startswith("duckdb CSV"):
                     times.append(duckdb_csv_filled()[1] + fill_s)
                 else:
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     fn()
                     times.append(time.perf_counter() - t0)
+                    cpus.append(time.process_time() - c0)
         except ImportError as exc:
             print(f"  {name:<36} skipped ({exc.name} not installed)")
             continue
         med = statistics.median(times)
-        print(f"  {name:<36}{med:>7.2f} s {n_lines / med / 1e6:>7.2f} M lines/s")
+        cpu = f"  (CPU {statistics.median(cpus):.2f} s)" if cpus else ""
+        print(f"  {name:<40}{med:>7.2f} s {n_lines / med / 1e6:>7.2f} M lines/s{cpu}")
+    threads_scaling(data)
+
+
+def threads_scaling(data: bytes) -> None:
+    """Why the Arrow reader: polars' read_csv on an in-memory buffer holds the GIL and
+    uses one thread; Arrow's releases the GIL and splits a chunk over its thread pool."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    from proxylab.audit.parse import parse_native_tolerant, prepare_chunk
+
+    chunk = data[: 16 << 20]
+    chunk = chunk[: chunk.rfind(b"\n") + 1]
+    bufs = []
+    for _ in range(8):
+        b = bytes(bytearray(chunk))
+        prepare_chunk(b, "native")
+        bufs.append(b)
+
+    def arrow(b: bytes, threads: bool) -> None:
+        pcsv.read_csv(pa.py_buffer(b), read_options=pcsv.ReadOptions(
+            column_names=[f"c{i}" for i in range(10)], use_threads=threads),
+            parse_options=pcsv.ParseOptions(delimiter=" ", quote_char=False,
+                                            invalid_row_handler=lambda r: "skip"))
+
+    import threading
+
+    def timed(fn, parallel: int) -> float:
+        t0 = time.perf_counter()
+        if parallel == 1:
+            for b in bufs:
+                fn(b)
+        else:
+            ts = [threading.Thread(target=lambda part=bufs[i::parallel]: [fn(b) for b in part])
+                  for i in range(parallel)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+        return time.perf_counter() - t0
+
+    print("\nreader scaling, 8 x 16 MB chunks (s; lower is better):")
+    print(f"  polars read_csv        1 thread {timed(parse_native_tolerant, 1):.2f}"
+          f"   2 Python threads {timed(parse_native_tolerant, 2):.2f}")
+    print(f"  Arrow read_csv         1 thread {timed(lambda b: arrow(b, False), 1):.2f}"
+          f"   2 Python threads {timed(lambda b: arrow(b, False), 2):.2f}"
+          f"   Arrow's own threads {timed(lambda b: arrow(b, True), 1):.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,7 @@ class IngestOptions:
     workers: int = 1  # polars parallelises inside a chunk; more Python workers contend
     sample_limit: int = 20
     log_format: str = "auto"  # auto | native | common | combined
+    engine: str = "auto"  # auto (Arrow reader, polars fallback) | polars (native format)
 
 
 @dataclass
@@ -144,8 +145,11 @@ def process_chunk(buf: bytes, fmt: str, opts: IngestOptions, prepared: bool = Fa
     ``want_samples`` caps the malformed-line samples taken (finding line starts costs
     a pass over the chunk, skipped once enough samples are kept).
     """
-    df = parse_chunk(buf, fmt, prepared=prepared)
-    lines = df.height
+    want = opts.sample_limit if want_samples is None else want_samples
+    parsed = parse_chunk(buf, fmt, prepared=prepared, sample_limit=max(0, want),
+                         engine=opts.engine)
+    df = parsed.df
+    lines = parsed.lines
     ok = df["ok"]
     # A code/status token that is not CODE/ddd makes the line malformed; checked once per
     # distinct token, not per line.
@@ -153,16 +157,22 @@ def process_chunk(buf: bytes, fmt: str, opts: IngestOptions, prepared: bool = Fa
     if cs_bad:
         ok = ok & ~df["cs"].is_in(cs_bad).fill_null(False)
     n_ok = int(ok.sum())
-    samples: list[str] = []
-    want = opts.sample_limit if want_samples is None else want_samples
-    if n_ok < lines and want > 0:
-        bad_rows = np.flatnonzero(~ok.to_numpy())[:want]
-        starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(buf, np.uint8) == 10) + 1))
-        for r in bad_rows:
-            if r + 1 < len(starts):
-                raw = buf[starts[r] : starts[r + 1] - 1]
-                samples.append(unfill(raw[:300]).decode("utf-8", "replace"))
-    if n_ok < lines:
+    samples = [unfill(t[:300]).decode("utf-8", "replace") for t in parsed.dropped_samples]
+    samples = samples[: max(0, want)]
+    if n_ok < df.height and len(samples) < want:
+        bad_rows = np.flatnonzero(~ok.to_numpy())[: want - len(samples)]
+        if parsed.rows_are_lines:
+            starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(buf, np.uint8) == 10)
+                                     + 1))
+            for r in bad_rows:
+                if r + 1 < len(starts):
+                    raw = buf[starts[r] : starts[r + 1] - 1]
+                    samples.append(unfill(raw[:300]).decode("utf-8", "replace"))
+        else:  # rows kept by the reader but with a bad token: show the fields read
+            for r in bad_rows:
+                samples.append(" ".join("" if v is None else str(v)
+                                        for v in df.row(int(r))[:-1])[:300])
+    if n_ok < df.height:
         df = df.filter(ok)
     df = df.drop("ok")
     keep = pl.lit(True)

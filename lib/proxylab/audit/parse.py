@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import ctypes
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 NATIVE = "native"
 COMMON = "common"
@@ -81,14 +84,76 @@ def _read(buf: bytes, names: list[str], schema: dict, columns: list[int], quote:
     )
 
 
-def parse_native(buf: bytes) -> pl.DataFrame:
-    """Parse a padding-filled native chunk (one row per line, blank lines included)."""
+@dataclass
+class Parsed:
+    """One parsed chunk.
+
+    ``df`` has the COLUMNS (``ok`` = well-formed). When ``rows_are_lines`` each row is
+    one input line (so a bad row can be cut out of the chunk for a sample); otherwise
+    the reader dropped ``lines - df.height`` bad/blank lines itself and handed over
+    the text of some in ``dropped_samples``.
+    """
+
+    df: pl.DataFrame
+    lines: int
+    rows_are_lines: bool
+    dropped_samples: list[bytes] = field(default_factory=list)
+
+
+_ARROW_NAMES = _NATIVE_NAMES[:10]
+_ARROW_TYPES = {"ts": pa.float64(), "client": pa.string(), "cs": pa.string(),
+                "bytes": pa.int64(), "method": pa.string(), "url": pa.string()}
+
+
+def parse_native(buf: bytes, sample_limit: int = 20) -> Parsed:
+    """Parse a padding-filled native chunk.
+
+    Fast path: Arrow's CSV reader, multi-threaded with the GIL released (polars'
+    reader holds the GIL and parses an in-memory buffer on one thread; measured in
+    benchmarks/bench_audit.py --engines). Lines without exactly ten fields are
+    dropped by the reader and a few kept as samples. A value that does not convert
+    (a non-numeric size, invalid UTF-8) fails the whole Arrow read; that chunk is
+    then parsed by the tolerant polars path, which nulls bad values line by line.
+    """
+    if len(buf) and int(np.frombuffer(buf, np.uint8).max()) >= 128:
+        # Arrow decodes a bad row's text as UTF-8 before calling the handler and chokes
+        # on binary garbage; Squid escapes URLs, so non-ASCII chunks are rare: go tolerant.
+        return parse_native_tolerant(buf)
+    samples: list[bytes] = []
+
+    def invalid(row) -> str:
+        if len(samples) < sample_limit:
+            samples.append(row.text.encode("utf-8", "surrogateescape"))
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(buf),
+            read_options=pacsv.ReadOptions(column_names=_ARROW_NAMES, use_threads=True,
+                                           block_size=2 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False,
+                                             invalid_row_handler=invalid),
+            convert_options=pacsv.ConvertOptions(include_columns=list(_ARROW_TYPES),
+                                                 column_types=_ARROW_TYPES),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return parse_native_tolerant(buf)
+    df = pl.from_arrow(table, rechunk=False)
+    nulls = df.null_count().row(0)
+    ok = (pl.all_horizontal(pl.col(list(_ARROW_TYPES)).is_not_null()) if any(nulls)
+          else pl.lit(True))
+    return Parsed(df.with_columns(ok.alias("ok")), buf.count(b"\n"), False, samples)
+
+
+def parse_native_tolerant(buf: bytes) -> Parsed:
+    """polars path: one row per line (blank lines included), bad values as nulls."""
     # Exactly ten fields: the tenth (content type) present, no eleventh.
     df = _read(buf, _NATIVE_NAMES, _NATIVE_SCHEMA, [0, 2, 3, 4, 5, 6, 9, 10], None)
     ok = pl.all_horizontal(
         pl.col("ts", "client", "cs", "bytes", "method", "url", "ctype").is_not_null()
     ) & pl.col("extra").is_null()
-    return df.select(pl.col("ts", "client", "cs", "bytes", "method", "url"), ok.alias("ok"))
+    out = df.select(pl.col("ts", "client", "cs", "bytes", "method", "url"), ok.alias("ok"))
+    return Parsed(out, out.height, True)
 
 
 def parse_common(buf: bytes, combined: bool) -> pl.DataFrame:
@@ -170,13 +235,20 @@ def prepare_chunk(data: bytes, fmt: str) -> None:
         fill_padding_array(_writable_view(data))
 
 
-def parse_chunk(data: bytes, fmt: str, prepared: bool = False) -> pl.DataFrame:
-    """Parse one newline-terminated chunk in the given format (see :func:`prepare_chunk`)."""
+def parse_chunk(data: bytes, fmt: str, prepared: bool = False, sample_limit: int = 20,
+                engine: str = "auto") -> Parsed:
+    """Parse one newline-terminated chunk in the given format (see :func:`prepare_chunk`).
+
+    ``engine="polars"`` forces the tolerant polars reader for the native format.
+    """
     if not prepared:
         prepare_chunk(data, fmt)
     if fmt == NATIVE:
-        return parse_native(data)
-    return parse_common(data, combined=fmt == COMBINED)
+        if engine == "polars":
+            return parse_native_tolerant(data)
+        return parse_native(data, sample_limit)
+    df = parse_common(data, combined=fmt == COMBINED)
+    return Parsed(df, df.height, True)
 
 
 def unfill(line: bytes) -> bytes:
