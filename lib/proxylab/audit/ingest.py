@@ -10,8 +10,9 @@ what the audit needs and nothing with per-request cardinality:
 - ``by_client``: client address -> requests, bytes
 
 Partial aggregates are re-reduced whenever they pile up, so the peak is a few
-chunks plus the cardinality of (hosts x statuses x buckets). Chunks are parsed in a
-small thread pool (polars releases the GIL) while the main thread reads/gunzips.
+chunks plus the cardinality of (hosts x statuses x buckets). A worker thread parses
+and reduces chunk k (Arrow's reader uses its own threads) while the main thread
+reads/gunzips and padding-fills chunk k+1.
 Host names are split from ports and classified only after aggregation, once per
 distinct host.
 """

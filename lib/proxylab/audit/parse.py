@@ -1,13 +1,18 @@
-"""Vectorised parsing of Squid access-log chunks into columns (polars).
+"""Vectorised parsing of Squid access-log chunks into columns (Arrow reader, polars frames).
 
-Why this shape: per-line Python or a capturing regex tops out near 1 M lines/s
-(see benchmarks/bench_audit.py --engines). A CSV reader splitting on single spaces
-is several times faster, but Squid's native format pads ``%6tr`` (elapsed ms) with
+Why this shape: per-line Python or a capturing regex (pyarrow, polars or duckdb)
+tops out near 1 M lines/s (see benchmarks/bench_audit.py --engines). A CSV reader
+splitting on single spaces is 2-3x faster, but Squid's native format pads ``%6tr`` (elapsed ms) with
 spaces. So every space that follows a space is overwritten *in place* with the
 control byte ``\x01``: ``"   135"`` becomes ``" \x01\x01135"``, a line then has
 exactly ten single-space-separated fields, and the elapsed column (the only padded
 one, never read) absorbs the filler. Byte offsets are kept and the filler is
 mapped back to spaces when a malformed line is sampled.
+
+Reader: Arrow's CSV reader releases the GIL and splits a chunk over its threads;
+polars' (as fast on one core) holds the GIL on in-memory input, so it cannot use the
+second core. polars stays as the tolerant path (a bad value nulls one line instead
+of failing the chunk; non-ASCII input) and does the aggregation.
 
 Every chunk yields the same columns: ts (epoch seconds, f64), client, cs
 (``CODE/status``, e.g. ``TCP_TUNNEL/200``), bytes (i64), method, url, and ``ok``
