@@ -20,12 +20,12 @@ from typing import Any
 import yaml
 
 from proxylab.labs.base import EndpointLayout
+from proxylab.labs.local.lambda_env import RESERVED_KEYS as RESERVED_ENV
 from proxylab.scenarios.model import (
     FUNCTIONS,
     KNOWN_RESOURCES,
     OUTCOMES,
     PRIVATE_API_PUBLIC_DNS,
-    RESERVED_ENV,
     RUN_STATUSES,
     STEPS,
     VIAS,
