@@ -216,7 +216,10 @@ class Report:
         parts = [f"## {self.t('checks_h')}", ""]
         c = a.conclusion
         if c.prediction_mismatches:
-            parts += [self.t("pred_bad"), ""] + [f"- {self.r(m)}" for m in c.prediction_mismatches]
+            mism = a.routes[a.routes["prediction_matches"] == False]  # noqa: E712 - nullable
+            parts += [self.t("pred_bad"), ""] + [
+                f"- {r['scenario']} {r['step']}: " + self.t("pred_line", p=_pred(r), o=_route(r))
+                for _, r in mism.iterrows()]
         else:
             parts.append(self.t("pred_ok"))
         parts.append("")
