@@ -15,7 +15,8 @@ shared machine does not inflate: lines per CPU-second x cores is the throughput 
 tool reaches when it has the cores to itself. The load average is printed too.
 
 ``--engines`` times the candidate parsing engines in-process on the first log,
-each computing the same per-(host, status) requests/bytes, to show why polars with
+each computing the same per-(host, status) requests/bytes, plus the shipped pipeline
+with each reader and how each reader scales with threads, to show why polars with
 the padding fill was chosen (see proxylab/audit/parse.py).
 """
 
@@ -242,8 +243,8 @@ def engines(path: Path, repeat: int) -> None:
     cands = [("plain Python (str.split)", plain_python), ("pyarrow regex", pyarrow_regex),
              ("polars regex", polars_regex), ("duckdb regex", duckdb_regex),
              ("pyarrow CSV after fill (+fill)", None), ("duckdb CSV after fill (+fill)", None),
-             ("proxylab ingest, polars reader", proxylab_ingest("polars")),
-             ("proxylab ingest, Arrow reader (default)", proxylab_ingest("auto"))]
+             ("proxylab ingest, polars reader (default)", proxylab_ingest("polars")),
+             ("proxylab ingest, --engine arrow", proxylab_ingest("arrow"))]
     print(f"\nengines on {path.name} ({n_lines:,} lines), in-process, median of {repeat}:")
     fill_times = []
     for _ in range(repeat):
@@ -281,7 +282,7 @@ def threads_scaling(data: bytes) -> None:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    from proxylab.audit.parse import parse_native_tolerant, prepare_chunk
+    from proxylab.audit.parse import parse_native, prepare_chunk
 
     chunk = data[: 16 << 20]
     chunk = chunk[: chunk.rfind(b"\n") + 1]
@@ -314,8 +315,8 @@ def threads_scaling(data: bytes) -> None:
         return time.perf_counter() - t0
 
     print("\nreader scaling, 8 x 16 MB chunks (s; lower is better):")
-    print(f"  polars read_csv        1 thread {timed(parse_native_tolerant, 1):.2f}"
-          f"   2 Python threads {timed(parse_native_tolerant, 2):.2f}")
+    print(f"  polars read_csv        1 thread {timed(parse_native, 1):.2f}"
+          f"   2 Python threads {timed(parse_native, 2):.2f}")
     print(f"  Arrow read_csv         1 thread {timed(lambda b: arrow(b, False), 1):.2f}"
           f"   2 Python threads {timed(lambda b: arrow(b, False), 2):.2f}"
           f"   Arrow's own threads {timed(lambda b: arrow(b, True), 1):.2f}")

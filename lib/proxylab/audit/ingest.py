@@ -47,7 +47,7 @@ class IngestOptions:
     workers: int = 1  # polars parallelises inside a chunk; more Python workers contend
     sample_limit: int = 20
     log_format: str = "auto"  # auto | native | common | combined
-    engine: str = "auto"  # auto (Arrow reader, polars fallback) | polars (native format)
+    engine: str = "polars"  # native-format reader: polars | arrow (see audit.parse)
 
 
 @dataclass

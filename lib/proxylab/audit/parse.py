@@ -1,4 +1,4 @@
-"""Vectorised parsing of Squid access-log chunks into columns (Arrow reader, polars frames).
+"""Vectorised parsing of Squid access-log chunks into columns (polars, optionally Arrow).
 
 Why this shape: per-line Python or a capturing regex (pyarrow, polars or duckdb)
 tops out near 1 M lines/s (see benchmarks/bench_audit.py --engines). A CSV reader
@@ -9,10 +9,10 @@ exactly ten single-space-separated fields, and the elapsed column (the only padd
 one, never read) absorbs the filler. Byte offsets are kept and the filler is
 mapped back to spaces when a malformed line is sampled.
 
-Reader: Arrow's CSV reader releases the GIL and splits a chunk over its threads;
-polars' (as fast on one core) holds the GIL on in-memory input, so it cannot use the
-second core. polars stays as the tolerant path (a bad value nulls one line instead
-of failing the chunk; non-ASCII input) and does the aggregation.
+Reader: polars' CSV reader by default (fastest per CPU second, least memory, and a
+bad value nulls one line instead of failing the chunk). Arrow's reader is an option
+(``--engine arrow``): it releases the GIL and uses its own threads, which pays off
+only when a second core is really free (see :func:`parse_native_arrow`).
 
 Every chunk yields the same columns: ts (epoch seconds, f64), client, cs
 (``CODE/status``, e.g. ``TCP_TUNNEL/200``), bytes (i64), method, url, and ``ok``
@@ -110,20 +110,22 @@ _ARROW_TYPES = {"ts": pa.float64(), "client": pa.string(), "cs": pa.string(),
                 "bytes": pa.int64(), "method": pa.string(), "url": pa.string()}
 
 
-def parse_native(buf: bytes, sample_limit: int = 20) -> Parsed:
-    """Parse a padding-filled native chunk.
+def parse_native_arrow(buf: bytes, sample_limit: int = 20) -> Parsed:
+    """Parse a padding-filled native chunk with Arrow's CSV reader (``--engine arrow``).
 
-    Fast path: Arrow's CSV reader, multi-threaded with the GIL released (polars'
-    reader holds the GIL and parses an in-memory buffer on one thread; measured in
-    benchmarks/bench_audit.py --engines). Lines without exactly ten fields are
-    dropped by the reader and a few kept as samples. A value that does not convert
-    (a non-numeric size, invalid UTF-8) fails the whole Arrow read; that chunk is
-    then parsed by the tolerant polars path, which nulls bad values line by line.
+    Arrow's reader releases the GIL and splits the chunk over its threads (polars'
+    holds the GIL and parses an in-memory buffer on one thread), so it can use a
+    second free core; it costs ~15% more CPU and ~50 MB more peak memory, and on the
+    shared 2-vCPU machine measured (benchmarks/bench_audit.py --engines) it was not
+    faster, so it is an option, not the default. Lines without exactly ten fields
+    are dropped by the reader and a few kept as samples. A value that does not
+    convert (a non-numeric size) fails the whole Arrow read; that chunk is then parsed
+    by the polars path, which nulls bad values line by line.
     """
     if len(buf) and int(np.frombuffer(buf, np.uint8).max()) >= 128:
         # Arrow decodes a bad row's text as UTF-8 before calling the handler and chokes
         # on binary garbage; Squid escapes URLs, so non-ASCII chunks are rare: go tolerant.
-        return parse_native_tolerant(buf)
+        return parse_native(buf)
     samples: list[bytes] = []
 
     def invalid(row) -> str:
@@ -142,7 +144,7 @@ def parse_native(buf: bytes, sample_limit: int = 20) -> Parsed:
                                                  column_types=_ARROW_TYPES),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
-        return parse_native_tolerant(buf)
+        return parse_native(buf)
     df = pl.from_arrow(table, rechunk=False)
     nulls = df.null_count().row(0)
     ok = (pl.all_horizontal(pl.col(list(_ARROW_TYPES)).is_not_null()) if any(nulls)
@@ -150,8 +152,9 @@ def parse_native(buf: bytes, sample_limit: int = 20) -> Parsed:
     return Parsed(df.with_columns(ok.alias("ok")), buf.count(b"\n"), False, samples)
 
 
-def parse_native_tolerant(buf: bytes) -> Parsed:
-    """polars path: one row per line (blank lines included), bad values as nulls."""
+def parse_native(buf: bytes) -> Parsed:
+    """polars reader (default): one row per line (blank lines included), bad values as
+    nulls, invalid UTF-8 replaced."""
     # Exactly ten fields: the tenth (content type) present, no eleventh.
     df = _read(buf, _NATIVE_NAMES, _NATIVE_SCHEMA, [0, 2, 3, 4, 5, 6, 9, 10], None)
     ok = pl.all_horizontal(
@@ -241,17 +244,17 @@ def prepare_chunk(data: bytes, fmt: str) -> None:
 
 
 def parse_chunk(data: bytes, fmt: str, prepared: bool = False, sample_limit: int = 20,
-                engine: str = "auto") -> Parsed:
+                engine: str = "polars") -> Parsed:
     """Parse one newline-terminated chunk in the given format (see :func:`prepare_chunk`).
 
-    ``engine="polars"`` forces the tolerant polars reader for the native format.
+    ``engine`` picks the native-format reader: ``polars`` (default) or ``arrow``.
     """
     if not prepared:
         prepare_chunk(data, fmt)
     if fmt == NATIVE:
-        if engine == "polars":
-            return parse_native_tolerant(data)
-        return parse_native(data, sample_limit)
+        if engine == "arrow":
+            return parse_native_arrow(data, sample_limit)
+        return parse_native(data)
     df = parse_common(data, combined=fmt == COMBINED)
     return Parsed(df, df.height, True)
 

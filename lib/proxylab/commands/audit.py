@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="which table --format csv prints (default: hosts)")
     p.add_argument("--log-format", choices=("auto", "native", "common", "combined"),
                    default="auto", help="Squid logformat (default: detected per file)")
+    p.add_argument("--engine", choices=("polars", "arrow"), default="polars",
+                   help="native-format reader: polars (default; least CPU and memory) or "
+                   "arrow (multi-threaded; can win when a second core is free)")
     p.add_argument("--bucket", type=int, default=3600, metavar="SECONDS",
                    help="time-series bucket for the timeline (default 3600)")
     p.add_argument("--top", type=int, default=25, help="rows per table in --format table")
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     sources = expand_paths(args.paths)
     opts = IngestOptions(
         since=args.since, until=args.until, client_cidrs=tuple(args.client_cidr),
-        bucket_seconds=max(1, args.bucket), log_format=args.log_format,
+        bucket_seconds=max(1, args.bucket), log_format=args.log_format, engine=args.engine,
     )
     total = sum(s.size or 0 for s in sources)
     show = (not args.no_progress and total >= PROGRESS_MIN_BYTES and sys.stderr.isatty())
