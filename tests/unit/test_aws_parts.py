@@ -22,7 +22,7 @@ from proxylab.labs.aws.stack import Clock
 from proxylab.labs.base import FunctionCode, LabError
 
 STACK_ID = "arn:aws:cloudformation:ap-northeast-1:123456789012:stack/proxylab/1f2e"
-T0 = dt.datetime(2026, 11, 24, 12, 0, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 24, 12, 0, 0, tzinfo=dt.UTC)
 
 
 def fake_client(service: str) -> object:

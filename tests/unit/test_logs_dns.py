@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 from hypothesis import given, settings
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from proxylab.logs import dns
 
-T0 = datetime(2026, 11, 24, 15, 32, 0, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2026, 11, 24, 15, 32, 0, tzinfo=UTC).timestamp()
 D = "Nov 24 15:32:10 dnsmasq[123]: "
 PRIV = "p4v9t3n6zd.execute-api.ap-northeast-1.amazonaws.com"
 
@@ -100,7 +100,7 @@ def test_malformed_lines():
 
 
 def test_year_comes_from_the_run_across_new_year():
-    started = datetime(2027, 1, 1, 0, 0, 5, tzinfo=timezone.utc).timestamp()
+    started = datetime(2027, 1, 1, 0, 0, 5, tzinfo=UTC).timestamp()
     res = dns.parse_lines([
         "public\tDec 31 23:59:59 dnsmasq[1]: 1 1.2.3.4/5 query[A] a.example from 1.2.3.4",
         "public\tJan  1 00:00:01 dnsmasq[1]: 2 1.2.3.4/5 query[A] b.example from 1.2.3.4",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from proxylab.errors import UserError
 
@@ -66,7 +66,7 @@ def parse_time(value: str) -> float:
             f"{value!r} is not a time: use ISO 8601 (2025-05-25T05:00Z) or epoch seconds"
         ) from exc
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -69,7 +69,7 @@ def _syslog_ts(m: re.Match[str], ref: datetime) -> float:
     for year in (ref.year - 1, ref.year, ref.year + 1):
         try:
             dt = datetime(year, month, int(m["day"]), int(m["hh"]), int(m["mm"]), int(m["ss"]),
-                          tzinfo=timezone.utc)
+                          tzinfo=UTC)
         except ValueError:
             continue
         if best is None or abs((dt - ref).total_seconds()) < abs((best - ref).total_seconds()):
@@ -91,9 +91,9 @@ def parse_lines(
     lines: Iterable[str], run_id: str = "", started_at: float | None = None
 ) -> ParseResult:
     """Parse ``dns.log`` into ``dns_queries`` (one row per query)."""
-    ref = datetime.fromtimestamp(started_at if started_at is not None else 0, tz=timezone.utc)
+    ref = datetime.fromtimestamp(started_at if started_at is not None else 0, tz=UTC)
     if started_at is None:
-        ref = datetime.now(timezone.utc)
+        ref = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     open_by_key: dict[tuple, dict[str, Any]] = {}
     malformed: list[Malformed] = []

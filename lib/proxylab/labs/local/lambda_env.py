@@ -63,7 +63,7 @@ def reserved_keys_in(env: dict[str, str]) -> list[str]:
 
 def log_stream_name(now: datetime.datetime | None = None) -> str:
     """``2026/11/24/[$LATEST]<32 hex>``, the shape of a Lambda log stream."""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     return f"{now:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
 
 

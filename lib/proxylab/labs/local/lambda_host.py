@@ -147,7 +147,7 @@ class OutputCapture:
 
 
 def _iso(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime(
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime(
         "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
