@@ -190,12 +190,15 @@ def engines(path: Path, repeat: int) -> None:
         import duckdb
 
         con = duckdb.connect()
-        return len(con.execute(
-            f"select s.host, s.status, sum(cast(s.bytes as bigint)), count(*) from (select "
-            f"regexp_extract(line, '{regex}', ['ts','elapsed','client','code','status','bytes',"
-            f"'method','host']) s from read_csv("
-            f"'{path}', columns={{'line':'VARCHAR'}}, delim='\x1f', quote='', escape='', "
-            f"header=false, auto_detect=false)) where s.host <> '' group by all").fetchall())
+        try:
+            return len(con.execute(
+                f"select s.host, s.status, sum(cast(s.bytes as bigint)), count(*) from (select "
+                f"regexp_extract(line, '{regex}', ['ts','elapsed','client','code','status',"
+                f"'bytes','method','host']) s from read_csv("
+                f"'{path}', columns={{'line':'VARCHAR'}}, delim='\x1f', quote='', escape='', "
+                f"header=false, auto_detect=false)) where s.host <> '' group by all").fetchall())
+        finally:
+            con.close()
 
     filled = None
 
@@ -233,6 +236,7 @@ def engines(path: Path, repeat: int) -> None:
                 f"from read_csv('{tmp.name}', "
                 f"delim=' ', quote='', escape='', header=false, ignore_errors=true, "
                 f"null_padding=true) group by all").fetchall())
+            con.close()
             return n, time.perf_counter() - t0
 
     def proxylab_ingest(engine: str):  # the shipped pipeline (chunks, fill, 3 aggregates)
