@@ -116,3 +116,35 @@ def test_up_is_idempotent_and_down_is_repeatable():
         assert lab.down() == []
         assert lab.down() == []
     assert_gone(lab)
+
+
+def test_web_site_name_is_configurable_and_remembered():
+    lab = get_lab("local", name="webhost", web_host="intranet.example.com")
+    try:
+        lab.up()
+        again = get_lab("local", name="webhost")  # e.g. a later `lab exec`
+        assert again.describe().resources["web_url"] == "https://intranet.example.com"
+        mark = again.mark()
+        proc = again.run(
+            "lambda",
+            [
+                "curl",
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-m",
+                "5",
+                "-x",
+                f"http://{t.SQUID_IP}:{t.SQUID_PORT}",
+                "https://intranet.example.com/",
+            ],
+            capture=True,
+            timeout_s=20,
+        )
+        assert proc.stdout == "200", proc.stderr
+        lines = again.collect(mark).files["proxy_access.log"]
+        assert any("CONNECT intranet.example.com:443" in line for line in lines), lines
+    finally:
+        assert lab.down() == []

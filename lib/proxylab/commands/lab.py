@@ -58,6 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="what public DNS answers for a private API id: NXDOMAIN (seed: Squid 503) "
         "or the public front (403)",
     )
+    up.add_argument(
+        "--web-host",
+        default=None,
+        help="the name of the lab's web site, WEB_URL's host (local backend; "
+        "default www.google.com)",
+    )
     up.add_argument("--yes", action="store_true", help="do not ask for confirmation (aws backend)")
     up.add_argument("--json", action="store_true", help="print the lab description as JSON")
     up.set_defaults(func=cmd_up)
@@ -122,6 +128,12 @@ def _lab(args: argparse.Namespace) -> Any:
         options["region"] = args.region
     if getattr(args, "yes", False):
         options["assume_yes"] = True
+    if getattr(args, "web_host", None):
+        if args.backend != "local":
+            raise UserError(
+                "--web-host is for the local lab: on AWS the function calls the real site"
+            )
+        options["web_host"] = args.web_host
     return get_lab(args.backend, **options)
 
 

@@ -69,14 +69,19 @@ class LocalLab:
 
     backend = "local"
 
-    def __init__(self, name: str = DEFAULT_NAME, web_host: str = t.WEB_HOST, **_: Any) -> None:
+    def __init__(self, name: str = DEFAULT_NAME, web_host: str | None = None, **_: Any) -> None:
         if not NAME_RE.match(name):
             raise LabError(
                 f"lab name {name!r}: use 1-12 lowercase letters/digits, starting with a letter"
             )
         self.name = name
-        self.web_host = web_host
         self.state = state_root() / name
+        # A lab that is up keeps the web site it was built with, whoever asks.
+        self.web_host = web_host or self._saved().get("web_host") or t.WEB_HOST
+        if not re.fullmatch(
+            r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", self.web_host
+        ):
+            raise LabError(f"web host {self.web_host!r} is not a DNS name (e.g. www.example.com)")
 
     # ---------------------------------------------------------------- naming
     def ns(self, place: str) -> str:
@@ -120,14 +125,14 @@ class LocalLab:
                     f"`{tool}` is not installed: run `make setup` (or apt-get install {tool})"
                 )
         say = progress or (lambda msg: None)
-        layout = endpoints or EndpointLayout()
         if self._is_up():
-            if self.healthy():
-                if layout != self.layout:
-                    self.apply(layout)
+            if self.healthy() and self._saved().get("web_host") == self.web_host:
+                if endpoints is not None:
+                    self.apply(endpoints)
                 return self.describe()
             say("lab is half up: cleaning it before starting again")
         self.down()
+        layout = endpoints or EndpointLayout()
         started = time.monotonic()
         self.state.mkdir(parents=True, exist_ok=True)
         self._save(
