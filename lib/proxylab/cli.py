@@ -23,6 +23,15 @@ def build_parser() -> argparse.ArgumentParser:
             "Investigate which of a Lambda function's requests cross the HTTP proxy "
             "and which go through VPC endpoints, on a local lab or on AWS."
         ),
+        epilog=(
+            "start here (as root):\n"
+            "  proxylab lab up                  build the local lab (about a second)\n"
+            "  proxylab run --catalog seed      the seed's four runs, captures in data/runs/\n"
+            "  proxylab report --catalog seed   the same, rendered to reports/seed/\n"
+            "  proxylab lab down                remove everything the lab started\n"
+            "Each command has its own --help."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"proxylab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
