@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import re
 import secrets
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,15 +77,17 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
         t0 = time.monotonic()
         target = nb_out / name
         try:
-            pm.execute_notebook(
-                str(src / name), str(target),
-                parameters=parameters_for(name, captures, lang, redact, key, title),
-                kernel_name=kernel_name or _kernel(), progress_bar=progress is not None,
-                cwd=str(Path.cwd()), log_output=False,
-            )
+            with _child_stderr_to(nb_out / "kernel.log"):
+                pm.execute_notebook(
+                    str(src / name), str(target),
+                    parameters=parameters_for(name, captures, lang, redact, key, title),
+                    kernel_name=kernel_name or _kernel(), progress_bar=progress is not None,
+                    cwd=str(Path.cwd()), log_output=False,
+                )
         except pm.PapermillExecutionError as exc:
             raise UserError(f"notebook {name} failed in cell {exc.exec_count}: {exc.ename}: "
-                            f"{exc.evalue} (executed copy with the traceback: {target})") from None
+                            f"{exc.evalue} (executed copy with the traceback: {target}; "
+                            f"the kernel's own log: {nb_out / 'kernel.log'})") from None
         done.executed.append(target)
         done.seconds[name] = round(time.monotonic() - t0, 2)
     say("rendering index.html and report.md")
@@ -95,6 +99,30 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
             title="proxylab analysis")
     done.seconds["render"] = round(time.monotonic() - t0, 2)
     return done
+
+
+@contextlib.contextmanager
+def _child_stderr_to(log: Path) -> Iterator[None]:
+    """Send the kernel's own chatter (transport warnings, shutdown messages) to a log
+    file while our progress lines still reach the terminal: the kernel inherits file
+    descriptor 2, Python's ``sys.stderr`` keeps a copy of the original."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to keep clean
+        yield
+        return
+    original = sys.stderr
+    with open(log, "ab") as fh:
+        sys.stderr.flush()
+        os.dup2(fh.fileno(), 2)
+        sys.stderr = open(saved, "w", closefd=False, buffering=1)  # noqa: SIM115
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            sys.stderr = original
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _kernel() -> str:
