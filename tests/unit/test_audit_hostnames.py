@@ -133,3 +133,24 @@ def test_endpoint_url_env_names_follow_botocore_service_ids():
 ])
 def test_split_hostport(hp, expected):
     assert split_hostport(hp) == expected
+
+
+def test_cached_tables_equal_freshly_derived_ones(tmp_path, monkeypatch):
+    """The on-disk cache of botocore-derived tables holds exactly what deriving gives,
+    and a corrupt cache file is rebuilt rather than trusted."""
+    from proxylab.audit import hostnames
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    hostnames._tables.cache_clear()
+    try:
+        derived = hostnames._tables()
+        (cache,) = (tmp_path / "proxylab").glob("botocore-tables-*.marshal")
+        hostnames._tables.cache_clear()
+        loaded = hostnames._tables()
+        assert loaded == derived == hostnames.build_tables()
+        assert len(loaded["known"]) > 10000 and "s3" in loaded["services"]
+        cache.write_bytes(b"\x00garbage")
+        hostnames._tables.cache_clear()
+        assert hostnames._tables() == derived
+    finally:
+        hostnames._tables.cache_clear()

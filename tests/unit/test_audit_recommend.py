@@ -201,3 +201,21 @@ def test_curl_bypass(recs):
                 assert stub.seen[-1].startswith(f"CONNECT {host}:{dead_port}")
     finally:
         stub.close()
+
+
+def test_remembered_default_hosts_equal_resolved_ones(tmp_path, monkeypatch):
+    """botocore's default client hosts, remembered on disk, are what resolving gives."""
+    from proxylab.audit import recommend as rec
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    pairs = [("s3", "us-east-1"), ("sts", "ap-northeast-1"), ("monitoring", "eu-west-1"),
+             ("no-such-service", "us-east-1")]
+    for clear in (True, False):  # first resolved and written, then read back
+        rec.botocore_default_host.cache_clear()
+        rec._default_hosts.cache_clear()
+        got = [rec.botocore_default_host(s, r) for s, r in pairs]
+        assert got == [rec.resolve_default_host(s, r) for s, r in pairs]
+        assert got[0] == "s3.amazonaws.com" and got[-1] is None
+        assert list((tmp_path / "proxylab").glob("botocore-default-hosts-*.json")), clear
+    rec.botocore_default_host.cache_clear()
+    rec._default_hosts.cache_clear()

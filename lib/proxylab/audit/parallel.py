@@ -11,8 +11,8 @@ Every line lies in exactly one range, so the counts are those of one process.
 
 Memory: every process holds one range and its aggregates at a time, so ranges are
 smaller than the single-process chunk (the processes' RSS adds up); workers run
-polars on one thread (``POLARS_MAX_THREADS=1`` unless set), as the processes
-already use the cores.
+polars on one thread with a leaner allocator setting (:data:`PROCESS_ENV`), as the
+processes already use the cores.
 
 Workers are fresh interpreters (``python -m proxylab.audit.parallel``), not forks: the
 caller may already run polars' thread pool (a notebook), and forking a threaded
@@ -55,12 +55,17 @@ def splittable(src: Source, processes: int, min_bytes: int = PARALLEL_MIN_BYTES)
     return processes > 1 and (src.size or 0) >= min_bytes and is_plain_file(src)
 
 
+# Every ingesting process, when there are several: polars on one thread (the processes
+# fill the cores), and its allocator (jemalloc) on one arena without thread caches,
+# which measured 131 -> 113 MiB peak RSS per process at the same speed. Set before
+# polars loads; a value the user set wins.
+PROCESS_ENV = {"POLARS_MAX_THREADS": "1", "_RJEM_MALLOC_CONF": "narenas:1,tcache:false"}
+
 _prestarted: list[subprocess.Popen] = []
 
 
 def _spawn_worker() -> subprocess.Popen:
-    env = dict(os.environ)
-    env.setdefault("POLARS_MAX_THREADS", "1")
+    env = {**PROCESS_ENV, **os.environ}
     # The worker imports the very proxylab this process runs, installed or not.
     pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(
@@ -186,7 +191,8 @@ def _worker_main() -> int:
     """``python -m proxylab.audit.parallel``: a job pickled on stdin, a PartResult pickled
     on stdout. Imports first (a prestarted worker does that while its parent starts up);
     no job (stdin closed) = nothing to do."""
-    os.environ.setdefault("POLARS_MAX_THREADS", "1")  # before polars loads
+    for k, v in PROCESS_ENV.items():  # before polars loads
+        os.environ.setdefault(k, v)
     import proxylab.audit.ingest  # noqa: F401 - the slow part, done before the job arrives
 
     try:

