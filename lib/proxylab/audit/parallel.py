@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import gc
 import os
 import pickle
 import subprocess
@@ -56,10 +57,12 @@ def splittable(src: Source, processes: int, min_bytes: int = PARALLEL_MIN_BYTES)
 
 
 # Every ingesting process, when there are several: polars on one thread (the processes
-# fill the cores), and its allocator (jemalloc) on one arena without thread caches,
-# which measured 131 -> 113 MiB peak RSS per process at the same speed. Set before
-# polars loads; a value the user set wins.
-PROCESS_ENV = {"POLARS_MAX_THREADS": "1", "_RJEM_MALLOC_CONF": "narenas:1,tcache:false"}
+# fill the cores); its allocator (jemalloc) on one arena without thread caches, which
+# measured 131 -> 113 MiB peak RSS per process at the same speed; and no OpenBLAS
+# thread pool (numpy loads it, nothing here uses it, its idle threads spin: ~3% of the
+# CPU of a run). Set before polars/numpy load; a value the user set wins.
+PROCESS_ENV = {"POLARS_MAX_THREADS": "1", "_RJEM_MALLOC_CONF": "narenas:1,tcache:false",
+               "OPENBLAS_NUM_THREADS": "1"}
 
 _prestarted: list[subprocess.Popen] = []
 
@@ -193,6 +196,7 @@ def _worker_main() -> int:
     no job (stdin closed) = nothing to do."""
     for k, v in PROCESS_ENV.items():  # before polars loads
         os.environ.setdefault(k, v)
+    gc.disable()  # a short-lived process of long-lived acyclic objects: collections only cost
     import proxylab.audit.ingest  # noqa: F401 - the slow part, done before the job arrives
 
     try:
