@@ -292,16 +292,18 @@ def engines(path: Path, repeat: int) -> None:
             con.close()
             return n, time.perf_counter() - t0
 
-    def proxylab_ingest(engine: str):  # the shipped pipeline (chunks, fill, 3 aggregates)
+    def proxylab_ingest(engine: str, processes: int = 1):  # the shipped pipeline
         from proxylab.audit.ingest import IngestOptions, ingest
 
-        return lambda: ingest([str(path)], IngestOptions(engine=engine)).by_request.height
+        opts = IngestOptions(engine=engine, processes=processes)
+        return lambda: ingest([str(path)], opts).by_request.height
 
     cands = [("plain Python (str.split)", plain_python), ("pyarrow regex", pyarrow_regex),
              ("polars regex", polars_regex), ("duckdb regex", duckdb_regex),
              ("pyarrow CSV after fill (+fill)", None), ("duckdb CSV after fill (+fill)", None),
-             ("proxylab ingest, polars reader (default)", proxylab_ingest("polars")),
-             ("proxylab ingest, --engine arrow", proxylab_ingest("arrow"))]
+             ("proxylab ingest, polars, 1 process", proxylab_ingest("polars")),
+             ("proxylab ingest, --engine arrow, 1 process", proxylab_ingest("arrow")),
+             ("proxylab ingest, polars, 2 processes (default)", proxylab_ingest("polars", 2))]
     print(f"\nengines on {path.name} ({n_lines:,} lines), in-process, median of {repeat}:")
     fill_times = []
     for _ in range(repeat):
@@ -323,13 +325,13 @@ def engines(path: Path, repeat: int) -> None:
                     t0, c0 = time.perf_counter(), time.process_time()
                     fn()
                     times.append(time.perf_counter() - t0)
-                    cpus.append(time.process_time() - c0)
+                    cpus.append(time.process_time() - c0)  # this process only
         except ImportError as exc:
             print(f"  {name:<36} skipped ({exc.name} not installed)")
             continue
         med = statistics.median(times)
         cpu = f"  (CPU {statistics.median(cpus):.2f} s)" if cpus else ""
-        print(f"  {name:<40}{med:>7.2f} s {n_lines / med / 1e6:>7.2f} M lines/s{cpu}")
+        print(f"  {name:<48}{med:>7.2f} s {n_lines / med / 1e6:>7.2f} M lines/s{cpu}")
     threads_scaling(data)
 
 
