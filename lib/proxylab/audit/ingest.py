@@ -9,10 +9,12 @@ what the audit needs and nothing with per-request cardinality:
 - ``by_time``: host:port x time bucket -> requests, bytes (charts over time)
 - ``by_client``: client address -> requests, bytes
 
-Partial aggregates are re-reduced whenever they pile up, so the peak is a few
-chunks plus the cardinality of (hosts x statuses x buckets). A worker thread parses
-and reduces chunk k (Arrow's reader uses its own threads) while the main thread
-reads/gunzips and padding-fills chunk k+1.
+Each chunk yields its fine groups (raw URL token x method x code/status x client x
+bucket; for the native format one streaming polars query does parse and group);
+they are re-reduced every ~10k rows, so the peak is a few chunks plus the
+cardinality of (hosts x statuses x buckets). In one process a worker thread parses
+and reduces chunk k while the main thread reads/gunzips and padding-fills chunk k+1;
+a large plain file goes to several processes instead (:mod:`proxylab.audit.parallel`).
 Host names are split from ports and classified only after aggregation, once per
 distinct host.
 """
