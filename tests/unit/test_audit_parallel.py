@@ -153,17 +153,41 @@ def test_two_processes_with_filters(mixed_log):
 
 
 def test_a_failing_worker_is_made_up_for(mixed_log, monkeypatch):
-    """A worker that dies (here: exits without reading its job) loses nothing: this process
-    redoes the ranges it had taken."""
+    """A worker that takes ranges and then dies loses nothing: this process redoes the
+    ranges it had taken."""
     import subprocess
+    import time
 
-    def broken():
-        return subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    fake = ("import pickle, sys\n"
+            "from proxylab.audit.parallel import RangeCounter\n"
+            "job = pickle.load(sys.stdin.buffer)\n"
+            "c = RangeCounter(job['counter'], len(job['ranges']))\n"
+            "print([c.take() for _ in range(3)], file=sys.stderr)\n"
+            "sys.exit(5)\n")
 
-    monkeypatch.setattr(parallel, "_spawn_worker", broken)
-    one = ingest([str(mixed_log)], IngestOptions(processes=1))
+    def dying():
+        return subprocess.Popen([sys.executable, "-c", fake], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE)
+
+    real_run, real_merge, seen = parallel.run_ranges, parallel._merge, []
+
+    def late_run(path, ranges, take, *a):
+        if not seen:
+            seen.append("late")
+            time.sleep(1.5)  # the fake worker takes its ranges meanwhile
+        return real_run(path, ranges, take, *a)
+
+    def merge(parts, opts):
+        seen.append([len(p.done) for p in parts])
+        return real_merge(parts, opts)
+
+    monkeypatch.setattr(parallel, "_spawn_worker", dying)
+    monkeypatch.setattr(parallel, "run_ranges", late_run)
+    monkeypatch.setattr(parallel, "_merge", merge)
     two = ingest([str(mixed_log)], par_opts())
+    monkeypatch.undo()
+    one = ingest([str(mixed_log)], IngestOptions(processes=1))
+    assert seen[-1][-1] == 3, seen  # the three ranges the worker took were redone here
     assert_same(two, one)
 
 
@@ -201,4 +225,18 @@ def test_worker_and_caller_both_take_ranges(mixed_log, monkeypatch):
     monkeypatch.undo()
     one = ingest([str(mixed_log)], IngestOptions(processes=1))
     assert len(seen) == 2 and seen[1] > 0, seen  # the worker's part is there and not empty
+    assert_same(two, one)
+
+
+def test_a_stuck_worker_is_killed_and_made_up_for(mixed_log, monkeypatch):
+    import subprocess
+
+    def stuck():
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    monkeypatch.setattr(parallel, "_spawn_worker", stuck)
+    monkeypatch.setattr(parallel, "STUCK_AFTER_S", 0.5)
+    one = ingest([str(mixed_log)], IngestOptions(processes=1))
+    two = ingest([str(mixed_log)], par_opts())
     assert_same(two, one)

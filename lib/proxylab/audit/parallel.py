@@ -31,6 +31,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,8 @@ def splittable(src: Source, processes: int, min_bytes: int = PARALLEL_MIN_BYTES)
 # CPU of a run). Set before polars/numpy load; a value the user set wins.
 PROCESS_ENV = {"POLARS_MAX_THREADS": "1", "_RJEM_MALLOC_CONF": "narenas:1,tcache:false",
                "OPENBLAS_NUM_THREADS": "1"}
+
+STUCK_AFTER_S = 60.0  # a worker silent this long after the caller's own share is killed
 
 _prestarted: list[subprocess.Popen] = []
 
@@ -246,6 +249,7 @@ def ingest_file_parallel(src: Source, fmt: str, opts, processes: int, progress=N
                     w.stdin.close()
                 except OSError:
                     pass  # it died at once: its ranges are redone below
+                w.stdin = None  # closed: communicate() below only reads
             last = [0]
 
             def take() -> int | None:
@@ -257,10 +261,18 @@ def ingest_file_parallel(src: Source, fmt: str, opts, processes: int, progress=N
                         last[0] = claimed
                 return i
 
+            t0 = time.monotonic()
             parts = [run_ranges(src.name, ranges, take, fmt, opts, opts.sample_limit)]
+            # A worker has at most one range left when this process runs out: waiting
+            # longer than this process took for all of its own means it is stuck.
+            limit = max(STUCK_AFTER_S, 10 * (time.monotonic() - t0))
             for w in workers:
-                out = w.stdout.read()
-                if w.wait() == 0 and out:
+                try:
+                    out, _ = w.communicate(timeout=limit)
+                except subprocess.TimeoutExpired:
+                    w.kill()  # reaped below; its ranges are redone
+                    continue
+                if w.returncode == 0 and out:
                     try:
                         parts.append(pickle.loads(out))
                     except Exception:  # noqa: BLE001 - a broken result: its ranges are redone
