@@ -148,3 +148,17 @@ def test_web_site_name_is_configurable_and_remembered():
         assert any("CONNECT intranet.example.com:443" in line for line in lines), lines
     finally:
         assert lab.down() == []
+
+
+def test_a_service_that_cannot_start_is_named_with_its_log_and_nothing_is_left(monkeypatch):
+    from proxylab.labs import LabError
+    from proxylab.labs.local import squid
+
+    real = squid.render
+    monkeypatch.setattr(squid, "render", lambda state: real(state) + "no_such_directive on\n")
+    lab = get_lab("local", name="broken")
+    with pytest.raises(LabError) as err:
+        lab.up()
+    message = str(err.value)
+    assert "squid" in message and "no_such_directive" in message, message
+    assert_gone(lab)

@@ -331,10 +331,14 @@ class LocalLab:
         )
 
     def _tails(self, services: list[str]) -> str:
+        """The last lines each failing service wrote, for the error message."""
         chunks = []
         for s in services:
-            for f in (self.state / f"{s}.out", self.state / "squid" / "cache.log"):
-                if f.exists() and (s in f.name or (s == "squid" and f.name == "cache.log")):
+            logs = [self.state / f"{s}.out"]
+            if s == "squid":
+                logs.append(self.state / "squid" / "cache.log")
+            for f in logs:
+                if f.exists():
                     text = f.read_text(errors="replace").strip().splitlines()[-8:]
                     chunks.append(f"--- {f}:\n" + "\n".join(text))
         return "\n".join(chunks)
