@@ -16,7 +16,8 @@ all: test
 setup: system venv
 
 # Installs only what is missing, so a set-up machine pays nothing. Services are
-# never started by the package manager: the lab starts its own squid/dnsmasq.
+# never started by the package manager (a temporary policy-rc.d says no): the lab
+# starts its own squid and dnsmasq inside its namespaces.
 system:
 	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
 	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
@@ -24,7 +25,11 @@ system:
 	  echo "installing system packages (missing:$$missing)"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "error: installing system packages needs root (run as root or sudo make ...)"; exit 1; fi; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	  own_policy=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1; fi; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; rc=$$?; \
+	  [ -n "$$own_policy" ] && rm -f /usr/sbin/policy-rc.d; \
+	  [ $$rc = 0 ] || { echo "error: apt-get could not install: $(SYSTEM_PACKAGES)"; exit 1; }; \
 	  for s in squid dnsmasq; do (service $$s stop || true) >/dev/null 2>&1; done; \
 	fi
 
