@@ -25,7 +25,9 @@ import ipaddress
 import marshal
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 # Flavours (the primary shape of a name; FIPS and dual-stack are separate flags).
 REGIONAL = "regional"
@@ -208,15 +210,21 @@ def _tables() -> dict:
     except (OSError, EOFError, ValueError, TypeError):
         pass
     tables = build_tables()
+    write_cache(path, lambda fh: marshal.dump(tables, fh), binary=True)
+    return tables
+
+
+def write_cache(path: str, dump: Callable[[Any], None], binary: bool = False) -> None:
+    """Replace a cache file atomically (concurrent audits never read half a file);
+    a cache that cannot be written only costs the next run its derivation."""
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            marshal.dump(tables, fh)
+        with open(tmp, "wb" if binary else "w") as fh:
+            dump(fh)
         os.replace(tmp, path)
     except OSError:
         pass
-    return tables
 
 
 def build_tables() -> dict:

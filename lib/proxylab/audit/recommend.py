@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -156,15 +155,9 @@ def botocore_default_host(service: str, region: str) -> str | None:
     key = f"{service} {region}"
     if key not in cache:
         cache[key] = resolve_default_host(service, region)
-        path = _default_hosts_file()
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "w") as fh:
-                json.dump(cache, fh)
-            os.replace(tmp, path)
-        except OSError:
-            pass
+        from proxylab.audit.hostnames import write_cache
+
+        write_cache(_default_hosts_file(), lambda fh: json.dump(cache, fh))
     return cache[key]
 
 
