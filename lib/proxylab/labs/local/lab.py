@@ -9,6 +9,7 @@ is created, so `down` can always find what a crashed `up` left).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -85,7 +86,10 @@ class LocalLab:
 
     # ---------------------------------------------------------------- naming
     def ns(self, place: str) -> str:
-        return f"{self.name}-{place}"
+        """``<lab>-<place>``, behind ``PROXYLAB_NS_PREFIX`` when set: namespaces are
+        machine-wide while ``PROXYLAB_STATE`` is per checkout, so two checkouts'
+        test suites on one machine need distinct namespace names too."""
+        return f"{os.environ.get('PROXYLAB_NS_PREFIX', '')}{self.name}-{place}"
 
     @property
     def namespaces(self) -> list[str]:
