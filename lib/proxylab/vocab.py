@@ -1,0 +1,160 @@
+"""The project's words for things, as types: the vocabulary that crosses module lines.
+
+Every value here is a :class:`enum.StrEnum` whose value is the string captures,
+tables and JSON outputs have always held, so a capture written before these types
+existed reads back unchanged, and ``Route.PROXY == "proxy"`` holds for code that
+still compares strings. What they buy: a typo is an ``AttributeError`` instead of a
+silently unmatched branch, and ``grep Route.FAILED_AT_PROXY`` finds every place a
+rule depends on that route. No English sentence is a key anywhere: prose lives
+in :mod:`proxylab.report.words`, keyed by these members.
+
+This module imports nothing of the project: it sits at the bottom of the flow
+catalogue -> lab -> capture -> tables -> facts -> words, and everything may use it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class Route(StrEnum):
+    """Which way a request went, as the evidence shows it."""
+
+    PROXY = "proxy"  # Squid tunnelled or forwarded it, the service saw it from the internet
+    ENDPOINT = "endpoint"  # a VPC endpoint carried it (see EndpointKind)
+    DIRECT = "direct"  # the service saw it from the internet with no Squid line (NAT)
+    FAILED_AT_PROXY = "failed-at-proxy"  # Squid logged it but could not complete it
+    FAILED_DIRECT = "failed-direct"  # no Squid line, no service saw it, the request failed
+    INCONSISTENT = "inconsistent"  # the evidence contradicts itself (see the flag)
+
+    @property
+    def proxy_side(self) -> bool:
+        """The request reached Squid (whether or not Squid completed it)."""
+        return self in (Route.PROXY, Route.FAILED_AT_PROXY)
+
+    @property
+    def failed(self) -> bool:
+        return self in (Route.FAILED_AT_PROXY, Route.FAILED_DIRECT)
+
+
+class EndpointKind(StrEnum):
+    GATEWAY = "gateway"
+    INTERFACE = "interface"
+
+
+class Via(StrEnum):
+    """How a request arrived at a service, as the service side logged it."""
+
+    INTERNET = "internet"
+    GATEWAY_ENDPOINT = "gateway-endpoint"
+    INTERFACE_ENDPOINT = "interface-endpoint"
+
+    @property
+    def endpoint_kind(self) -> EndpointKind | None:
+        return {Via.GATEWAY_ENDPOINT: EndpointKind.GATEWAY,
+                Via.INTERFACE_ENDPOINT: EndpointKind.INTERFACE}.get(self)
+
+
+class Outcome(StrEnum):
+    """How one request of the function ended, as the function itself saw it."""
+
+    OK = "ok"
+    HTTP_ERROR = "http_error"
+    TUNNEL_ERROR = "tunnel_error"
+    TIMEOUT = "timeout"
+    DNS_ERROR = "dns_error"
+    TLS_ERROR = "tls_error"
+    OTHER = "other"
+
+
+class RunStatus(StrEnum):
+    """run.json ``status``."""
+
+    OK = "ok"  # the function ran and returned
+    FUNCTION_ERROR = "function-error"  # it ran and Lambda reported an error
+    FAILED = "failed"  # the lab could not complete the run (``error`` says why)
+
+
+class InvocationStatus(StrEnum):
+    """What a lab's ``invoke`` reports."""
+
+    OK = "ok"
+    ERROR = "error"  # handler raised, timed out or failed to initialise
+    LAB_ERROR = "lab-error"  # the lab could not run it at all
+
+    @property
+    def run_status(self) -> RunStatus:
+        return {InvocationStatus.OK: RunStatus.OK,
+                InvocationStatus.ERROR: RunStatus.FUNCTION_ERROR,
+                InvocationStatus.LAB_ERROR: RunStatus.FAILED}[self]
+
+
+class Flavour(StrEnum):
+    """The primary shape of a hostname (FIPS and dual-stack are flags beside it)."""
+
+    REGIONAL = "regional"
+    GLOBAL = "global"
+    S3_BUCKET = "s3-virtual-hosted"
+    EXECUTE_API = "execute-api"
+    LAMBDA_URL = "lambda-url"
+    VPCE = "vpce"
+    AWS_OTHER = "aws-other"  # an AWS domain whose shape is not recognised
+    NON_AWS = "non-aws"
+
+
+class Client(StrEnum):
+    """An HTTP client whose proxy decision the analysis models."""
+
+    BOTOCORE = "botocore"
+    URLLIB = "urllib"
+
+
+class Basis(StrEnum):
+    """Whether a route was seen in the evidence or inferred where a source is absent."""
+
+    OBSERVED = "observed"
+    INFERRED = "inferred"
+
+
+class EvidenceSource(StrEnum):
+    """Which capture file an evidence row quotes."""
+
+    FUNCTION = "function"
+    SQUID = "squid"
+    SERVICE = "service"
+    DNS = "dns"
+
+    @property
+    def file(self) -> str:
+        return {EvidenceSource.FUNCTION: "function.log",
+                EvidenceSource.SQUID: "proxy_access.log",
+                EvidenceSource.SERVICE: "services.log",
+                EvidenceSource.DNS: "dns.log"}[self]
+
+
+class SquidFormat(StrEnum):
+    """Squid ``logformat`` names (``squid`` is Squid's name for its native format)."""
+
+    NATIVE = "squid"
+    COMMON = "common"
+    COMBINED = "combined"
+
+
+class Resolver(StrEnum):
+    """The resolvers whose query logs a capture's dns.log interleaves."""
+
+    LAMBDA_VPC = "lambda-vpc"
+    PROXY_VPC = "proxy-vpc"
+    PUBLIC = "public"
+
+
+def parse_enum(kind: type[E], value: object) -> E | None:
+    """``kind(value)``, or None for a value outside the vocabulary (a newer capture,
+    a hand-edited one): readers count such values instead of crashing on them."""
+    try:
+        return kind(str(value))
+    except ValueError:
+        return None
