@@ -23,9 +23,16 @@ import os
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+
+from proxylab.labs.base import EndpointLayout, Invocation, LabDescription, Place, Service
+from proxylab.scenarios.model import Expectation, Scenario, resolve_text
+from proxylab.vocab import RunStatus, parse_enum
 
 RAW_FILES = ("function.log", "proxy_access.log", "dns.log", "services.log")
 RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z0-9][a-z0-9._-]*$")
@@ -42,28 +49,206 @@ def new_run_id(scenario_id: str, now: float | None = None) -> str:
     return f"{stamp}-{slug}-{secrets.token_hex(2)}"
 
 
-@dataclass
+SCHEMA = 1  # run.json format version; readers refuse a newer one (see read_capture)
+
+
+class CaptureError(ValueError):
+    """A capture on disk cannot be read as one (unreadable, garbled or of a newer
+    format): the message names the capture and what is wrong with it."""
+
+
+def _known(cls: type, data: Any) -> dict[str, Any]:
+    """The keys of ``data`` that ``cls`` (a dataclass) has, so a capture written by a
+    newer proxylab with an extra key still reads; unknown keys are dropped."""
+    if not isinstance(data, dict):
+        return {}
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def lab_from_dict(data: Any) -> LabDescription:
+    """A capture's ``lab`` block as a :class:`LabDescription` (tolerant of extra keys)."""
+    d = _known(LabDescription, data)
+    d["places"] = [Place(**_known(Place, p)) for p in d.get("places") or []]
+    d["services"] = [Service(**_known(Service, x)) for x in d.get("services") or []]
+    d["endpoints"] = EndpointLayout(**_known(EndpointLayout, d.get("endpoints")))
+    d["resources"] = {str(k): str(v) for k, v in (d.get("resources") or {}).items()}
+    d["plumbing_env"] = {str(k): str(v) for k, v in (d.get("plumbing_env") or {}).items()}
+    d.setdefault("backend", "")
+    d.setdefault("name", "")
+    d.setdefault("region", d["resources"].get("region", ""))
+    d.setdefault("up", False)
+    return LabDescription(**d)
+
+
+def _env(data: Any) -> MappingProxyType[str, str]:
+    return MappingProxyType({str(k): str(v) for k, v in (data or {}).items()})
+
+
+@dataclass(frozen=True)
+class ScenarioRecord:
+    """The scenario as it ran: ``env`` holds the values the function got (references
+    resolved), ``env_template`` the values as written in the catalogue."""
+
+    id: str
+    title: str = ""
+    function: str = ""
+    description: str = ""
+    endpoints: EndpointLayout = field(default_factory=EndpointLayout)
+    env: Mapping[str, str] = field(default_factory=lambda: _env({}))
+    env_template: Mapping[str, str] = field(default_factory=lambda: _env({}))
+    event: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float = 30.0
+    code: str | None = None
+    handler: str | None = None
+    expect: Expectation | None = None
+    source: str = ""
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, env: Mapping[str, str]) -> ScenarioRecord:
+        return cls(id=scenario.id, title=scenario.title, function=scenario.function,
+                   description=scenario.description, endpoints=scenario.endpoints,
+                   env=_env(env), env_template=_env(scenario.env), event=dict(scenario.event),
+                   timeout_s=scenario.timeout_s, code=scenario.code, handler=scenario.handler,
+                   expect=scenario.expect, source=scenario.source)
+
+    @classmethod
+    def from_dict(cls, data: Any, resources: Mapping[str, str]) -> ScenarioRecord:
+        d = _known(cls, data)
+        d["id"] = str(d.get("id", ""))
+        d["endpoints"] = EndpointLayout(**_known(EndpointLayout, d.get("endpoints")))
+        if "env_template" in d:
+            d["env"], d["env_template"] = _env(d.get("env")), _env(d["env_template"])
+        else:  # written before env_template existed: env holds ${...} references
+            template = _env(d.get("env"))
+            d["env"], d["env_template"] = _env(_resolve_all(template, resources)), template
+        d["expect"] = Expectation.from_dict(d["expect"]) if d.get("expect") else None
+        d["event"] = dict(d.get("event") or {})
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "description": self.description,
+                "function": self.function, "endpoints": self.endpoints.to_dict(),
+                "event": self.event, "timeout_s": self.timeout_s, "code": self.code,
+                "handler": self.handler,
+                "expect": None if self.expect is None else self.expect.to_dict(),
+                "source": self.source, "env_template": dict(self.env_template),
+                "env": dict(self.env)}
+
+
+def _resolve_all(env: Mapping[str, str], resources: Mapping[str, str]) -> dict[str, str]:
+    out = {}
+    for k, v in env.items():
+        try:
+            out[k] = resolve_text(v, dict(resources))
+        except KeyError:
+            out[k] = v
+    return out
+
+
+@dataclass(frozen=True)
 class RunRecord:
-    """run.json. ``status``: ``ok`` (function ran and returned), ``function-error``
-    (it ran and Lambda reported an error), ``failed`` (the lab could not complete
-    the run; ``error`` says why and the evidence gathered so far is kept)."""
+    """run.json, typed. ``status``: ``ok`` (function ran and returned),
+    ``function-error`` (it ran and Lambda reported an error), ``failed`` (the lab
+    could not complete the run; ``error`` says why and the evidence gathered so far
+    is kept). ``invocation`` is None when the function was never invoked.
+    ``lab_note`` says when the lab block is the last good description rather than
+    the one the run used."""
 
     run_id: str
-    scenario: dict[str, Any]
-    lab: dict[str, Any]
-    status: str
+    scenario: ScenarioRecord
+    lab: LabDescription
+    status: RunStatus
     started_at: float
     finished_at: float
     catalog: str = ""
     repeat_index: int = 0
-    invocation: dict[str, Any] = field(default_factory=dict)
+    invocation: Invocation | None = None
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
-    missing_evidence: list[str] = field(default_factory=list)
-    schema: int = 1
+    missing_evidence: tuple[str, ...] = ()
+    schema: int = SCHEMA
+    lab_note: str | None = None
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The variables the function got from the scenario."""
+        return self.scenario.env
+
+    @property
+    def resources(self) -> Mapping[str, str]:
+        return self.lab.resources
+
+    @property
+    def layout(self) -> EndpointLayout:
+        """The endpoint layout the run asked for."""
+        return self.scenario.endpoints
+
+    @property
+    def backend(self) -> str:
+        return self.lab.backend or "local"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        lab = self.lab.to_dict()
+        if self.lab_note:
+            lab["note"] = self.lab_note
+        inv: dict[str, Any] = {}
+        if self.invocation is not None:
+            inv = asdict(self.invocation)
+            inv.pop("function_log", None)
+        return {"run_id": self.run_id, "scenario": self.scenario.to_dict(), "lab": lab,
+                "status": str(self.status), "started_at": self.started_at,
+                "finished_at": self.finished_at, "catalog": self.catalog,
+                "repeat_index": self.repeat_index, "invocation": inv,
+                "timings": dict(self.timings), "error": self.error,
+                "missing_evidence": list(self.missing_evidence), "schema": self.schema}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RunRecord:
+        """Read run.json's content back as types; CaptureError says what is wrong."""
+        if not isinstance(data, dict):
+            raise CaptureError("run.json does not hold a JSON object")
+        schema = data.get("schema", 1)
+        if not isinstance(schema, int) or schema > SCHEMA:
+            raise CaptureError(f"run.json has format version {schema!r}; this proxylab reads "
+                               f"up to {SCHEMA} (upgrade proxylab to read it)")
+        try:
+            lab = lab_from_dict(data.get("lab"))
+            status = parse_enum(RunStatus, data.get("status"))
+            if status is None:
+                raise CaptureError(f"status {data.get('status')!r} is not one of "
+                                   f"{', '.join(RunStatus)}")
+            inv_data = data.get("invocation") or {}
+            inv = Invocation(**_known(Invocation, inv_data)) if inv_data else None
+            started, finished = (_epoch(data, "started_at"), _epoch(data, "finished_at"))
+            return cls(
+                run_id=str(data["run_id"]),
+                scenario=ScenarioRecord.from_dict(data.get("scenario"), lab.resources),
+                lab=lab, status=status, started_at=started, finished_at=finished,
+                catalog=str(data.get("catalog") or ""),
+                repeat_index=int(data.get("repeat_index") or 0), invocation=inv,
+                timings={str(k): float(v) for k, v in (data.get("timings") or {}).items()},
+                error=None if data.get("error") is None else str(data["error"]),
+                missing_evidence=tuple(str(m) for m in data.get("missing_evidence") or ()),
+                schema=schema,
+                lab_note=(data.get("lab") or {}).get("note"),
+            )
+        except CaptureError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CaptureError(f"run.json: {type(exc).__name__}: {exc}") from None
+
+
+# Epoch seconds a capture may hold: 1970 to 2261 (pandas' datetime64[ns] range).
+MAX_EPOCH = 9.2e9
+
+
+def _epoch(data: dict[str, Any], key: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            0 <= float(value) < MAX_EPOCH):
+        raise CaptureError(f"{key} {value!r} is not a time in epoch seconds (1970-2261)")
+    return float(value)
 
 
 def write_capture(
@@ -97,11 +282,11 @@ class Capture:
     """A capture read back from disk (analysis side; needs neither lab nor root)."""
 
     path: Path
-    record: dict[str, Any]
+    record: RunRecord
 
     @property
     def run_id(self) -> str:
-        return self.record.get("run_id", self.path.name)
+        return self.record.run_id
 
     def lines(self, name: str) -> list[str]:
         p = self.path / name
@@ -111,19 +296,39 @@ class Capture:
 
 
 def read_capture(run_dir: Path) -> Capture:
-    run_json = run_dir / "run.json"
+    """One capture; :class:`CaptureError` when its run.json is missing or unreadable."""
+    run_json = Path(run_dir) / "run.json"
     if not run_json.exists():
-        raise FileNotFoundError(f"{run_dir} is not a capture (no run.json)")
-    return Capture(path=run_dir, record=json.loads(run_json.read_text(encoding="utf-8")))
+        raise CaptureError(f"{run_dir} is not a capture (no run.json)")
+    try:
+        data = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CaptureError(f"{run_dir}: run.json is not readable JSON ({exc})") from None
+    try:
+        return Capture(path=Path(run_dir), record=RunRecord.from_dict(data))
+    except CaptureError as exc:
+        raise CaptureError(f"{run_dir}: {exc}") from None
 
 
-def find_captures(*paths: Path) -> list[Capture]:
-    """Captures under the given run directories or their parents, oldest first."""
+def find_captures(*paths: Path, skipped: list[str] | None = None) -> list[Capture]:
+    """Captures under the given run directories or their parents, oldest first.
+
+    A capture that cannot be read is skipped with a warning naming it (and, when
+    ``skipped`` is given, its reason appended there), so one bad capture never hides
+    fifty good ones."""
     found: list[Capture] = []
+    dirs: list[Path] = []
     for p in paths or (default_runs_dir(),):
         p = Path(p)
         if (p / "run.json").exists():
-            found.append(read_capture(p))
+            dirs.append(p)
         elif p.is_dir():
-            found.extend(read_capture(d) for d in sorted(p.iterdir()) if (d / "run.json").exists())
-    return sorted(found, key=lambda c: (c.record.get("started_at", 0), c.run_id))
+            dirs.extend(d for d in sorted(p.iterdir()) if (d / "run.json").exists())
+    for d in dirs:
+        try:
+            found.append(read_capture(d))
+        except CaptureError as exc:
+            warnings.warn(f"skipping capture: {exc}", stacklevel=2)
+            if skipped is not None:
+                skipped.append(str(exc))
+    return sorted(found, key=lambda c: (c.record.started_at, c.run_id))

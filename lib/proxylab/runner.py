@@ -18,19 +18,23 @@ import json
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from proxylab.capture import RunRecord, default_runs_dir, new_run_id, write_capture
+from proxylab.capture import (
+    RunRecord,
+    ScenarioRecord,
+    default_runs_dir,
+    new_run_id,
+    write_capture,
+)
 from proxylab.errors import UserError
 from proxylab.labs.base import Evidence, Invocation, Lab, LabDescription
 from proxylab.scenarios.expect import check, observable_services, observe, unobservable
 from proxylab.scenarios.loader import load_catalog
 from proxylab.scenarios.model import Catalog, Scenario, ScenarioError
-
-# What the lab's Invocation.status means for the run (RunRecord.status).
-RUN_STATUS = {"ok": "ok", "error": "function-error", "lab-error": "failed"}
+from proxylab.vocab import InvocationStatus, RunStatus, parse_enum
 
 
 @dataclass
@@ -264,7 +268,8 @@ def run_one(
         except Exception as exc:  # noqa: BLE001
             error = f"{error}; collecting evidence also failed: {type(exc).__name__}: {exc}"
 
-    status = "failed" if error else RUN_STATUS.get(inv.status if inv else "", "failed")
+    inv_status = parse_enum(InvocationStatus, inv.status) if inv is not None else None
+    status = RunStatus.FAILED if error or inv_status is None else inv_status.run_status
     if inv is not None and inv.status == "lab-error" and not error:
         error = _invocation_error(inv) or "the lab could not run the function"
 
@@ -289,26 +294,23 @@ def run_one(
     finished = time.time()
     timings["total_s"] = round(finished - started, 4)
 
-    scenario_record = scenario.to_dict()
-    scenario_record["env_template"] = scenario_record.pop("env")
-    scenario_record["env"] = env
-    inv_record: dict[str, Any] = {}
     if inv is not None:
-        inv_record = asdict(inv)
-        inv_record.pop("function_log", None)
+        inv = replace(inv, function_log=[])
+    lab_desc, lab_note = _lab_record(desc, scenario)
     record = RunRecord(
         run_id=run_id,
-        scenario=scenario_record,
-        lab=_lab_record(desc, scenario),
+        scenario=ScenarioRecord.from_scenario(scenario, env),
+        lab=lab_desc,
+        lab_note=lab_note,
         status=status,
         started_at=started,
         finished_at=finished,
         catalog=catalog.id,
         repeat_index=repeat_index,
-        invocation=inv_record,
+        invocation=inv,
         timings=timings,
         error=error,
-        missing_evidence=missing,
+        missing_evidence=tuple(missing),
     )
     write_capture(run_dir, record=record)
     if interrupted is not None:
@@ -334,15 +336,13 @@ def _invocation_error(inv: Invocation) -> str | None:
     ) or json.dumps(e)
 
 
-def _lab_record(desc: LabDescription, scenario: Scenario) -> dict[str, Any]:
+def _lab_record(desc: LabDescription, scenario: Scenario) -> tuple[LabDescription, str | None]:
     """The lab as described during the run. If describing failed, the earlier
     description is kept, marked so, rather than pretending to know the layout."""
-    d = desc.to_dict()
     if desc.endpoints != scenario.endpoints:
-        d["note"] = (
-            "endpoint layout of the last successful describe(); the run may not have applied"
-        )
-    return d
+        return desc, ("endpoint layout of the last successful describe(); the run may not "
+                      "have applied")
+    return desc, None
 
 
 def summarize(run_dir: Path, catalog_id: str, scenario: Scenario, repeat_index: int) -> RunSummary:

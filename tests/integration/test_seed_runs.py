@@ -61,7 +61,7 @@ def hits(c: Capture, service: str) -> list[dict]:
 
 
 def res(c: Capture) -> dict[str, str]:
-    return c.record["lab"]["resources"]
+    return dict(c.record.resources)
 
 
 def api_host(c: Capture, which: str) -> str:
@@ -93,8 +93,8 @@ def seed(scen_lab, tmp_path_factory) -> dict[str, Capture]:
     rc = cli.main(
         ["run", "--catalog", "seed", "--name", LAB, "--keep-lab", "--runs-dir", str(runs), "-q"]
     )
-    captures = {read_capture(p).record["scenario"]["id"]: read_capture(p) for p in runs.iterdir()}
-    assert rc == 0, {k: c.record["error"] for k, c in captures.items()}
+    captures = {read_capture(p).record.scenario.id: read_capture(p) for p in runs.iterdir()}
+    assert rc == 0, {k: c.record.error for k, c in captures.items()}
     return captures
 
 
@@ -110,7 +110,7 @@ def examples(scen_lab, tmp_path_factory) -> dict[str, Capture]:
         progress=False,
     )
     assert not get_lab("local", name=LAB).describe().up
-    return {read_capture(p).record["scenario"]["id"]: read_capture(p) for p in paths}
+    return {read_capture(p).record.scenario.id: read_capture(p) for p in paths}
 
 
 # --------------------------------------------------------------------------- the seed's table
@@ -119,12 +119,12 @@ def examples(scen_lab, tmp_path_factory) -> dict[str, Capture]:
 def test_every_seed_run_completed_with_its_evidence(seed):
     assert sorted(seed) == ["seed-1", "seed-2", "seed-3", "seed-4"]
     for sid, c in seed.items():
-        assert c.record["status"] == "ok", (sid, c.record["error"])
+        assert c.record.status == "ok", (sid, c.record.error)
         log = c.lines("function.log")
         assert log[0].startswith("START RequestId: ") and "Version: $LATEST" in log[0], log[:2]
         assert any(line.startswith("END RequestId: ") for line in log)
         assert any(line.startswith("REPORT RequestId: ") for line in log)
-        assert c.record["lab"]["name"] == LAB
+        assert c.record.lab.name == LAB
         for name in ("proxy_access.log", "dns.log", "services.log"):
             assert (c.path / name).exists(), (sid, name)
 
@@ -185,12 +185,12 @@ def test_seed_4_only_the_web_crosses_the_proxy(seed):
 
 def test_run_json_records_the_scenario_as_run(seed):
     rec = seed["seed-4"].record
-    assert rec["catalog"] == "seed"
-    assert rec["scenario"]["env"]["NO_PROXY"] == f"{S3},execute-api.{REGION}.amazonaws.com"
-    assert rec["scenario"]["env_template"]["NO_PROXY"].startswith("s3.${region}")
-    assert rec["lab"]["endpoints"]["execute_api_interface"] is True
-    assert seed["seed-1"].record["lab"]["endpoints"]["execute_api_interface"] is False
-    assert rec["invocation"]["status"] == "ok"
+    assert rec.catalog == "seed"
+    assert rec.env["NO_PROXY"] == f"{S3},execute-api.{REGION}.amazonaws.com"
+    assert rec.scenario.env_template["NO_PROXY"].startswith("s3.${region}")
+    assert rec.lab.endpoints.execute_api_interface is True
+    assert seed["seed-1"].record.lab.endpoints.execute_api_interface is False
+    assert rec.invocation.status == "ok"
 
 
 def test_switching_private_api_public_dns_takes_effect_at_once(seed, tmp_path):
@@ -248,8 +248,8 @@ def test_endpoint_url_alone_does_not_bypass_the_proxy(examples):
 
 def test_a_raising_handler_is_a_function_error(examples):
     c = examples["ex-handler-raises"]
-    assert c.record["status"] == "function-error"
-    err = c.record["invocation"]["error"]
+    assert c.record.status == "function-error"
+    err = c.record.invocation.error
     assert err["errorType"] == "RuntimeError"
     assert "always raises" in err["errorMessage"]
     log = "\n".join(c.lines("function.log"))

@@ -87,7 +87,7 @@ def test_a_users_own_catalogue_runs_from_the_command_line(tmp_path):
     for scenario, summary in summaries.items():
         assert summary["expected"] is True, (scenario, summary["mismatches"])
     raises = read_capture(runs / summaries["mine-raises"]["run_id"])
-    assert raises.record["invocation"]["error"]["errorType"] == "ValueError"
+    assert raises.record.invocation.error["errorType"] == "ValueError"
     assert any("checking the order" in line for line in raises.lines("function.log"))
 
 

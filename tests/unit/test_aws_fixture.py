@@ -27,9 +27,9 @@ def test_there_are_aws_fixture_captures() -> None:
 def test_fixture_is_what_the_aws_lab_would_collect(path: Path) -> None:
     cap = read_capture(path)
     rec = cap.record
-    assert RUN_ID_RE.match(rec["run_id"]) and rec["lab"]["backend"] == "aws"
-    inv = rec["invocation"]
-    window = logs.Window(rec["started_at"], inv["finished_at"])
+    assert RUN_ID_RE.match(rec.run_id) and rec.lab.backend == "aws"
+    inv = rec.invocation
+    window = logs.Window(rec.started_at, inv.finished_at)
     eni = "10.1.143.211"
     squid = cap.lines("proxy_access.log")
     events = [{"logStreamName": "i-0c1d", "timestamp": 0, "message": ln} for ln in squid]
@@ -38,13 +38,13 @@ def test_fixture_is_what_the_aws_lab_would_collect(path: Path) -> None:
         {"logStreamName": "s", "timestamp": 0, "message": ln + "\n"}
         for ln in cap.lines("function.log")
     ]
-    assert logs.invocation_lines(fn, inv["request_id"]) == cap.lines("function.log")
+    assert logs.invocation_lines(fn, inv.request_id) == cap.lines("function.log")
     assert cap.lines("function.log")[-1].endswith("\t")  # CloudWatch's REPORT shape
     for line in cap.lines("services.log"):
         hit = json.loads(line)
         assert hit["service"] == "execute-api" and window.holds(hit["ts"])
     assert not (path / "dns.log").exists()  # the AWS lab collects no resolver log
-    assert rec["lab"]["resources"]["observed_services"] == "execute-api"
+    assert rec.resources["observed_services"] == "execute-api"
 
 
 def test_fixtures_parse_cleanly_with_the_shared_parsers() -> None:

@@ -92,7 +92,7 @@ def test_matrix_labels_fit_and_do_not_overlap(a, redacted):
 def test_timeline_and_topology_draw(a):
     png = charts.png(charts.timeline(a.tables, SEED[2].name))
     assert png.startswith(b"\x89PNG")
-    lab = a.tables.records[SEED[3].name]["lab"]
+    lab = a.tables.records[SEED[3].name].lab.to_dict()
     fig = charts.topology(lab)
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
     assert "S3 gateway endpoint" in texts and "interface endpoint" in texts and "Squid" in texts

@@ -171,7 +171,7 @@ def test_runs_write_captures_in_order_raw_files_before_run_json(tmp_path, catalo
     )
     lab = FakeLab()
     paths = run_catalog(catalog, lab=lab, runs_dir=tmp_path / "runs", progress=False)
-    assert [capture.read_capture(p).record["scenario"]["id"] for p in paths] == [
+    assert [capture.read_capture(p).record.scenario.id for p in paths] == [
         "one",
         "two",
         "three",
@@ -180,16 +180,17 @@ def test_runs_write_captures_in_order_raw_files_before_run_json(tmp_path, catalo
     per_run = ["function.log", "proxy_access.log", "services.log", "dns.log", "run.json"]
     assert written == per_run * 3
     rec = capture.read_capture(paths[0]).record
-    assert rec["status"] == "ok" and rec["catalog"] == "t" and rec["error"] is None
-    assert rec["scenario"]["env"]["HTTPS_PROXY"] == "http://10.0.0.72:3128"
-    assert rec["scenario"]["env_template"]["HTTPS_PROXY"] == "${proxy_url}"
-    assert rec["lab"]["endpoints"]["s3_gateway"] is True
-    assert set(rec["timings"]) >= {"apply_s", "invoke_s", "collect_s", "total_s"}
-    assert "function_log" not in rec["invocation"]
+    assert rec.status == "ok" and rec.catalog == "t" and rec.error is None
+    assert rec.env["HTTPS_PROXY"] == "http://10.0.0.72:3128"
+    assert rec.scenario.env_template["HTTPS_PROXY"] == "${proxy_url}"
+    assert rec.lab.endpoints.s3_gateway is True
+    assert set(rec.timings) >= {"apply_s", "invoke_s", "collect_s", "total_s"}
+    raw = json.loads((paths[0] / "run.json").read_text())
+    assert "function_log" not in raw["invocation"]
     # Each capture holds only its own run's lines.
     assert len(capture.read_capture(paths[0]).lines("proxy_access.log")) == 2
     assert len(capture.read_capture(paths[1]).lines("proxy_access.log")) == 1
-    assert capture.read_capture(paths[1]).record["lab"]["endpoints"]["s3_gateway"] is False
+    assert capture.read_capture(paths[1]).record.lab.endpoints.s3_gateway is False
     # Brought up (it was down), each scenario applied, and down again.
     assert lab.calls[0] == "up" and lab.calls[-1] == "down"
     assert [c for c in lab.calls if c.startswith("invoke")] == [
@@ -217,18 +218,18 @@ def test_lab_failure_is_a_failed_run_with_evidence_and_the_batch_goes_on(tmp_pat
     lab = FakeLab(fail={"one": stage})
     paths = run_catalog(catalog, ["one", "three"], lab=lab, runs_dir=tmp_path, progress=False)
     failed, ok = (capture.read_capture(p) for p in paths)
-    assert failed.record["status"] == "failed"
-    assert "LabError" in failed.record["error"]
-    assert failed.record["error"].startswith(stage)
+    assert failed.record.status == "failed"
+    assert "LabError" in failed.record.error
+    assert failed.record.error.startswith(stage)
     if stage == "invoke":
         # The proxy had already logged the run's lines: they are kept.
         assert len(failed.lines("proxy_access.log")) == 2
         assert not (failed.path / "function.log").exists()
-        assert "function.log: the function was not invoked" in failed.record["missing_evidence"]
+        assert "function.log: the function was not invoked" in failed.record.missing_evidence
     else:
         assert failed.lines("function.log")[0].startswith("START")
-        assert "evidence: not collected" in failed.record["missing_evidence"]
-    assert ok.record["status"] == "ok"
+        assert "evidence: not collected" in failed.record.missing_evidence
+    assert ok.record.status == "ok"
     assert lab.calls[-1] == "down"
 
 
@@ -236,8 +237,8 @@ def test_failed_apply_records_the_run_without_evidence(tmp_path, catalog):
     lab = FakeLab(up=True, fail={"": "apply"})
     paths = run_catalog(catalog, ["two"], lab=lab, runs_dir=tmp_path, progress=False)
     rec = capture.read_capture(paths[0]).record
-    assert rec["status"] == "failed" and rec["error"].startswith("apply: LabError: apply broke")
-    assert rec["lab"]["note"].startswith("endpoint layout of the last successful describe()")
+    assert rec.status == "failed" and rec.error.startswith("apply: LabError: apply broke")
+    assert rec.lab_note.startswith("endpoint layout of the last successful describe()")
     assert sorted(os.listdir(paths[0])) == ["run.json"]
 
 
@@ -258,12 +259,12 @@ def test_function_errors_and_user_handlers(tmp_path):
     lab = FakeLab(up=True)
     runs = run_catalog(p, lab=lab, runs_dir=tmp_path / "runs", progress=False)
     raises, lab_error = (capture.read_capture(r).record for r in runs)
-    assert raises["status"] == "function-error" and raises["error"] is None
-    assert raises["invocation"]["error"]["errorType"] == "RuntimeError"
-    assert raises["scenario"]["handler"] == "fail.handler"
+    assert raises.status == "function-error" and raises.error is None
+    assert raises.invocation.error["errorType"] == "RuntimeError"
+    assert raises.scenario.handler == "fail.handler"
     assert "code:fail.handler" in lab.calls
-    assert lab_error["status"] == "failed"
-    assert lab_error["error"] == "RuntimeError: boom"
+    assert lab_error.status == "failed"
+    assert lab_error.error == "RuntimeError: boom"
 
 
 def test_repeat_runs_each_scenario_n_times(tmp_path, catalog):
@@ -278,7 +279,7 @@ def test_repeat_runs_each_scenario_n_times(tmp_path, catalog):
         on_run=summaries.append,
     )
     recs = [capture.read_capture(p).record for p in paths]
-    assert [(r["scenario"]["id"], r["repeat_index"]) for r in recs] == [
+    assert [(r.scenario.id, r.repeat_index) for r in recs] == [
         ("two", 0),
         ("two", 1),
         ("two", 2),
@@ -286,7 +287,7 @@ def test_repeat_runs_each_scenario_n_times(tmp_path, catalog):
         ("one", 1),
         ("one", 2),
     ]
-    assert len({r["run_id"] for r in recs}) == 6
+    assert len({r.run_id for r in recs}) == 6
     assert [s.path for s in summaries] == [str(p) for p in paths]
     with pytest.raises(Exception, match="at least 1"):
         run_catalog(catalog, repeat=0, lab=FakeLab(), runs_dir=tmp_path, progress=False)
@@ -333,7 +334,7 @@ def test_interrupt_records_the_run_and_brings_the_lab_down(tmp_path, catalog):
         run_catalog(catalog, lab=lab, runs_dir=tmp_path, progress=False)
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     rec = capture.read_capture(run_dir).record
-    assert rec["status"] == "failed" and rec["error"] == "interrupted during invoke"
+    assert rec.status == "failed" and rec.error == "interrupted during invoke"
     assert lab.calls[-1] == "down"
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from proxylab.capture import RunRecord, write_capture
+from proxylab.capture import RunRecord, ScenarioRecord, write_capture
+from proxylab.labs.base import LabDescription
 from proxylab.scenarios.expect import check, observe, parse_proxy_line, parse_step_line
 from proxylab.scenarios.model import Expectation
 
@@ -65,7 +66,9 @@ def _capture(tmp_path, proxy, function, services, status="ok"):
     write_capture(
         d,
         record=RunRecord(
-            run_id="r", scenario={}, lab={}, status=status, started_at=0, finished_at=1
+            run_id="r", scenario=ScenarioRecord(id="s"),
+            lab=LabDescription("local", "t", "r", True),
+            status=status, started_at=0, finished_at=1,
         ),
     )
     return d

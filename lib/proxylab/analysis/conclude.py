@@ -12,7 +12,6 @@ logic re-run on the same variables minus one - says which one the clients act on
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ import pandas as pd
 
 from proxylab.analysis import predict
 from proxylab.analysis.routes import PROXY_SIDE
+from proxylab.capture import RunRecord
 
 TARGET_ORDER = ("s3", "web", "regional-api", "private-api")
 TARGET_LABEL = {"s3": "S3", "web": "the web site", "regional-api": "the regional API",
@@ -85,7 +85,7 @@ def _client(step: str) -> str:
     return "botocore" if predict.STEP_CLIENTS.get(step) == "botocore" else "urllib"
 
 
-def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, dict]) -> Conclusion:
+def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, RunRecord]) -> Conclusion:
     """Per-target findings and a one-paragraph headline."""
     if routes.empty:
         return Conclusion("No probe steps were captured, so there is nothing to conclude.",
@@ -93,7 +93,7 @@ def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, dict])
     r = routes.copy()
     r["target"] = [target_of(str(s), str(f)) for s, f in zip(r["step"], r["function"],
                                                               strict=False)]
-    env_by_run = {str(k): json.loads(v) for k, v in zip(runs["run_id"], runs["env"], strict=False)}
+    env_by_run = {rid: dict(rec.env) for rid, rec in records.items()}
     findings: list[Finding] = []
     for target in [t for t in TARGET_ORDER if t in set(r["target"])]:
         sub = r[(r["target"] == target) & (r["route"] != "inconsistent")]
@@ -117,9 +117,9 @@ def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, dict])
         step = TARGET_STEPS[target][0]
         conds_by_scen = {}
         for scen, run_id in first_run.items():
-            rec = records.get(run_id, {})
-            layout = (rec.get("scenario") or {}).get("endpoints") or {}
-            resources = (rec.get("lab") or {}).get("resources") or {}
+            rec = records[run_id]
+            layout = rec.layout.to_dict()
+            resources = dict(rec.resources)
             conds_by_scen[scen] = _conditions(env_by_run.get(run_id, {}), layout, step, resources,
                                               urls.get(scen))
         names = sorted({c for cs in conds_by_scen.values() for c in cs})
@@ -160,16 +160,15 @@ def _rank(explaining: list[str]) -> list[str]:
     return matched + direct + was_set + layout
 
 
-def _direct_reason(run_id: str, records: dict[str, dict], env_by_run: dict[str, dict],
+def _direct_reason(run_id: str, records: dict[str, RunRecord], env_by_run: dict[str, dict],
                    step: str, url: str | None) -> str:
-    rec = records.get(run_id) or {}
-    resources = (rec.get("lab") or {}).get("resources") or {}
+    resources = dict(records[run_id].resources)
     why = predict.decide(step, env_by_run.get(run_id, {}), resources, url=url).why
     return why.split(", so ")[0].split("; ")[-1]
 
 
 def _acting(explaining: list[str], bypassed: list[str], first_run: dict[str, str],
-            records: dict[str, dict], env_by_run: dict[str, dict], step: str,
+            records: dict[str, RunRecord], env_by_run: dict[str, dict], step: str,
             urls: dict[str, str] | None = None) -> list[str]:
     """Of the variables that explain the split, those whose removal changes the
     clients' decision in every bypassing scenario (the counterfactual)."""
@@ -182,7 +181,7 @@ def _acting(explaining: list[str], bypassed: list[str], first_run: dict[str, str
         for scen in bypassed:
             run_id = first_run[scen]
             env = dict(env_by_run.get(run_id, {}))
-            resources = ((records.get(run_id) or {}).get("lab") or {}).get("resources") or {}
+            resources = dict(records[run_id].resources)
             url = (urls or {}).get(scen)
             before = predict.decide(step, env, resources, url=url).proxy
             for key in [k for k in env if k.upper() == var.upper()]:

@@ -30,7 +30,8 @@ def _resolve(value: str, resources: dict[str, str]) -> str:
 
 def evaluate(tables: Tables) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
-    for run_id, rec in tables.records.items():
+    for run_id, record in tables.records.items():
+        rec = record.to_dict()
         scen = rec.get("scenario") or {}
         exp = scen.get("expect")
         if not exp:

@@ -16,7 +16,6 @@ classified silently: the route is ``inconsistent``, ``flag`` says why, and
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from proxylab.analysis import predict
+from proxylab.capture import RunRecord
 from proxylab.logs.tables import Tables
 
 ROUTES = ("proxy", "endpoint", "direct", "failed-at-proxy", "failed-direct", "inconsistent")
@@ -101,13 +101,11 @@ def classify(tables: Tables) -> RouteResult:
     steps = tables.steps
     rows: list[dict[str, Any]] = []
     ev: list[dict[str, Any]] = []
-    runs = tables.runs.set_index(tables.runs["run_id"].astype(str))
     for run_id, run_steps in steps.groupby(steps["run_id"].astype(str), observed=True, sort=False):
-        record = tables.records.get(run_id, {})
-        scen = record.get("scenario") or {}
-        layout = scen.get("endpoints") or (record.get("lab") or {}).get("endpoints") or {}
-        resources = (record.get("lab") or {}).get("resources") or {}
-        env = json.loads(runs.loc[run_id, "env"]) if run_id in runs.index else {}
+        record = tables.records[run_id]
+        layout = record.layout.to_dict()
+        resources = dict(record.resources)
+        env = dict(record.env)
         squid = tables.proxy_requests[tables.proxy_requests["run_id"] == run_id]
         hits = tables.service_hits[tables.service_hits["run_id"] == run_id].sort_values("ts")
         dnsq = tables.dns_queries[tables.dns_queries["run_id"] == run_id]
@@ -135,7 +133,7 @@ def classify(tables: Tables) -> RouteResult:
             matches = p_route == actual and (
                 p_kind == row["endpoint_kind"] or p_route != "endpoint")
             row.update(
-                scenario=scen.get("id", ""), function=scen.get("function", ""),
+                scenario=record.scenario.id, function=record.scenario.function,
                 predicted_route=p_route, predicted_kind=p_kind,
                 predicted_proxy=decision.proxy, predicted_host=decision.request_host,
                 prediction_matches=matches if row["route"] != "inconsistent" else None,
@@ -157,14 +155,14 @@ def classify(tables: Tables) -> RouteResult:
     return RouteResult(routes=routes, evidence=evidence)
 
 
-def front_logged(record: dict[str, Any], service: str) -> bool:
+def front_logged(record: RunRecord, service: str) -> bool:
     """Whether this run can have a front log line for ``service`` at all.
 
     The local lab logs every front. On AWS only API Gateway has access logs (S3
     and the web site have none), and only when the lab turned them on; there a
     missing front line is absence of evidence, not evidence of absence."""
-    backend = ((record.get("lab") or {}).get("backend")) or "local"
-    missing = record.get("missing_evidence") or []
+    backend = record.backend
+    missing = record.missing_evidence
     if any(m.startswith("services.log:") or m == "services.log" for m in missing):
         return False  # the whole file is missing
     if backend == "local":

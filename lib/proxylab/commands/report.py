@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         caps = find_captures(*[Path(p) for p in args.from_])
         if args.scenarios:
             wanted = set(args.scenarios)
-            caps = [c for c in caps if (c.record.get("scenario") or {}).get("id") in wanted]
+            caps = [c for c in caps if c.record.scenario.id in wanted]
         if not caps:
             raise UserError(f"--from {' '.join(args.from_)}: no captures (directories with "
                             "run.json) found" + (" for the chosen scenarios" if args.scenarios

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from proxylab.capture import Capture, find_captures
+from proxylab.capture import Capture, RunRecord, find_captures
 from proxylab.logs import dns, lambda_log, services, squid
 from proxylab.logs.base import concat, malformed_frame, to_utc, typed
 
@@ -56,7 +56,9 @@ class Tables:
     dns_queries: pd.DataFrame
     service_hits: pd.DataFrame
     malformed: pd.DataFrame
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, RunRecord] = field(default_factory=dict)
+    # Captures that could not be read (their reasons): shown as "skipped" in reports.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def steps(self) -> pd.DataFrame:
@@ -77,53 +79,27 @@ class Tables:
 
 def run_row(capture: Capture) -> dict[str, Any]:
     rec = capture.record
-    scen = rec.get("scenario") or {}
-    lab = rec.get("lab") or {}
-    endpoints = scen.get("endpoints") or lab.get("endpoints") or {}
+    scen, layout = rec.scenario, rec.layout
     return {
         "run_id": capture.run_id,
-        "catalog": rec.get("catalog") or "",
-        "scenario": scen.get("id", ""),
-        "title": scen.get("title", ""),
-        "function": scen.get("function", ""),
-        "status": rec.get("status", ""),
-        "backend": lab.get("backend", ""),
-        "repeat_index": rec.get("repeat_index", 0),
-        "started_at": rec.get("started_at"),
-        "finished_at": rec.get("finished_at"),
-        "env": json.dumps(scenario_env(rec), sort_keys=True),
-        "s3_gateway": endpoints.get("s3_gateway"),
-        "execute_api_interface": endpoints.get("execute_api_interface"),
-        "execute_api_private_dns": endpoints.get("execute_api_private_dns"),
-        "private_api_public_dns": endpoints.get("private_api_public_dns"),
-        "error": rec.get("error"),
-        "missing_evidence": ",".join(rec.get("missing_evidence") or []),
+        "catalog": rec.catalog,
+        "scenario": scen.id,
+        "title": scen.title,
+        "function": scen.function,
+        "status": str(rec.status),
+        "backend": rec.lab.backend,
+        "repeat_index": rec.repeat_index,
+        "started_at": rec.started_at,
+        "finished_at": rec.finished_at,
+        "env": json.dumps(dict(rec.env), sort_keys=True),
+        "s3_gateway": layout.s3_gateway,
+        "execute_api_interface": layout.execute_api_interface,
+        "execute_api_private_dns": layout.execute_api_private_dns,
+        "private_api_public_dns": layout.private_api_public_dns,
+        "error": rec.error,
+        "missing_evidence": ",".join(rec.missing_evidence),
         "path": str(capture.path),
     }
-
-
-def scenario_env(record: dict[str, Any]) -> dict[str, str]:
-    """The variables the function got from the scenario, references resolved.
-
-    The runner records the resolved values in ``invocation.env`` when it can; the
-    scenario's own ``env`` (possibly with ``${...}`` references) is resolved here
-    against the lab's resources otherwise."""
-    inv = record.get("invocation") or {}
-    if isinstance(inv.get("env"), dict):
-        return {str(k): str(v) for k, v in inv["env"].items()}
-    env = (record.get("scenario") or {}).get("env") or {}
-    resources = (record.get("lab") or {}).get("resources") or {}
-    try:
-        from proxylab.scenarios.model import resolve_text
-    except ImportError:  # pragma: no cover - scenarios package always ships
-        return {str(k): str(v) for k, v in env.items()}
-    out = {}
-    for k, v in env.items():
-        try:
-            out[str(k)] = resolve_text(str(v), resources)
-        except KeyError:
-            out[str(k)] = str(v)
-    return out
 
 
 def load_tables(sources: Iterable[Capture | Path | str] | None = None) -> Tables:
@@ -135,8 +111,9 @@ def load_tables(sources: Iterable[Capture | Path | str] | None = None) -> Tables
             captures.append(s)
         else:
             paths.append(Path(s))
+    skipped: list[str] = []
     if paths or sources is None:
-        captures.extend(find_captures(*paths))
+        captures.extend(find_captures(*paths, skipped=skipped))
     seen: set[str] = set()
     unique = []
     for c in captures:
@@ -150,7 +127,7 @@ def load_tables(sources: Iterable[Capture | Path | str] | None = None) -> Tables
         results = {
             "proxy_access.log": squid.parse_lines(cap.lines("proxy_access.log"), rid),
             "function.log": lambda_log.parse_lines(cap.lines("function.log"), rid),
-            "dns.log": dns.parse_lines(cap.lines("dns.log"), rid, cap.record.get("started_at")),
+            "dns.log": dns.parse_lines(cap.lines("dns.log"), rid, cap.record.started_at),
             "services.log": services.parse_lines(cap.lines("services.log"), rid),
         }
         proxy.append(results["proxy_access.log"].frame)
@@ -173,6 +150,7 @@ def load_tables(sources: Iterable[Capture | Path | str] | None = None) -> Tables
         service_hits=concat(hits, services.DTYPES),
         malformed=concat(bad, MALFORMED_DTYPES),
         records={c.run_id: c.record for c in unique},
+        skipped=skipped,
     )
 
 

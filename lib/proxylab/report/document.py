@@ -8,7 +8,6 @@ through the same :class:`~proxylab.report.redact.Redactor`.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from proxylab.analysis import Analysis, analyse
+from proxylab.capture import RunRecord
 from proxylab.logs.tables import load_tables
 from proxylab.report import charts, i18n
 from proxylab.report.redact import Redactor, build
@@ -81,8 +81,8 @@ class Report:
     def runs(self) -> pd.DataFrame:
         return self.analysis.tables.runs
 
-    def _record(self, run_id: str) -> dict[str, Any]:
-        return self.analysis.tables.records.get(run_id, {})
+    def _record(self, run_id: str) -> RunRecord:
+        return self.analysis.tables.records[run_id]
 
     # --------------------------------------------------------------- sections
     def title_md(self, title: str | None = None) -> str:
@@ -108,17 +108,15 @@ class Report:
         rows, plumbing = [], {}
         for _, run in self.runs.drop_duplicates("scenario").iterrows():
             rec = self._record(str(run["run_id"]))
-            scen = rec.get("scenario") or {}
-            env = json.loads(run["env"]) if isinstance(run["env"], str) else {}
-            shown = {k: v for k, v in env.items()
+            shown = {k: v for k, v in rec.env.items()
                      if k.upper() in PROXY_VARS or k.upper().startswith("AWS_")}
-            layout = scen.get("endpoints") or {}
+            layout = rec.layout.to_dict()
             eps = ", ".join(k.replace("_", " ") for k in ("s3_gateway", "execute_api_interface",
                                                           "execute_api_private_dns")
                             if layout.get(k)) or "none"
             rows.append([run["scenario"], run["title"], run["function"], eps,
                          "<br>".join(f"`{k}={v}`" for k, v in shown.items())])
-            plumbing.update((rec.get("lab") or {}).get("plumbing_env") or {})
+            plumbing.update(rec.lab.plumbing_env)
         text = [f"## {self.t('setup_h')}", "", self.t("setup"), "",
                 f"**{self.t('scenarios_t')}**", "",
                 self.r(md_table(self.t("scen_cols").split("|"), rows))]
@@ -131,11 +129,11 @@ class Report:
         if self.runs.empty:
             return None
         rid = str(self.runs["run_id"].iloc[-1])
-        lab = self._record(rid).get("lab") or {}
+        lab = self._record(rid).lab.to_dict()
         # The union of the endpoint layouts the runs used, so every path is drawn.
         union: dict[str, Any] = {}
         for rec in self.analysis.tables.records.values():
-            for k, v in ((rec.get("scenario") or {}).get("endpoints") or {}).items():
+            for k, v in rec.layout.to_dict().items():
                 union[k] = union.get(k) or v
         return charts.png(charts.topology(lab, redact=self.r, endpoints=union or None))
 
@@ -174,9 +172,8 @@ class Report:
     def _why_ja(self, run_id: str, r: pd.Series) -> str:
         from proxylab.logs import squid
 
-        run = self.runs[self.runs["run_id"] == run_id].iloc[0]
-        env = json.loads(run["env"]) if isinstance(run["env"], str) else {}
-        resources = (self._record(run_id).get("lab") or {}).get("resources") or {}
+        env = dict(self._record(run_id).env)
+        resources = dict(self._record(run_id).resources)
         ev = self.analysis.evidence
         lines = ev[(ev["run_id"] == run_id) & (ev["step"] == r["step"])
                    & (ev["source"] == "squid")]["text"]

@@ -25,7 +25,7 @@ def capture_paths(captures: Iterable[str | Path] | str | None) -> list[Path]:
 
 def lab_from_captures(captures: Iterable[str | Path]) -> dict[str, Any] | None:
     caps = find_captures(*capture_paths(captures))
-    return caps[-1].record.get("lab") if caps else None
+    return caps[-1].record.lab.to_dict() if caps else None
 
 
 def lab_live(backend: str = "local", lab_name: str | None = None,
@@ -60,10 +60,10 @@ def show_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
     caps = find_captures(*capture_paths(paths))
     df = pd.DataFrame([{
         "run_id": c.run_id,
-        "scenario": (c.record.get("scenario") or {}).get("id"),
-        "status": c.record.get("status"),
-        "started": pd.Timestamp(c.record.get("started_at", 0), unit="s", tz="UTC"),
-        "error": c.record.get("error"),
+        "scenario": c.record.scenario.id,
+        "status": str(c.record.status),
+        "started": pd.Timestamp(c.record.started_at, unit="s", tz="UTC"),
+        "error": c.record.error,
         "path": str(c.path),
     } for c in caps])
     _display(md_table(["run", "scenario", "status", "started", "error"],

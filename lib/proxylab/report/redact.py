@@ -122,8 +122,9 @@ def build(tables: Any, enabled: bool = True, key: str | bytes = b"") -> Redactor
     kinds: dict[str, set[str]] = {k: set() for k in
                                   ("account", "bucket", "regional-api", "private-api", "api",
                                    "vpce", "request", "ip")}
-    for rec in tables.records.values():
-        res = (rec.get("lab") or {}).get("resources") or {}
+    for record in tables.records.values():
+        rec = record.to_dict()
+        res = rec["lab"]["resources"]
         for k, kind in (("account_id", "account"), ("bucket", "bucket"),
                         ("regional_api_id", "regional-api"), ("private_api_id", "private-api"),
                         ("execute_api_vpce_id", "vpce"), ("s3_gateway_vpce_id", "vpce")):

@@ -149,6 +149,16 @@ class Expectation:
         d["bypasses_proxy"] = list(self.bypasses_proxy)
         return d
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Expectation:
+        """The ``expect`` block as a capture's run.json holds it (see :meth:`to_dict`)."""
+        cross = data.get("crosses_proxy")
+        return cls(status=data.get("status"),
+                   crosses_proxy=None if cross is None else tuple(str(h) for h in cross),
+                   bypasses_proxy=tuple(str(h) for h in data.get("bypasses_proxy") or ()),
+                   steps={str(k): str(v) for k, v in (data.get("steps") or {}).items()},
+                   services={str(k): str(v) for k, v in (data.get("services") or {}).items()})
+
     def resolved(self, resources: dict[str, str]) -> Expectation:
         """The same expectation with host references replaced by the lab's values."""
         cross = self.crosses_proxy
