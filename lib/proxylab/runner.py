@@ -31,6 +31,7 @@ from proxylab.capture import (
 )
 from proxylab.errors import UserError
 from proxylab.labs.base import Evidence, Invocation, Lab, LabDescription
+from proxylab.labs.lock import lab_lock
 from proxylab.scenarios.expect import check, observable_services, observe, unobservable
 from proxylab.scenarios.loader import load_catalog
 from proxylab.scenarios.model import Catalog, Scenario, ScenarioError
@@ -132,6 +133,7 @@ def run_catalog(
     *,
     lab: Lab | None = None,
     on_run: Callable[[RunSummary], None] | None = None,
+    wait: bool = False,
 ) -> list[Path]:
     """Run the catalogue's scenarios (``repeat`` times each) and return the capture
     directories, in run order.
@@ -140,7 +142,9 @@ def run_catalog(
     ``backend``/``lab_options`` with a lab object you already have. The lab is
     brought up if it is down, and brought down afterwards unless ``keep_lab``
     (a lab that was already up is left up). ``on_run`` receives each run's
-    :class:`RunSummary` as soon as its capture is written.
+    :class:`RunSummary` as soon as its capture is written. The lab is locked for
+    the batch (:mod:`proxylab.labs.lock`): a second batch on it refuses, or with
+    ``wait`` queues behind this one.
     """
     if repeat < 1:
         raise UserError(f"--repeat must be at least 1, got {repeat}")
@@ -163,6 +167,14 @@ def run_catalog(
     if problems:
         raise ScenarioError(problems)
 
+    with lab_lock(lab.backend, lab.name, wait=wait, say=show.say):
+        desc = lab.describe()  # another batch may have changed it while we waited
+        return _run_batch(lab, cat, scenarios, desc, repeat, runs_root, show, keep_lab, on_run)
+
+
+def _run_batch(lab: Lab, cat: Catalog, scenarios: list[Scenario], desc: LabDescription,
+               repeat: int, runs_root: Path, show: _Progress, keep_lab: bool,
+               on_run: Callable[[RunSummary], None] | None) -> list[Path]:
     started_here = False
     paths: list[Path] = []
     total = len(scenarios) * repeat

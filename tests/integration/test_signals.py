@@ -103,3 +103,33 @@ def test_ctrl_c_with_keep_lab_still_reaps_the_function(tmp_path):
             proc.kill()
             proc.wait(timeout=10)
         assert lab.down() == []
+
+
+def test_a_second_run_on_a_busy_lab_refuses_and_lab_down_stops_the_first(tmp_path):
+    lab_name = "sigbusy"
+    marker = tmp_path / "started"
+    (tmp_path / "slow.yaml").write_text(CATALOG.replace("@MARKER@", str(marker)))
+    (tmp_path / "slow.py").write_text(HANDLER)
+    cmd = [sys.executable, "-m", "proxylab.cli", "run", "--catalog", str(tmp_path / "slow.yaml"),
+           "--name", lab_name, "--runs-dir", str(tmp_path / "runs")]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not marker.exists() and first.poll() is None:
+            time.sleep(0.1)
+        assert marker.exists()
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1 and "is busy" in second.stderr, second.stderr
+        down = subprocess.run([sys.executable, "-m", "proxylab.cli", "lab", "down", "--name",
+                               lab_name], capture_output=True, text=True, timeout=120)
+        assert down.returncode == 0, down.stderr
+        assert "stopped the run" in down.stderr
+        first.communicate(timeout=60)
+        assert first.returncode == 128 + int(signal.SIGTERM)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=10)
+        assert get_lab("local", name=lab_name).down() == []
+    (run_dir,) = list((tmp_path / "runs").iterdir())  # only the first run made a capture
+    assert read_capture(run_dir).record.status == "failed"

@@ -176,6 +176,12 @@ def cmd_down(args: argparse.Namespace) -> int:
         ns = argparse.Namespace(**{**vars(args), "name": name})
         lab = _lab(ns)
         started = time.monotonic()
+        from proxylab.labs.lock import stop_holder
+
+        stopped = stop_holder(lab.backend, lab.name)
+        if stopped and not args.quiet:
+            print(f"stopped the run that was using lab {lab.name!r} (pid {stopped})",
+                  file=sys.stderr)
         left += lab.down()
         if not args.quiet:
             print(f"lab {lab.name!r} is down ({time.monotonic() - started:.1f}s)", file=sys.stderr)

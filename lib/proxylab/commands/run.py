@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--runs-dir", default=None, metavar="DIR", help="where captures go (data/runs)")
     p.add_argument("--json", action="store_true", help="print one JSON summary per run on stdout")
+    p.add_argument("--wait", action="store_true",
+                   help="if another run is using the lab, queue behind it instead of refusing")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.add_argument(
         "--strict",
@@ -74,6 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         progress=not args.quiet,
         on_run=on_run,
+        wait=args.wait,
     )
     failed = [s for s in summaries if s.status == "failed"]
     unexpected = [s for s in summaries if s.expected is False]
