@@ -25,6 +25,7 @@ from typing import Any
 from proxylab.capture import (
     RunRecord,
     ScenarioRecord,
+    checksums,
     default_runs_dir,
     new_run_id,
     write_capture,
@@ -323,6 +324,7 @@ def run_one(
         timings=timings,
         error=error,
         missing_evidence=tuple(missing),
+        checksums=checksums(run_dir, files),
     )
     write_capture(run_dir, record=record)
     if interrupted is not None:

@@ -456,3 +456,28 @@ def test_expectations_a_lab_cannot_observe_are_listed_not_failed(tmp_path, catal
     (s,) = summaries
     assert s.unchecked == ["service s3"]
     assert s.expected is True, s.mismatches
+
+
+def test_a_full_disk_ends_the_batch_with_a_clear_error(tmp_path, catalog):
+    import subprocess
+
+    from proxylab.capture import CaptureWriteError
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mnt)],
+                      capture_output=True, timeout=10).returncode:
+        pytest.skip("needs root to mount a 16 KiB tmpfs (run the suite as root, as CI does)")
+    try:
+        lab = FakeLab()
+        lab.logs["function.log"] = ["x" * 100] * 400
+        with pytest.raises(CaptureWriteError, match="The batch stops here"):
+            run_catalog(catalog, lab=lab, runs_dir=mnt, progress=False)
+        assert lab.calls[-1] == "down"
+        done = list(mnt.glob("*/run.json"))
+        assert len(done) < 3  # the batch stopped at the run that did not fit
+        for run in mnt.iterdir():  # no file posing as evidence beside a missing run.json
+            if not (run / "run.json").exists():
+                assert all(f.stat().st_size for f in run.iterdir())
+    finally:
+        subprocess.run(["umount", str(mnt)], timeout=10)
