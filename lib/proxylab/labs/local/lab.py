@@ -162,7 +162,9 @@ class LocalLab:
         return self.describe()
 
     def _is_up(self) -> bool:
-        return bool(self._saved()) and all(netns.exists(n) for n in self.namespaces)
+        """Built to the end (``up_seconds`` is saved last, so a ``lab up`` killed half
+        way is not "up") and every namespace still there."""
+        return "up_seconds" in self._saved() and all(netns.exists(n) for n in self.namespaces)
 
     def _wire(self, layout: EndpointLayout) -> None:
         w = t.wiring(layout)
