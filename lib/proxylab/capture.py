@@ -35,6 +35,7 @@ from typing import Any
 from proxylab.errors import UserError
 from proxylab.labs.base import EndpointLayout, Invocation, LabDescription, Place, Service
 from proxylab.scenarios.model import Expectation, Scenario, resolve_text
+from proxylab.secrets import mask, mask_any
 from proxylab.vocab import RunStatus, parse_enum
 
 RAW_FILES = ("function.log", "proxy_access.log", "dns.log", "services.log")
@@ -262,6 +263,8 @@ def write_capture(
 ) -> Path:
     """Write raw files (each exactly once) and/or run.json.
 
+    Every password in a URL is masked on the way (:mod:`proxylab.secrets`), so no
+    capture, and nothing built from one, holds a credential.
     Raw files come first and run.json last, so a run.json on disk always means the
     raw evidence beside it is complete.
 
@@ -273,11 +276,11 @@ def write_capture(
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         for name, lines in (files or {}).items():
-            _write_once(run_dir / name,
-                        "".join(line if line.endswith("\n") else line + "\n" for line in lines))
+            _write_once(run_dir / name, "".join(
+                mask(line) if line.endswith("\n") else mask(line) + "\n" for line in lines))
         if record is not None:
             _write_once(run_dir / "run.json",
-                        json.dumps(record.to_dict(), indent=2, default=str) + "\n")
+                        json.dumps(mask_any(record.to_dict()), indent=2, default=str) + "\n")
     except FileExistsError:
         raise  # evidence is never overwritten: a caller's bug, not a disk problem
     except OSError as exc:

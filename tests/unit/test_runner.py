@@ -97,6 +97,7 @@ class FakeLab:
         code: FunctionCode | None = None,
     ) -> Invocation:
         self.calls.append(f"invoke:{function}")
+        self.last_env = dict(env)
         sid = self.current = env.get("FAKE_ID", "")
         for host in filter(None, env.get("FAKE_CROSS", "").split(",")):
             self.logs["proxy_access.log"].append(
@@ -482,3 +483,31 @@ def test_a_full_disk_ends_the_batch_with_a_clear_error(tmp_path, catalog):
                 assert all(f.stat().st_size for f in run.iterdir() if f.name != "INCOMPLETE")
     finally:
         subprocess.run(["umount", str(mnt)], timeout=10)
+
+
+def test_no_proxy_password_reaches_any_capture_file(tmp_path):
+    from proxylab.secrets import mask, secrets_in
+
+    p = tmp_path / "c.yaml"
+    p.write_text(textwrap.dedent("""\
+        catalog: s
+        title: secrets
+        scenarios:
+          - id: auth
+            function: regional
+            env:
+              HTTPS_PROXY: "http://alice:S3cr%40t-pw@10.0.0.72:3128"
+              https_proxy: "https://bob:hunter2@proxy.example:3129/"
+        """))
+    lab = FakeLab()
+    (run,) = run_catalog(p, lab=lab, runs_dir=tmp_path / "runs", progress=False)
+    assert lab.last_env["HTTPS_PROXY"] == "http://alice:S3cr%40t-pw@10.0.0.72:3128"  # the real one
+    everything = "".join(f.read_text() for f in run.iterdir())
+    for secret in ("S3cr%40t-pw", "hunter2"):
+        assert secret not in everything
+    assert "http://alice:***@10.0.0.72:3128" in everything
+    assert mask("GET http://carol:pa55@x.example/ -") == "GET http://carol:***@x.example/ -"
+    rec = capture.read_capture(run).record
+    assert secrets_in(dict(rec.env)) == ["***", "***"]
+    assert mask("no credentials: http://10.0.0.72:3128, mail a@b.c") == (
+        "no credentials: http://10.0.0.72:3128, mail a@b.c")
