@@ -339,4 +339,3 @@ class AwsLab:
         left = teardown.delete(self.ctx, self.name, self.stack_name, stack.outputs(found))
         self._created_here = False
         return left
-

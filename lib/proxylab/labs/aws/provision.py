@@ -40,9 +40,7 @@ class Blueprint:
     extra_params: dict[str, str] = field(default_factory=dict)
 
     def parameters(self, layout: EndpointLayout) -> dict[str, str]:
-        return tpl.parameters_for(
-            self.name, layout, bool(self.s3_interface), **self.extra_params
-        )
+        return tpl.parameters_for(self.name, layout, bool(self.s3_interface), **self.extra_params)
 
 
 def plan(ctx: AwsContext, blueprint: Blueprint, stack_name: str, layout: EndpointLayout) -> str:

@@ -25,9 +25,7 @@ def delete(ctx: AwsContext, name: str, stack_name: str, out: dict[str, str]) -> 
     cfn = ctx.client("cloudformation")
     left = ctx.call(
         "CloudFormation delete",
-        lambda: stack.delete(
-            cfn, stack_name, ctx.echo, ctx.stack_timeout_s, ctx.poll_s, ctx.clock
-        ),
+        lambda: stack.delete(cfn, stack_name, ctx.echo, ctx.stack_timeout_s, ctx.poll_s, ctx.clock),
     )
     return left + leftovers(ctx, name, out)
 
