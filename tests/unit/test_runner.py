@@ -128,6 +128,12 @@ class FakeLab:
     def exec(self, place, argv, env=None, timeout_s=None) -> int:
         return 0
 
+    def attach(self, resources=None) -> LabDescription:
+        raise LabError("the fake lab has nothing to attach to")
+
+    def function_configuration(self, variant: str) -> dict[str, str]:
+        return {}
+
 
 CATALOG = """\
 catalog: t

@@ -39,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-lab", action="store_true", help="leave the lab up afterwards")
     p.add_argument("--backend", default="local", choices=available_backends())
     p.add_argument("--name", default=None, metavar="LAB", help="lab name (default: the backend's)")
-    p.add_argument("--region", default=None, help="AWS region (aws backend)")
+    p.add_argument(
+        "--region", default=None, help="AWS region (aws: any; local: only the one it models)"
+    )
     p.add_argument(
         "--yes", action="store_true", help="create/delete AWS resources without asking (aws)"
     )
