@@ -37,8 +37,18 @@ def handler(event, context):
 """
 
 
-def _tmp_left() -> set[str]:
-    return set(glob.glob("/tmp/proxylab-invoke-*"))
+def _tmp_left(mine: str = "") -> set[str]:
+    """Invocation temp dirs (only those whose spec names ``mine``: other test runs on
+    the machine may be invoking at the same moment)."""
+    out = set()
+    for d in glob.glob("/tmp/proxylab-invoke-*"):
+        try:
+            spec = open(f"{d}/spec.json").read()
+        except OSError:
+            spec = ""
+        if mine in spec:
+            out.add(d)
+    return out
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
@@ -74,7 +84,7 @@ def test_a_signal_mid_invocation_records_a_failed_run_and_leaves_nothing(tmp_pat
     (run_dir,) = list(runs.iterdir())
     rec = read_capture(run_dir).record
     assert rec.status == "failed" and rec.error == "interrupted during invoke", rec.error
-    assert _tmp_left() <= before, "invocation temp files left behind"
+    assert _tmp_left(str(tmp_path)) <= before, "invocation temp files left behind"
 
 
 def test_ctrl_c_with_keep_lab_still_reaps_the_function(tmp_path):
