@@ -103,7 +103,8 @@ class FakeLab:
                 f"1748149505.823    135 10.1.143.211 TCP_TUNNEL/200 19109 CONNECT {host}:443 - "
                 "HIER_DIRECT/198.18.1.10 -"
             )
-        self.logs["services.log"].append(json.dumps({"service": "s3", "via": "gateway-endpoint"}))
+        self.logs["services.log"].append(json.dumps(
+            {"ts": time.time(), "service": "s3", "via": "gateway-endpoint", "status": 200}))
         if self.fail.get(sid) == "invoke":
             raise LabError("the runtime died")
         if self.fail.get(sid) == "interrupt":
