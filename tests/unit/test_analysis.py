@@ -184,7 +184,7 @@ def test_expectations(seed, tmp_path):
         "s3.ap-northeast-1.amazonaws.com:443 - HIER_DIRECT/198.18.16.10 -"])
     bad = analyse(load_tables([run])).expectations
     failed = bad[bad["verdict"] == "failed"]
-    assert set(zip(failed["kind"], failed["subject"].fillna(""))) == {
+    assert set(zip(failed["kind"], failed["subject"].fillna(""), strict=True)) == {
         ("crosses_proxy", ""), ("bypasses_proxy", "s3.ap-northeast-1.amazonaws.com")}
     assert not failed["ok"].any() and (bad["verdict"] != "unchecked").all()
 
