@@ -195,10 +195,10 @@ class RunRecord:
         ``"evidence: not collected"`` when nothing beyond function.log exists.
         With such a note, a line missing from ``file`` is absence of evidence, not
         evidence of absence."""
-        whole = "function.log" != file  # function.log comes from the invocation, not collect
+        collected = file != "function.log"  # function.log comes from invoke, not collect
         return tuple(m for m in self.missing_evidence
                      if m == file or m.startswith((f"{file}:", f"{file} ("))
-                     or (whole and m.startswith("evidence:")))
+                     or (collected and m.startswith("evidence:")))
 
     @property
     def observed_services(self) -> frozenset[str] | None:

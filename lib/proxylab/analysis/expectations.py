@@ -13,8 +13,10 @@ the capture notes the file holding the evidence as missing or partial
 (:meth:`RunRecord.evidence_gaps`), or the expectation names a resource the lab
 lacks. A Squid line that contradicts the expectation is ``FAILED`` even in a
 partial proxy log: a line that is there was seen. A service front the run cannot
-log is unchecked whatever services.log holds. Words are not made here: :func:`describe` is
-the CLI's short English line; the report words items from their fields.
+log is unchecked whatever services.log holds.
+
+Words are not made here: :func:`describe` is the CLI's short English line; the
+report words the items from their typed fields (kind, subject, verdict, reason).
 """
 
 from __future__ import annotations
@@ -244,5 +246,5 @@ def describe(item: CheckedItem) -> str:
     return f"{item.label}: expected {item.expected}, got {got or 'nothing'}"
 
 
-__all__ = ["CheckKind", "CheckedItem", "UncheckedReason", "Verdict", "check", "check_run",
-           "RunEvidence", "describe", "evaluate", "frame", "observed_run"]
+__all__ = ["CheckKind", "CheckedItem", "RunEvidence", "UncheckedReason", "Verdict", "check",
+           "check_run", "describe", "evaluate", "frame", "observed_run"]
