@@ -193,6 +193,42 @@ class RunRecord:
     def backend(self) -> str:
         return self.lab.backend or "local"
 
+    def evidence_gaps(self, file: str) -> tuple[str, ...]:
+        """The ``missing_evidence`` notes saying ``file`` is absent or partial.
+
+        Labs write these notes as ``"<file>: why"``; the runner writes
+        ``"evidence: not collected"`` when nothing beyond function.log exists.
+        With such a note, a line missing from ``file`` is absence of evidence, not
+        evidence of absence."""
+        collected = file != "function.log"  # function.log comes from invoke, not collect
+        return tuple(m for m in self.missing_evidence
+                     if m == file or m.startswith((f"{file}:", f"{file} ("))
+                     or (collected and m.startswith("evidence:")))
+
+    @property
+    def observed_services(self) -> frozenset[str] | None:
+        """The service fronts whose requests the lab logs in services.log; None: every
+        front (the local lab). A lab that logs only some declares them in its
+        ``observed_services`` resource (the AWS lab: API Gateway's access logs only;
+        S3 and the web site have none). AWS captures older than that resource logged
+        execute-api only."""
+        if "observed_services" in self.resources:
+            names = str(self.resources["observed_services"]).split(",")
+            return frozenset(s.strip() for s in names if s.strip())
+        if self.backend == "aws":
+            return frozenset({"execute-api"})
+        return None
+
+    def logs_front(self, service: str) -> bool:
+        """Whether this run can hold a services.log line for ``service`` at all: the
+        one rule for "no front line means no request" (the expectation checker and the
+        route classification both ask it). False when the lab keeps no log of that
+        front or the capture notes services.log as missing or partial."""
+        if self.evidence_gaps("services.log"):
+            return False
+        observed = self.observed_services
+        return observed is None or service in observed
+
     def to_dict(self) -> dict[str, Any]:
         lab = self.lab.to_dict()
         if self.lab_note:

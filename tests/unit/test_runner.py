@@ -104,7 +104,8 @@ class FakeLab:
                 f"1748149505.823    135 10.1.143.211 TCP_TUNNEL/200 19109 CONNECT {host}:443 - "
                 "HIER_DIRECT/198.18.1.10 -"
             )
-        self.logs["services.log"].append(json.dumps({"service": "s3", "via": "gateway-endpoint"}))
+        self.logs["services.log"].append(json.dumps(
+            {"ts": time.time(), "service": "s3", "via": "gateway-endpoint", "status": 200}))
         if self.fail.get(sid) == "invoke":
             raise LabError("the runtime died")
         if self.fail.get(sid) == "interrupt":
@@ -452,17 +453,20 @@ def test_a_failed_bring_up_is_cleaned_up_and_reported(tmp_path, catalog):
     assert list(tmp_path.iterdir()) == [tmp_path / "cat.yaml"]
 
 
-def test_expectations_a_lab_cannot_observe_are_listed_not_failed(tmp_path, catalog, monkeypatch):
+def test_expectations_a_lab_cannot_observe_are_listed_not_failed(
+        tmp_path, catalog, monkeypatch, capsys):
     monkeypatch.setitem(RESOURCES, "observed_services", "execute-api")
     summaries = []
     lab = FakeLab()
     lab.logs["services.log"] = []
     run_catalog(
-        catalog, ["one"], lab=lab, runs_dir=tmp_path, progress=False, on_run=summaries.append
+        catalog, ["one"], lab=lab, runs_dir=tmp_path, progress=True, on_run=summaries.append
     )
     (s,) = summaries
     assert s.unchecked == ["service s3"]
     assert s.expected is True, s.mismatches
+    err = capsys.readouterr().err
+    assert "not checked here: service s3" in err and "NOT as" not in err
 
 
 def test_a_full_disk_ends_the_batch_with_a_clear_error(tmp_path, catalog):

@@ -23,7 +23,6 @@ from typing import Any
 import pandas as pd
 
 from proxylab.analysis import predict
-from proxylab.capture import RunRecord
 from proxylab.logs.tables import Tables
 
 ROUTES = ("proxy", "endpoint", "direct", "failed-at-proxy", "failed-direct", "inconsistent")
@@ -126,7 +125,7 @@ def classify(tables: Tables) -> RouteResult:
             url = None if pd.isna(st["target_url"]) else st["target_url"]
             decision = predict.decide(step, env, resources, url=url)
             p_route, p_kind, p_reason = predict.predicted_route(decision, layout, resources)
-            logged = front_logged(record, STEP_SERVICE.get(step, ""))
+            logged = record.logs_front(STEP_SERVICE.get(step, ""))
             row, evid = _classify_step(run_id, step, host, st, hit, sq, dq, squid, hits,
                                        logged, (p_route, p_kind))
             actual = row["route"] if row["route"] != "inconsistent" else row["route_guess"]
@@ -153,21 +152,6 @@ def classify(tables: Tables) -> RouteResult:
         list(dict.fromkeys([*ROUTES, *routes["route"].cat.categories])))
     evidence = typed(pd.DataFrame(ev, columns=list(EVIDENCE_COLUMNS)), dict(EVIDENCE_COLUMNS))
     return RouteResult(routes=routes, evidence=evidence)
-
-
-def front_logged(record: RunRecord, service: str) -> bool:
-    """Whether this run can have a front log line for ``service`` at all.
-
-    The local lab logs every front. On AWS only API Gateway has access logs (S3
-    and the web site have none), and only when the lab turned them on; there a
-    missing front line is absence of evidence, not evidence of absence."""
-    backend = record.backend
-    missing = record.missing_evidence
-    if any(m.startswith("services.log:") or m == "services.log" for m in missing):
-        return False  # the whole file is missing
-    if backend == "local":
-        return True
-    return service == "execute-api" and not any("API Gateway access logs" in m for m in missing)
 
 
 def _host_of(url: Any) -> str:
