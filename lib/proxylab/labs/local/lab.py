@@ -245,7 +245,9 @@ class LocalLab:
             )
         self._save(pids=pids)
 
-    def _start_squid(self, policy: ProxyPolicy) -> int:
+    def _start_squid(self, policy: ProxyPolicy, replacing: int | None = None) -> int:
+        """Write Squid's files, check a user's own config, and only then stop the
+        Squid being replaced (``replacing``): a rejected config leaves the lab as it was."""
         build = squid.get(policy.squid)
         sq = self.state / "squid"
         sq.mkdir(exist_ok=True)
@@ -271,6 +273,8 @@ class LocalLab:
                     f"Squid {build.version()} does not accept {policy.config} "
                     "(squid -k parse):\n  " + "\n  ".join(shown)
                 )
+        if replacing:
+            processes.terminate(replacing, signal.SIGINT)
         return processes.spawn(
             self.ns("proxy"),
             build.argv(["-N", "-f", str(seen / "squid.conf")], sq),
@@ -407,9 +411,7 @@ class LocalLab:
                 # least 1 s, 1 min by default): a new public view needs a fresh Squid.
                 new_squid = True
         if new_squid:
-            if pids.get("squid"):
-                processes.terminate(pids["squid"], signal.SIGINT)
-            pids["squid"] = self._start_squid(endpoints.proxy)
+            pids["squid"] = self._start_squid(endpoints.proxy, replacing=pids.get("squid"))
         self._save(endpoints=endpoints.to_dict(), pids=pids)
         self._wait_healthy(10)
 

@@ -126,6 +126,9 @@ def render(seen: Path, policy: ProxyPolicy | None = None) -> str:
         return "\n".join(
             [
                 head,
+                # Before the user's lines, so theirs wins: Squid 6 does not start
+                # without a name when reverse DNS of the lab's address fails.
+                "visible_hostname proxylab-squid",
                 "# the user's own squid.conf (lab-owned directives commented out in it):",
                 f"include {seen}/user-squid.conf",
                 *lab_directives(seen),
@@ -188,8 +191,14 @@ class Squid:
         return _version(self.major)
 
     def parse(self, state_dir: Path, conf_name: str = "squid.conf") -> list[str]:
-        """``squid -k parse`` on the lab's config: the lines that report a problem."""
+        """``squid -k parse`` on the lab's config: the lines that report a problem.
+
+        Squid exits 0 for many bad lines (an ``http_access alow`` is reported and
+        skipped), and Squid 6 writes its findings to ``cache_log``: both outputs
+        are read, and any error found fails the check."""
         conf = self.seen(state_dir) / conf_name
+        log = state_dir / "cache.log"
+        offset = log.stat().st_size if log.exists() else 0
         try:
             proc = subprocess.run(
                 self.argv(["-k", "parse", "-f", str(conf)], state_dir),
@@ -199,15 +208,32 @@ class Squid:
             )
         except subprocess.TimeoutExpired:
             return ["squid -k parse did not finish within 30 s"]
-        lines = (proc.stdout + proc.stderr).splitlines()
-        bad = [
-            re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)?\|?\s*", "", line)
-            for line in lines
-            if re.search(r"FATAL|ERROR|Bungled|WARNING", line)
-        ]
-        if proc.returncode != 0 and not bad:
-            bad = lines[-5:] or [f"squid -k parse exited {proc.returncode}"]
-        return bad if proc.returncode != 0 or any("ERROR" in b for b in bad) else []
+        text = proc.stdout + proc.stderr
+        if log.exists():
+            with open(log, "rb") as fh:
+                fh.seek(offset)
+                text += fh.read().decode(errors="replace")
+        return parse_problems(text.splitlines(), proc.returncode)
+
+
+def parse_problems(lines: list[str], returncode: int) -> list[str]:
+    """Squid's parse findings: each located line (``<file> line N: …``) with the
+    explanation Squid prints after it, and every FATAL/ERROR line."""
+    out: list[str] = []
+    bare = [re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)?\|?\s*", "", x) for x in lines]
+    for i, line in enumerate(bare):
+        if re.search(r" line \d+: |FATAL|ERROR|Bungled", line):
+            out.append(line)
+            nxt = bare[i + 1] if i + 1 < len(bare) else ""
+            if (
+                re.search(r" line \d+: ", line)
+                and nxt
+                and not nxt.startswith(("Processing", "WARN"))
+            ):
+                out.append("  " + nxt)
+    if returncode != 0 and not out:
+        out = bare[-5:] or [f"squid -k parse exited {returncode}"]
+    return list(dict.fromkeys(out))
 
 
 @functools.cache
