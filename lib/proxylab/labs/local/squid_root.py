@@ -88,7 +88,7 @@ def create(say: Callable[[str], None] = print, force: bool = False) -> Path:
             return root
         for stale in root.parent.glob(f".{root.name}.tmp-*"):
             say(f"removing an unfinished earlier build: {stale}")
-            shutil.rmtree(stale, ignore_errors=True)
+            _remove(stale)
         tmp = root.parent / f".{root.name}.tmp-{os.getpid()}"
         src = mirror()
         say(
@@ -115,10 +115,10 @@ def create(say: Callable[[str], None] = print, force: bool = False) -> Path:
                 json.dumps({"suite": SUITE, "mirror": src, "squid": version, "made": time.time()})
             )
             if root.exists():
-                shutil.rmtree(root)
+                _remove(root)
             tmp.rename(root)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _remove(tmp)
             raise
         say(f"Squid {version} ready in {time.monotonic() - started:.0f}s at {root}")
         return root
@@ -133,19 +133,51 @@ def _stream(argv: list[str], say: Callable[[str], None]) -> None:
     )
     assert proc.stdout is not None
     deadline = time.monotonic() + BUILD_TIMEOUT_S
-    for line in proc.stdout:
-        line = line.rstrip()
-        tail = (tail + [line])[-15:]
-        if line.startswith("I: "):
-            say("  " + line[3:])
-        if time.monotonic() > deadline:
-            proc.kill()
-            break
+    try:
+        for line in proc.stdout:
+            line = line.rstrip()
+            tail = (tail + [line])[-15:]
+            if line.startswith("I: "):
+                say("  " + line[3:])
+            if time.monotonic() > deadline:
+                tail.append(f"(stopped after {BUILD_TIMEOUT_S} s)")
+                break
+    finally:
+        if proc.poll() is None:
+            # Interrupted or too slow: let mmdebstrap undo its own mounts first.
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     rc = proc.wait()
     if rc != 0:
         raise LabError(
             f"making the Squid 6 root failed (mmdebstrap exit {rc}):\n" + "\n".join(tail)
         )
+
+
+def _mounts_under(path: Path) -> list[str]:
+    prefix = str(path.resolve()) + "/"
+    out = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point.startswith(prefix) or point == prefix[:-1]:
+            out.append(point)
+    return sorted(out, key=len, reverse=True)
+
+
+def _remove(path: Path) -> None:
+    """Delete an (unfinished) root, first undoing any mount a killed build left in
+    it (its /proc, /sys, /dev/pts): never delete through a mount point."""
+    if not path.exists():
+        return
+    for point in _mounts_under(path):
+        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30)
+    left = _mounts_under(path)
+    if left:
+        raise LabError(f"cannot remove {path}: still mounted there: {', '.join(left)}")
+    shutil.rmtree(path)
 
 
 def _squid_version(root: Path) -> str:
