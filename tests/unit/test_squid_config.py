@@ -103,7 +103,9 @@ def test_aws_template_carries_the_same_hardening():
     # Squid's rules come first, then the Lambda VPC; on AWS the IMDS is link-local.
     order = [block.index(line) for line in squid.HARDENING_RULES]
     assert order == sorted(order)
-    assert block.index("http_access deny to_linklocal") < block.index("http_access allow lambda_vpc")
+    assert block.index("http_access deny to_linklocal") < block.index(
+        "http_access allow lambda_vpc"
+    )
 
 
 def test_policy_round_trips_through_the_layout():

@@ -13,6 +13,7 @@ instance role); this module never reads, copies or records them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -39,6 +40,7 @@ from proxylab.labs.base import (
     Place,
     Service,
 )
+from proxylab.labs.proxy_policy import DEFAULT_SQUID, ProxyPolicy
 
 DEFAULT_NAME = "proxylab"
 DEFAULT_REGION = "ap-northeast-1"  # the seed's region
@@ -583,6 +585,11 @@ class AwsLab:
                     "endpoint layout yourself, or use a lab made by `proxylab lab up --backend aws`"
                 )
             return
+        if dataclasses.replace(endpoints.proxy, squid=DEFAULT_SQUID) != ProxyPolicy():
+            raise LabError(
+                "a scenario's proxy policy (allowlist, users, own squid.conf) is applied by the "
+                "local lab only: the AWS lab's Squid keeps its template's rules"
+            )
         if endpoints.private_api_public_dns != "nxdomain":
             say(
                 f"private_api_public_dns={endpoints.private_api_public_dns!r} is decided by AWS's "
