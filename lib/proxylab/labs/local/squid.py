@@ -26,7 +26,7 @@ from pathlib import Path
 from proxylab.labs.base import LabError
 from proxylab.labs.local import squid_root
 from proxylab.labs.local import topology as t
-from proxylab.labs.proxy_policy import ProxyPolicy
+from proxylab.labs.proxy_policy import SQUID_VERSIONS, ProxyPolicy
 
 # Squid's own defaults (squid.conf.default of Squid 5 and 6).
 SAFE_PORTS = ("80", "21", "443", "70", "210", "1025-65535", "280", "488", "591", "777")
@@ -253,11 +253,7 @@ def _version(major: str) -> str:
 
 
 def get(major: str) -> Squid:
-    if major not in ("5", "6"):
+    if major not in SQUID_VERSIONS:
         raise LabError(f"Squid {major!r}: the local lab runs Squid 5 or 6")
     return Squid(major)
 
-
-def version() -> str:
-    """The default Squid's version (kept for callers that predate the choice)."""
-    return _version(ProxyPolicy().squid)
