@@ -180,7 +180,11 @@ def test_allowlist_scenario_denies_s3_with_403(policy_runs):
     assert proxy["allow_domains"] == ["www.google.com", ".execute-api.ap-northeast-1.amazonaws.com"]
     lines = [parse_line(x) for x in c.lines("proxy_access.log")]
     s3 = [sl for sl in lines if ".s3." in sl.url]
-    assert s3 and {(sl.squid_code, sl.http_status) for sl in s3} == {("TCP_DENIED", 403)}
+    # Squid appends _ABORTED when the client hangs up before reading the whole
+    # error page (botocore sometimes does): still the denial.
+    assert s3 and {(sl.squid_code.removesuffix("_ABORTED"), sl.http_status) for sl in s3} == {
+        ("TCP_DENIED", 403)
+    }
     steps = observe(c.path).steps
     for step in ("s3_get", "s3_put"):
         assert (steps[step]["outcome"], steps[step]["status"]) == ("tunnel_error", 403), steps
@@ -190,7 +194,9 @@ def test_allowlist_scenario_denies_s3_with_403(policy_runs):
 def test_auth_scenario_without_credentials_gets_407(policy_runs):
     c = policy_runs["auth-missing"]
     lines = [parse_line(x) for x in c.lines("proxy_access.log")]
-    assert lines and {(sl.squid_code, sl.http_status) for sl in lines} == {("TCP_DENIED", 407)}
+    assert lines and {
+        (sl.squid_code.removesuffix("_ABORTED"), sl.http_status) for sl in lines
+    } == {("TCP_DENIED", 407)}
     steps = observe(c.path).steps
     assert {(s["outcome"], s["status"]) for s in steps.values()} == {("tunnel_error", 407)}, steps
     assert json.loads(json.dumps(c.record["lab"]["endpoints"]["proxy"]))["users"]
