@@ -194,9 +194,9 @@ def test_allowlist_scenario_denies_s3_with_403(policy_runs):
 def test_auth_scenario_without_credentials_gets_407(policy_runs):
     c = policy_runs["auth-missing"]
     lines = [parse_line(x) for x in c.lines("proxy_access.log")]
-    assert lines and {
-        (sl.squid_code.removesuffix("_ABORTED"), sl.http_status) for sl in lines
-    } == {("TCP_DENIED", 407)}
+    assert lines and {(sl.squid_code.removesuffix("_ABORTED"), sl.http_status) for sl in lines} == {
+        ("TCP_DENIED", 407)
+    }
     steps = observe(c.path).steps
     assert {(s["outcome"], s["status"]) for s in steps.values()} == {("tunnel_error", 407)}, steps
     assert json.loads(json.dumps(c.record["lab"]["endpoints"]["proxy"]))["users"]
