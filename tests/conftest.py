@@ -17,6 +17,11 @@ def lab_unavailable_reason() -> str | None:
     for tool in ("ip", "squid", "dnsmasq", "curl"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (run `make setup`)"
+    from proxylab.labs.local import squid_root
+
+    if not squid_root.ready():
+        # The lab's default Squid is 6: say exactly what makes it (`make test` does).
+        return squid_root.missing_message()
     return None
 
 

@@ -35,7 +35,7 @@ from typing import Any
 from proxylab.errors import UserError
 from proxylab.labs.base import EndpointLayout, Invocation, LabDescription, Place, Service
 from proxylab.scenarios.model import Expectation, Scenario, resolve_text
-from proxylab.secrets import mask, mask_any
+from proxylab.secrets import mask, mask_any, mask_policy_users
 from proxylab.vocab import RunStatus, parse_enum
 
 RAW_FILES = ("function.log", "proxy_access.log", "dns.log", "services.log")
@@ -315,8 +315,10 @@ def write_capture(
             _write_once(run_dir / name, "".join(
                 mask(line) if line.endswith("\n") else mask(line) + "\n" for line in lines))
         if record is not None:
-            _write_once(run_dir / "run.json",
-                        json.dumps(mask_any(record.to_dict()), indent=2, default=str) + "\n")
+            data = mask_any(record.to_dict())
+            data["lab"]["endpoints"] = mask_policy_users(data["lab"].get("endpoints"))
+            data["scenario"]["endpoints"] = mask_policy_users(data["scenario"].get("endpoints"))
+            _write_once(run_dir / "run.json", json.dumps(data, indent=2, default=str) + "\n")
     except FileExistsError:
         raise  # evidence is never overwritten: a caller's bug, not a disk problem
     except OSError as exc:

@@ -42,6 +42,17 @@ def mask_any(value: Any) -> Any:
     return value
 
 
+def mask_policy_users(block: Any) -> Any:
+    """An endpoint layout's ``proxy.users`` ({name: password}) with every password
+    masked: the lab needs them to build Squid's password file, a capture does not."""
+    if isinstance(block, dict) and isinstance(block.get("proxy"), dict):
+        users = block["proxy"].get("users")
+        if isinstance(users, dict) and users:
+            block = {**block, "proxy": {**block["proxy"],
+                                        "users": dict.fromkeys(users, MASK)}}
+    return block
+
+
 def secrets_in(env: Mapping[str, str]) -> list[str]:
     """The passwords the variables carry (for tests and checks: find them anywhere)."""
     return [m["password"] for v in env.values() for m in _CRED_RE.finditer(v)]

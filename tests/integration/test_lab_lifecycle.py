@@ -157,7 +157,7 @@ def test_a_service_that_cannot_start_is_named_with_its_log_and_nothing_is_left(m
     from proxylab.labs.local import squid
 
     real = squid.render
-    monkeypatch.setattr(squid, "render", lambda state: real(state) + "no_such_directive on\n")
+    monkeypatch.setattr(squid, "render", lambda *a: real(*a) + "no_such_directive on\n")
     lab = get_lab("local", name="broken")
     with pytest.raises(LabError) as err:
         lab.up()

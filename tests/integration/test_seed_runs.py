@@ -9,6 +9,7 @@ its own ("scen"), brought up by the first run and always brought down.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +20,12 @@ from proxylab import cli
 from proxylab.analysis.expectations import check, describe
 from proxylab.capture import Capture, read_capture
 from proxylab.labs import get_lab
+from proxylab.labs.proxy_policy import ProxyPolicy
 from proxylab.logs import lambda_log
 from proxylab.logs.squid import parse_line
 from proxylab.logs.tables import load_tables
 from proxylab.runner import run_catalog
+from proxylab.scenarios import load_catalog
 
 pytestmark = pytest.mark.lab
 
@@ -161,11 +164,12 @@ def test_seed_3_private_api_fails_at_the_proxy(seed):
     failed = targets[private]
     # The proxy cannot resolve the private API's name: no upstream was contacted.
     assert failed.hierarchy == "HIER_NONE"
-    # Squid 6 (the seed's) logs TCP_TUNNEL/503; Squid 5 logs NONE_NONE/500 for the
-    # same failure (Squid bug 5294, docs/lab.md).
-    version = res(c).get("squid_version", "6")
-    expected = ("TCP_TUNNEL", 503) if not version.startswith("5.") else ("NONE_NONE", 500)
-    assert (failed.squid_code, failed.http_status) == expected
+    # The lab's default Squid is 6, the seed's: TCP_TUNNEL/503 … HIER_NONE/- as the
+    # seed logged it (Squid 5 logs NONE_NONE/500: test_seed_3_with_squid_5).
+    assert res(c)["squid_version"].startswith("6."), res(c)["squid_version"]
+    assert c.record.lab.endpoints.proxy.squid == "6"
+    expected = ("TCP_TUNNEL", 503)
+    assert (failed.squid_code, failed.http_status, failed.peer) == (*expected, None)
     for target in (f"{WEB}:443", f"{bucket_host(c)}:443"):
         assert (targets[target].squid_code, targets[target].http_status) == ("TCP_TUNNEL", 200)
     api = steps(c)["api"]
@@ -173,6 +177,28 @@ def test_seed_3_private_api_fails_at_the_proxy(seed):
     assert f"Tunnel connection failed: {expected[1]}" in api["error"]
     assert outcomes(c) == {"s3_get": "ok", "s3_put": "ok", "web": "ok", "api": "tunnel_error"}
     assert hits(c, "execute-api") == []
+
+
+def test_seed_3_with_squid_5(scen_lab, tmp_path):
+    """Debian 12's Squid 5.7 answers the same CONNECT with 500 ERR_CANNOT_FORWARD,
+    logged NONE_NONE/500 (Squid bug 5294, fixed in 6.3): the documented difference."""
+    cat = load_catalog("seed")
+    (s3,) = [s for s in cat.scenarios if s.id == "seed-3"]
+    five = dataclasses.replace(
+        s3, endpoints=dataclasses.replace(s3.endpoints, proxy=ProxyPolicy(squid="5"))
+    )
+    cat = dataclasses.replace(cat, scenarios=[five])
+    (path,) = run_catalog(cat, lab_options={"name": LAB}, runs_dir=tmp_path, progress=False)
+    c = read_capture(path)
+    assert res(c)["squid_version"].startswith("5."), res(c)["squid_version"]
+    failed = connects(c)[f"{api_host(c, 'private')}:443"]
+    assert (failed.squid_code, failed.http_status, failed.hierarchy) == (
+        "NONE_NONE",
+        500,
+        "HIER_NONE",
+    )
+    api = steps(c)["api"]
+    assert (api["outcome"], api["status"]) == ("tunnel_error", 500)
 
 
 def test_seed_4_only_the_web_crosses_the_proxy(seed):

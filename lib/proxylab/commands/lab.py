@@ -10,6 +10,7 @@ from typing import Any
 
 from proxylab.errors import UserError
 from proxylab.labs import EndpointLayout, Lab, LabDescription, get_lab
+from proxylab.labs.proxy_policy import DEFAULT_SQUID, SQUID_VERSIONS, ProxyPolicy
 from proxylab.labs.registry import available_backends
 
 PLACES = ("lambda", "proxy", "internet", "aws")
@@ -61,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or the public front (403)",
     )
     up.add_argument(
+        "--squid",
+        choices=SQUID_VERSIONS,
+        default=DEFAULT_SQUID,
+        help=f"Squid major version (local backend; default {DEFAULT_SQUID}, the seed's "
+        "behaviour; 6 needs `proxylab lab setup --squid 6` once)",
+    )
+    up.add_argument(
         "--web-host",
         default=None,
         help="the name of the lab's web site, WEB_URL's host (local backend; "
@@ -69,6 +77,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--yes", action="store_true", help="do not ask for confirmation (aws backend)")
     up.add_argument("--json", action="store_true", help="print the lab description as JSON")
     up.set_defaults(func=cmd_up)
+
+    setup = lab_sub.add_parser(
+        "setup",
+        help="one-time preparation of the local lab (Squid 6's Debian 13 root)",
+        description="Make what the local lab needs once per machine: for Squid 6, a minimal "
+        "Debian 13 root holding Debian 13's squid package, made with mmdebstrap from Debian's "
+        "mirror and cached (PROXYLAB_SQUID6_ROOT, default /var/cache/proxylab/squid6-trixie). "
+        "Safe to repeat and to interrupt.",
+    )
+    setup.add_argument("--squid", choices=SQUID_VERSIONS, default="6")
+    setup.add_argument("--force", action="store_true", help="make the root again")
+    setup.set_defaults(func=cmd_setup)
 
     down = lab_sub.add_parser(
         "down",
@@ -149,6 +169,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         execute_api_interface=not args.no_execute_api_endpoint,
         execute_api_private_dns=not args.no_private_dns,
         private_api_public_dns=args.private_api_public_dns,
+        proxy=ProxyPolicy(squid=args.squid),
     )
     lab = _lab(args)
     started = time.monotonic()
@@ -163,6 +184,16 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"Try: proxylab lab exec -- curl -sS -x {desc.resources.get('proxy_url', '')} "
             f"{desc.resources.get('web_url', '')}"
         )
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    if args.squid == "5":
+        print("Squid 5 is Debian 12's own package: `make setup` installs it", file=sys.stderr)
+        return 0
+    from proxylab.labs.local import squid_root
+
+    squid_root.create(say=_say, force=args.force)
     return 0
 
 
@@ -257,6 +288,14 @@ def print_description(desc: LabDescription) -> None:
     endpoints.add_row("execute-api interface endpoint", _on(ep.execute_api_interface))
     endpoints.add_row("  private DNS", _on(ep.execute_api_private_dns and ep.execute_api_interface))
     endpoints.add_row("public DNS for private API ids", ep.private_api_public_dns)
+    pol = ep.proxy
+    endpoints.add_row(
+        "proxy",
+        f"Squid {desc.resources.get('squid_version', pol.squid)}"
+        + (f", own config {pol.config}" if pol.config else "")
+        + (", allowlist" if pol.allowlist else "")
+        + (f", basic auth ({len(pol.users)} user(s))" if pol.users else ""),
+    )
     console.print(endpoints)
     services = Table(title="services")
     for col in ("service", "place", "answers at", "healthy", "detail"):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from proxylab.errors import UserError
+from proxylab.labs.proxy_policy import ProxyPolicy
 
 
 class LabError(UserError):
@@ -37,13 +38,17 @@ class EndpointLayout:
     execute_api_interface: bool = True
     execute_api_private_dns: bool = True
     private_api_public_dns: str = "nxdomain"
+    # What the egress proxy allows and which Squid runs (labs/proxy_policy.py).
+    proxy: ProxyPolicy = field(default_factory=ProxyPolicy)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "proxy": self.proxy.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> EndpointLayout:
-        return cls(**(data or {}))
+        d = dict(data or {})
+        d["proxy"] = ProxyPolicy.from_dict(d.get("proxy"))
+        return cls(**d)
 
 
 @dataclass

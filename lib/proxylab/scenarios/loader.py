@@ -21,6 +21,8 @@ import yaml
 
 from proxylab.labs.base import EndpointLayout
 from proxylab.labs.local.lambda_env import RESERVED_KEYS as RESERVED_ENV
+from proxylab.labs.proxy_policy import POLICY_FIELDS, ProxyPolicy
+from proxylab.labs.proxy_policy import problems as policy_problems
 from proxylab.scenarios.model import (
     ENV_SIZE_LIMIT,
     FUNCTIONS,
@@ -53,9 +55,11 @@ SCENARIO_FIELDS = (
     "handler",
     "code",
     "expect",
+    "proxy",
 )
-DEFAULT_FIELDS = ("function", "endpoints", "env", "event", "timeout_s", "handler", "code")
-ENDPOINT_FIELDS = tuple(EndpointLayout.__dataclass_fields__)
+DEFAULT_FIELDS = ("function", "endpoints", "env", "event", "timeout_s", "handler", "code", "proxy")
+# The proxy policy travels inside the layout but is written as its own 'proxy:' block.
+ENDPOINT_FIELDS = tuple(f for f in EndpointLayout.__dataclass_fields__ if f != "proxy")
 EXPECT_FIELDS = ("status", "crosses_proxy", "bypasses_proxy", "steps", "services")
 MAX_TIMEOUT_S = 900  # Lambda's maximum function timeout
 
@@ -484,8 +488,8 @@ class _Validator:
                 env = dict(defaults.get("env", {}))
                 env.update(value)
                 merged["env"] = env
-            elif key == "endpoints":
-                merged["endpoints"] = {**defaults.get("endpoints", {}), **value}
+            elif key in ("endpoints", "proxy"):
+                merged[key] = {**defaults.get(key, {}), **value}
             else:
                 merged[key] = value
         env = {k: v for k, v in merged.get("env", {}).items() if v is not None}
@@ -496,6 +500,7 @@ class _Validator:
                          f"at least {floor} bytes of variables (before ${{...}} references are "
                          f"filled in); Lambda allows {ENV_SIZE_LIMIT}, so `run` would refuse it")
         layout = {**EndpointLayout().to_dict(), **merged.get("endpoints", {})}
+        layout["proxy"] = ProxyPolicy.from_dict(merged.get("proxy"))
         if layout["execute_api_private_dns"] and not layout["execute_api_interface"]:
             self.problem(
                 self.at(item, "endpoints", sid)
@@ -553,6 +558,10 @@ class _Validator:
             e = self.endpoints(m["endpoints"], self.at(m, "endpoints", sid, prefix), sid, prefix)
             if e is not None:
                 out["endpoints"] = e
+        if "proxy" in m:
+            pol = self.proxy(m["proxy"], self.at(m, "proxy", sid, prefix), sid, prefix)
+            if pol is not None:
+                out["proxy"] = pol
         if "env" in m:
             env = self.env(m["env"], self.at(m, "env", sid, prefix), sid, prefix)
             if env is not None:
@@ -618,6 +627,40 @@ class _Validator:
                     out[key] = c
             elif self.expect_type(value[key], (bool,), "true or false", w):
                 out[key] = value[key]
+        return out
+
+    def proxy(
+        self, value: Any, where: _Where, sid: str | None, prefix: str
+    ) -> dict[str, Any] | None:
+        """The ``proxy:`` block: Squid version, allowlist, users, or an own squid.conf."""
+        if not self.expect_type(value, (_Map,), "a mapping", where):
+            return None
+        p = f"{prefix}proxy."
+        self.check_keys(value, POLICY_FIELDS, sid, p)
+        out: dict[str, Any] = {}
+        for key in POLICY_FIELDS:
+            if key not in value:
+                continue
+            w = self.at(value, key, sid, p)
+            found = policy_problems(key, value[key])
+            for message in found:
+                self.problem(w, message)
+            if found:
+                continue
+            v = value[key]
+            if key == "config":
+                path = (self.base_dir / v).resolve()
+                if not path.is_file():
+                    self.problem(w, f"{v!r} does not exist (looked for {path})")
+                    continue
+                v = str(path)
+            out[key] = str(v) if key == "squid" else v
+        if "config" in out and set(out) - {"config", "squid"}:
+            self.problem(
+                where,
+                "'config' (your own squid.conf) replaces the lab's rules: "
+                "give it alone, or with 'squid'",
+            )
         return out
 
     def env(

@@ -25,6 +25,7 @@ instance role); this package never reads, copies or records them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from collections.abc import Callable
@@ -50,6 +51,7 @@ from proxylab.labs.base import (
     LabDescription,
     LabError,
 )
+from proxylab.labs.proxy_policy import DEFAULT_SQUID, ProxyPolicy
 
 DEFAULT_NAME = "proxylab"
 DEFAULT_REGION = "ap-northeast-1"  # the seed's region
@@ -231,6 +233,11 @@ class AwsLab:
                     "endpoint layout yourself, or use a lab made by `proxylab lab up --backend aws`"
                 )
             return
+        if dataclasses.replace(endpoints.proxy, squid=DEFAULT_SQUID) != ProxyPolicy():
+            raise LabError(
+                "a scenario's proxy policy (allowlist, users, own squid.conf) is applied by the "
+                "local lab only: the AWS lab's Squid keeps its template's rules"
+            )
         provision.apply_layout(
             self.ctx,
             self.blueprint,

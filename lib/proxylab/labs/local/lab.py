@@ -32,9 +32,10 @@ from proxylab.labs.base import (
     Service,
     state_root,
 )
-from proxylab.labs.local import dns, netns, pki, processes, squid
+from proxylab.labs.local import dns, netns, pki, processes, squid, squid_auth
 from proxylab.labs.local import topology as t
 from proxylab.labs.local.invoker import DEFAULT_CREDENTIALS
+from proxylab.labs.proxy_policy import ProxyPolicy
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 DEFAULT_NAME = "proxylab"
@@ -145,11 +146,14 @@ class LocalLab:
     # ---------------------------------------------------------------- up
     def up(self, endpoints: EndpointLayout | None = None, progress: Any = None) -> LabDescription:
         netns.check_support()
-        for tool in ("squid", "dnsmasq"):
-            if shutil.which(tool, path=processes.BASE_PATH) is None:
-                raise LabError(
-                    f"`{tool}` is not installed: run `make setup` (or apt-get install {tool})"
-                )
+        if shutil.which("dnsmasq", path=processes.BASE_PATH) is None:
+            raise LabError(
+                "`dnsmasq` is not installed: run `make setup` (or apt-get install dnsmasq-base)"
+            )
+        layout = endpoints or EndpointLayout()
+        why_not = squid.get(layout.proxy.squid).available()
+        if why_not:
+            raise LabError(why_not)
         say = progress or (lambda msg: None)
         if self._is_up():
             if self.healthy() and self._saved().get("web_host") == self.web_host:
@@ -158,7 +162,6 @@ class LocalLab:
                 return self.describe()
             say("lab is half up: cleaning it before starting again")
         self.down()
-        layout = endpoints or EndpointLayout()
         started = time.monotonic()
         self.state.mkdir(parents=True, exist_ok=True)
         self._save(
@@ -174,7 +177,7 @@ class LocalLab:
             self._wire(layout)
             say("issuing TLS certificates")
             pki.issue(self.state / "pki", t.tls_names(self.web_host))
-            say("starting dnsmasq, squid and the service fronts")
+            say(f"starting dnsmasq, Squid {layout.proxy.squid} and the service fronts")
             self._start_services(layout)
             self._wait_healthy(UP_TIMEOUT_S)
         except BaseException:
@@ -243,7 +246,7 @@ class LocalLab:
         pids: dict[str, int] = {}
         for resolver in dns.RESOLVERS:
             pids[f"dns-{resolver.name}"] = self._start_dns(resolver, layout)
-        pids["squid"] = self._start_squid()
+        pids["squid"] = self._start_squid(layout.proxy)
         (self.state / "services.log").touch()
         for place, servers in self._front_servers().items():
             spec = {
@@ -266,16 +269,39 @@ class LocalLab:
             )
         self._save(pids=pids)
 
-    def _start_squid(self) -> int:
+    def _start_squid(self, policy: ProxyPolicy, replacing: int | None = None) -> int:
+        """Write Squid's files, check a user's own config, and only then stop the
+        Squid being replaced (``replacing``): a rejected config leaves the lab as it was."""
+        build = squid.get(policy.squid)
         sq = self.state / "squid"
         sq.mkdir(exist_ok=True)
-        (sq / "squid.conf").write_text(squid.render(sq))
+        seen = build.seen(sq)
+        (sq / "squid.conf").write_text(squid.render(seen, policy))
+        if policy.users:
+            squid_auth.write_passwd(sq / "passwd", policy.users)
+        if policy.config:
+            try:
+                text = Path(policy.config).read_text()
+            except OSError as exc:
+                raise LabError(f"proxy config {policy.config}: {exc.strerror}") from None
+            (sq / "user-squid.conf").write_text(squid.user_config(text))
         (sq / "access.log").touch()  # appended to across restarts: offsets stay valid
-        shutil.chown(sq, "proxy", "proxy")
-        shutil.chown(sq / "access.log", "proxy", "proxy")
+        for f in [sq, *sq.iterdir()]:
+            shutil.chown(f, "proxy", "proxy")
+        if policy.config:
+            problems = build.parse(sq)
+            if problems:
+                mine = {str(seen / "user-squid.conf"), str(sq / "user-squid.conf")}
+                shown = [_user_paths(p, mine, policy.config) for p in problems]
+                raise LabError(
+                    f"Squid {build.version()} does not accept {policy.config} "
+                    "(squid -k parse):\n  " + "\n  ".join(shown)
+                )
+        if replacing:
+            processes.terminate(replacing, signal.SIGINT)
         return processes.spawn(
             self.ns("proxy"),
-            ["squid", "-N", "-f", str(sq / "squid.conf")],
+            build.argv(["-N", "-f", str(seen / "squid.conf")], sq),
             self.state / "squid.out",
         )
 
@@ -387,6 +413,11 @@ class LocalLab:
         for place, route in t.layout_routes(endpoints):
             netns.ip("-n", self.ns(place), "route", "replace", *route)
         pids = dict(self._saved().get("pids", {}))
+        new_squid = endpoints.proxy != old.proxy
+        if new_squid:
+            why_not = squid.get(endpoints.proxy.squid).available()
+            if why_not:
+                raise LabError(why_not)
         for resolver in dns.RESOLVERS:
             new_conf = dns.render(
                 resolver, endpoints, self.state / DNS_LOGS[resolver.name], self.web_host
@@ -399,11 +430,12 @@ class LocalLab:
             if pid:
                 processes.terminate(pid)
             pids[f"dns-{resolver.name}"] = self._start_dns(resolver, endpoints)
-            if resolver.name == "public" and pids.get("squid"):
+            if resolver.name == "public":
                 # Squid caches DNS answers, failures included (negative_dns_ttl is at
                 # least 1 s, 1 min by default): a new public view needs a fresh Squid.
-                processes.terminate(pids["squid"], signal.SIGINT)
-                pids["squid"] = self._start_squid()
+                new_squid = True
+        if new_squid:
+            pids["squid"] = self._start_squid(endpoints.proxy, replacing=pids.get("squid"))
         self._save(endpoints=endpoints.to_dict(), pids=pids)
         self._wait_healthy(10)
 
@@ -468,7 +500,7 @@ class LocalLab:
             "proxy_ip": t.SQUID_IP,
             "s3_endpoint_url": f"https://{t.s3_host()}",
             "execute_api_endpoint_url": f"https://execute-api.{t.REGION}.amazonaws.com",
-            "squid_version": squid.version(),
+            "squid_version": squid.get(self.layout.proxy.squid).version(),
         }
 
     # ---------------------------------------------------------------- runs
@@ -600,6 +632,13 @@ class LocalLab:
         if self.state.exists():
             shutil.rmtree(self.state, ignore_errors=True)
         return left
+
+
+def _user_paths(problem: str, lab_paths: set[str], user_path: str) -> str:
+    """A parse problem with the lab's copy of the user's file named as the user's."""
+    for p in lab_paths:
+        problem = problem.replace(p, user_path)
+    return problem
 
 
 def _service_place(service: str) -> str:
