@@ -75,7 +75,7 @@ def lab_from_dict(data: Any) -> LabDescription:
     d = _known(LabDescription, data)
     d["places"] = [Place(**_known(Place, p)) for p in d.get("places") or []]
     d["services"] = [Service(**_known(Service, x)) for x in d.get("services") or []]
-    d["endpoints"] = EndpointLayout(**_known(EndpointLayout, d.get("endpoints")))
+    d["endpoints"] = EndpointLayout.from_dict(_known(EndpointLayout, d.get("endpoints")))
     d["resources"] = {str(k): str(v) for k, v in (d.get("resources") or {}).items()}
     d["plumbing_env"] = {str(k): str(v) for k, v in (d.get("plumbing_env") or {}).items()}
     d.setdefault("backend", "")
@@ -120,7 +120,7 @@ class ScenarioRecord:
     def from_dict(cls, data: Any, resources: Mapping[str, str]) -> ScenarioRecord:
         d = _known(cls, data)
         d["id"] = str(d.get("id", ""))
-        d["endpoints"] = EndpointLayout(**_known(EndpointLayout, d.get("endpoints")))
+        d["endpoints"] = EndpointLayout.from_dict(_known(EndpointLayout, d.get("endpoints")))
         if "env_template" in d:
             d["env"], d["env_template"] = _env(d.get("env")), _env(d["env_template"])
         else:  # written before env_template existed: env holds ${...} references

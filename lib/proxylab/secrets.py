@@ -47,6 +47,8 @@ def mask_policy_users(block: Any) -> Any:
     masked: the lab needs them to build Squid's password file, a capture does not."""
     if isinstance(block, dict) and isinstance(block.get("proxy"), dict):
         users = block["proxy"].get("users")
+        if isinstance(users, (list, tuple)):  # [[name, password], ...]
+            users = {str(u[0]): "" for u in users if isinstance(u, (list, tuple)) and u}
         if isinstance(users, dict) and users:
             block = {**block, "proxy": {**block["proxy"],
                                         "users": dict.fromkeys(users, MASK)}}

@@ -92,7 +92,7 @@ class LabDescription:
     plumbing_env: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "endpoints": self.endpoints.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LabDescription:
