@@ -6,13 +6,13 @@ report use; each part is its own module so tests can pin each rule down.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from proxylab.analysis.conclude import Conclusion, conclude
 from proxylab.analysis.expectations import evaluate
-from proxylab.analysis.routes import ROUTES, RouteResult, classify
+from proxylab.analysis.routes import ROUTES, RouteFact, RouteResult, classify
 from proxylab.logs.tables import Tables, load_tables
 
 
@@ -23,6 +23,11 @@ class Analysis:
     evidence: pd.DataFrame
     conclusion: Conclusion
     expectations: pd.DataFrame
+    facts: list[RouteFact] = field(default_factory=list)  # facts[i] is routes row i
+
+    def fact(self, index: int) -> RouteFact:
+        """The facts behind ``routes`` row ``index`` (the frame's own index)."""
+        return self.facts[index]
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -37,8 +42,9 @@ def analyse(tables: Tables) -> Analysis:
         evidence=res.evidence,
         conclusion=conclude(res.routes, tables.runs, tables.records),
         expectations=evaluate(tables),
+        facts=res.facts,
     )
 
 
-__all__ = ["ROUTES", "Analysis", "Conclusion", "RouteResult", "analyse", "classify", "conclude",
-           "evaluate", "load_tables"]
+__all__ = ["ROUTES", "Analysis", "Conclusion", "RouteFact", "RouteResult", "analyse", "classify",
+           "conclude", "evaluate", "load_tables"]
