@@ -239,3 +239,34 @@ def test_conclusion_names_the_client_decision_when_no_variable_does():
     assert web.reasons["ex-no-proxy-star"].match.how == MatchKind.STAR
     assert "bypasses every host" in web.sentence and "https_proxy is set but empty" in web.sentence
     assert "only where the clients' own proxy logic chose a direct connection" in c.headline
+
+
+def test_aws_capture_whose_squid_line_is_missing_gives_an_honest_route(tmp_path):
+    # On AWS no front logs the web site or S3; without the Squid line the only evidence
+    # left is the step's success. This used to crash reading the (absent) service hit.
+    run = _copy(tmp_path, FIX / "aws-seed-3")
+    _edit(run, "proxy_access.log", lambda ls: [x for x in ls if "www.google.com" not in x])
+    a = analyse(load_tables([run]))
+    row = a.routes.set_index("step").loc["web"]
+    # the clients send it to the proxy, Squid saw nothing, the step succeeded: the
+    # evidence contradicts itself, and the best reading is flagged, not asserted
+    assert row["route"] == "inconsistent" and row["route_guess"] == "direct"
+    assert row["flag"].startswith("proxy-predicted-squid-silent")
+    assert row["basis"] == "inferred" and pd.isna(row["service_line_no"])
+    for lang in ("en", "ja"):
+        assert _why(a, "seed-3", "web", lang)
+    assert "Squid logged nothing" in _why(a, "seed-3", "web")
+
+
+def test_aws_direct_without_any_front_log_is_not_a_crash(tmp_path):
+    # NO_PROXY names the web host: urllib goes direct; no Squid line, no front log.
+    run = _copy(tmp_path, FIX / "aws-seed-3")
+    _edit(run, "proxy_access.log", lambda ls: [x for x in ls if "www.google.com" not in x])
+    rec = json.loads((run / "run.json").read_text())
+    rec["scenario"]["env"]["NO_PROXY"] = "www.google.com"
+    (run / "run.json").write_text(json.dumps(rec))
+    a = analyse(load_tables([run]))
+    row = a.routes.set_index("step").loc["web"]
+    assert row["route"] == "direct" and row["consistent"] and row["basis"] == "inferred"
+    assert row["reason"] == "no-proxy-matched"
+    assert "inferred" in _why(a, "seed-3", "web")

@@ -115,3 +115,22 @@ def test_matching_entry_and_why():
 def test_predicted_route_from_layout(step, env, layout, route, kind):
     d = predict.decide(step, env, RES)
     assert predict.predicted_route(d, layout, RES)[:2] == (route, kind)
+
+
+def test_host_port_entry_matches_an_endpoint_url_with_the_port():
+    # botocore tests NO_PROXY against the endpoint's netloc: "host:443" matches "host:443".
+    host = "s3.ap-northeast-1.amazonaws.com"
+    env = {"HTTPS_PROXY": P, "NO_PROXY": f"{host}:443", "AWS_ENDPOINT_URL_S3": f"https://{host}:443"}
+    d = predict.decide("s3_get", env, RES)
+    assert d.proxy is None and d.compared == f"{host}:443"
+    assert d.reason == "no-proxy-matched"
+    assert d.match == predict.NoProxyMatch(f"{host}:443", "exact")
+
+
+def test_decision_names_the_variables_as_the_scenario_spells_them():
+    env = {"https_proxy": P, "no_proxy": "example.com", "WEB_URL": "https://www.google.com"}
+    d = predict.decide("web", env, RES)
+    assert (d.proxy_variable, d.no_proxy_variable, d.reason) == (
+        "https_proxy", "no_proxy", "no-entry-matched")
+    d = predict.decide("web", {"HTTPS_PROXY": P, "https_proxy": "", "WEB_URL": "https://a.b"}, RES)
+    assert d.proxy is None and d.reason == "proxy-cancelled" and d.cancelled_by == "https_proxy"
