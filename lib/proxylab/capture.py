@@ -18,20 +18,24 @@ touch an existing file, so a capture copied from a colleague stays as it came.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import re
 import secrets
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from proxylab.errors import UserError
 from proxylab.labs.base import EndpointLayout, Invocation, LabDescription, Place, Service
 from proxylab.scenarios.model import Expectation, Scenario, resolve_text
+from proxylab.secrets import mask, mask_any
 from proxylab.vocab import RunStatus, parse_enum
 
 RAW_FILES = ("function.log", "proxy_access.log", "dns.log", "services.log")
@@ -169,6 +173,7 @@ class RunRecord:
     missing_evidence: tuple[str, ...] = ()
     schema: int = SCHEMA
     lab_note: str | None = None
+    checksums: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> Mapping[str, str]:
@@ -188,6 +193,42 @@ class RunRecord:
     def backend(self) -> str:
         return self.lab.backend or "local"
 
+    def evidence_gaps(self, file: str) -> tuple[str, ...]:
+        """The ``missing_evidence`` notes saying ``file`` is absent or partial.
+
+        Labs write these notes as ``"<file>: why"``; the runner writes
+        ``"evidence: not collected"`` when nothing beyond function.log exists.
+        With such a note, a line missing from ``file`` is absence of evidence, not
+        evidence of absence."""
+        collected = file != "function.log"  # function.log comes from invoke, not collect
+        return tuple(m for m in self.missing_evidence
+                     if m == file or m.startswith((f"{file}:", f"{file} ("))
+                     or (collected and m.startswith("evidence:")))
+
+    @property
+    def observed_services(self) -> frozenset[str] | None:
+        """The service fronts whose requests the lab logs in services.log; None: every
+        front (the local lab). A lab that logs only some declares them in its
+        ``observed_services`` resource (the AWS lab: API Gateway's access logs only;
+        S3 and the web site have none). AWS captures older than that resource logged
+        execute-api only."""
+        if "observed_services" in self.resources:
+            names = str(self.resources["observed_services"]).split(",")
+            return frozenset(s.strip() for s in names if s.strip())
+        if self.backend == "aws":
+            return frozenset({"execute-api"})
+        return None
+
+    def logs_front(self, service: str) -> bool:
+        """Whether this run can hold a services.log line for ``service`` at all: the
+        one rule for "no front line means no request" (the expectation checker and the
+        route classification both ask it). False when the lab keeps no log of that
+        front or the capture notes services.log as missing or partial."""
+        if self.evidence_gaps("services.log"):
+            return False
+        observed = self.observed_services
+        return observed is None or service in observed
+
     def to_dict(self) -> dict[str, Any]:
         lab = self.lab.to_dict()
         if self.lab_note:
@@ -201,7 +242,8 @@ class RunRecord:
                 "finished_at": self.finished_at, "catalog": self.catalog,
                 "repeat_index": self.repeat_index, "invocation": inv,
                 "timings": dict(self.timings), "error": self.error,
-                "missing_evidence": list(self.missing_evidence), "schema": self.schema}
+                "missing_evidence": list(self.missing_evidence), "schema": self.schema,
+                "checksums": dict(self.checksums)}
 
     @classmethod
     def from_dict(cls, data: Any) -> RunRecord:
@@ -232,6 +274,7 @@ class RunRecord:
                 missing_evidence=tuple(str(m) for m in data.get("missing_evidence") or ()),
                 schema=schema,
                 lab_note=(data.get("lab") or {}).get("note"),
+                checksums={str(k): str(v) for k, v in (data.get("checksums") or {}).items()},
             )
         except CaptureError:
             raise
@@ -256,25 +299,62 @@ def write_capture(
 ) -> Path:
     """Write raw files (each exactly once) and/or run.json.
 
+    Every password in a URL is masked on the way (:mod:`proxylab.secrets`), so no
+    capture, and nothing built from one, holds a credential.
     Raw files come first and run.json last, so a run.json on disk always means the
     raw evidence beside it is complete.
+
+    A write that fails (a full disk) removes what it half wrote, leaves an
+    ``INCOMPLETE`` marker naming the error where it can, and raises
+    :class:`CaptureWriteError`: never a truncated or 0-byte file that looks like
+    evidence.
     """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for name, lines in (files or {}).items():
-        _write_once(
-            run_dir / name, "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-        )
-    if record is not None:
-        _write_once(
-            run_dir / "run.json", json.dumps(record.to_dict(), indent=2, default=str) + "\n"
-        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for name, lines in (files or {}).items():
+            _write_once(run_dir / name, "".join(
+                mask(line) if line.endswith("\n") else mask(line) + "\n" for line in lines))
+        if record is not None:
+            _write_once(run_dir / "run.json",
+                        json.dumps(mask_any(record.to_dict()), indent=2, default=str) + "\n")
+    except FileExistsError:
+        raise  # evidence is never overwritten: a caller's bug, not a disk problem
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            (run_dir / INCOMPLETE).write_text(f"{exc}\n")
+        raise CaptureWriteError(f"could not write the capture {run_dir}: {exc.strerror or exc}. "
+                                "The batch stops here; free space (or fix the directory) "
+                                "and run again") from exc
     return run_dir
 
 
+INCOMPLETE = "INCOMPLETE"  # marker: the capture's writing failed (its content: the error)
+
+
+class CaptureWriteError(UserError):
+    """Writing a capture failed; the message says which and what to do."""
+
+
 def _write_once(path: Path, text: str) -> None:
-    with open(path, "x", encoding="utf-8") as fh:  # "x": never overwrite evidence
-        fh.write(text)
+    try:
+        with open(path, "x", encoding="utf-8") as fh:  # "x": never overwrite evidence
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())  # a full disk shows up here, not after run.json
+    except FileExistsError:
+        raise
+    except OSError:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
     os.chmod(path, 0o444)
+
+
+def checksums(run_dir: Path, names: Iterable[str]) -> dict[str, str]:
+    """sha256 of each raw file, recorded in run.json so a reader can tell evidence that
+    was changed after the capture (:meth:`Capture.modified`)."""
+    return {n: hashlib.sha256((run_dir / n).read_bytes()).hexdigest() for n in names
+            if (run_dir / n).exists()}
 
 
 @dataclass
@@ -287,6 +367,12 @@ class Capture:
     @property
     def run_id(self) -> str:
         return self.record.run_id
+
+    def modified(self) -> list[str]:
+        """Raw files whose content no longer matches the checksum run.json recorded
+        (missing files included); empty for captures written before checksums."""
+        now = checksums(self.path, self.record.checksums)
+        return sorted(n for n, digest in self.record.checksums.items() if now.get(n) != digest)
 
     def lines(self, name: str) -> list[str]:
         p = self.path / name
@@ -324,6 +410,17 @@ def find_captures(*paths: Path, skipped: list[str] | None = None) -> list[Captur
             dirs.append(p)
         elif p.is_dir():
             dirs.extend(d for d in sorted(p.iterdir()) if (d / "run.json").exists())
+    for p in paths or (default_runs_dir(),):
+        p = Path(p)
+        tops = [p] if RUN_ID_RE.match(p.name) else (sorted(p.iterdir()) if p.is_dir() else [])
+        for d in tops:
+            if d.is_dir() and RUN_ID_RE.match(d.name) and not (d / "run.json").exists():
+                why = (d / INCOMPLETE).read_text(errors="replace").strip() if (
+                    d / INCOMPLETE).exists() else "the run was interrupted or is still running"
+                msg = f"{d}: incomplete capture, no run.json ({why})"
+                warnings.warn(f"skipping capture: {msg}", stacklevel=2)
+                if skipped is not None:
+                    skipped.append(msg)
     for d in dirs:
         try:
             found.append(read_capture(d))

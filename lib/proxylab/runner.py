@@ -22,19 +22,22 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from proxylab.analysis.expectations import check_run, describe, observed_run
 from proxylab.capture import (
     RunRecord,
     ScenarioRecord,
+    checksums,
     default_runs_dir,
     new_run_id,
     write_capture,
 )
 from proxylab.errors import UserError
 from proxylab.labs.base import Evidence, Invocation, Lab, LabDescription
-from proxylab.scenarios.expect import check, observable_services, observe, unobservable
+from proxylab.labs.lock import lab_lock
+from proxylab.logs.tables import load_tables
 from proxylab.scenarios.loader import load_catalog
 from proxylab.scenarios.model import Catalog, Scenario, ScenarioError
-from proxylab.vocab import InvocationStatus, RunStatus, parse_enum
+from proxylab.vocab import InvocationStatus, RunStatus, Verdict, parse_enum
 
 
 @dataclass
@@ -46,15 +49,15 @@ class RunSummary:
     catalog: str
     scenario: str
     repeat_index: int
-    status: str
+    status: RunStatus
     error: str | None
     duration_s: float
     proxy_hosts: list[str] = field(default_factory=list)
     steps: dict[str, str | None] = field(default_factory=dict)
     services: dict[str, list[str]] = field(default_factory=dict)
     expected: bool | None = None  # None: the scenario states no expectation
-    mismatches: list[str] = field(default_factory=list)
-    unchecked: list[str] = field(default_factory=list)  # expectations this lab cannot see
+    mismatches: list[str] = field(default_factory=list)  # describe() of each FAILED item
+    unchecked: list[str] = field(default_factory=list)  # label of each UNCHECKED item
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,7 +89,8 @@ class _Progress:
             return
         from rich.text import Text
 
-        colour = {"ok": "green", "function-error": "yellow", "failed": "red"}.get(s.status, "")
+        colour = {RunStatus.OK: "green", RunStatus.FUNCTION_ERROR: "yellow",
+                  RunStatus.FAILED: "red"}.get(s.status, "")
         line = Text(f"[{index}/{total}] ")
         line.append(s.scenario, style="bold")
         if s.repeat_index:
@@ -96,7 +100,7 @@ class _Progress:
         if s.steps:
             line.append("  steps: " + " ".join(f"{k}={v}" for k, v in s.steps.items()))
         line.append("  proxy: " + (", ".join(s.proxy_hosts) or "-"))
-        if s.status == "failed":
+        if s.status == RunStatus.FAILED:
             line.append(f"\n    {s.error}", style="red")
         elif s.expected is True:
             line.append("  as expected", style="green")
@@ -104,6 +108,8 @@ class _Progress:
             line.append("  NOT as expected:", style="red")
             for m in s.mismatches:
                 line.append(f"\n    - {m}", style="red")
+        if s.expected is not None and s.unchecked:
+            line.append(f"\n    not checked here: {', '.join(s.unchecked)}", style="dim")
         line.append(f"\n    {s.path}", style="dim")
         self.console.print(line)
 
@@ -132,6 +138,7 @@ def run_catalog(
     *,
     lab: Lab | None = None,
     on_run: Callable[[RunSummary], None] | None = None,
+    wait: bool = False,
 ) -> list[Path]:
     """Run the catalogue's scenarios (``repeat`` times each) and return the capture
     directories, in run order.
@@ -140,7 +147,9 @@ def run_catalog(
     ``backend``/``lab_options`` with a lab object you already have. The lab is
     brought up if it is down, and brought down afterwards unless ``keep_lab``
     (a lab that was already up is left up). ``on_run`` receives each run's
-    :class:`RunSummary` as soon as its capture is written.
+    :class:`RunSummary` as soon as its capture is written. The lab is locked for
+    the batch (:mod:`proxylab.labs.lock`): a second batch on it refuses, or with
+    ``wait`` queues behind this one.
     """
     if repeat < 1:
         raise UserError(f"--repeat must be at least 1, got {repeat}")
@@ -163,6 +172,14 @@ def run_catalog(
     if problems:
         raise ScenarioError(problems)
 
+    with lab_lock(lab.backend, lab.name, wait=wait, say=show.say):
+        desc = lab.describe()  # another batch may have changed it while we waited
+        return _run_batch(lab, cat, scenarios, desc, repeat, runs_root, show, keep_lab, on_run)
+
+
+def _run_batch(lab: Lab, cat: Catalog, scenarios: list[Scenario], desc: LabDescription,
+               repeat: int, runs_root: Path, show: _Progress, keep_lab: bool,
+               on_run: Callable[[RunSummary], None] | None) -> list[Path]:
     started_here = False
     paths: list[Path] = []
     total = len(scenarios) * repeat
@@ -262,7 +279,8 @@ def run_one(
             error += _where(exc)
     if evidence is None and mark is not None and interrupted is None:
         # The run broke after the mark: keep whatever the lab's logs show.
-        placeholder = inv or Invocation(status="lab-error", request_id="", started_at=started)
+        placeholder = inv or Invocation(status=InvocationStatus.LAB_ERROR, request_id="",
+                                        started_at=started)
         try:
             evidence = timed("collect", lambda: lab.collect(mark, placeholder))
         except Exception as exc:  # noqa: BLE001
@@ -270,7 +288,7 @@ def run_one(
 
     inv_status = parse_enum(InvocationStatus, inv.status) if inv is not None else None
     status = RunStatus.FAILED if error or inv_status is None else inv_status.run_status
-    if inv is not None and inv.status == "lab-error" and not error:
+    if inv_status is InvocationStatus.LAB_ERROR and not error:
         error = _invocation_error(inv) or "the lab could not run the function"
 
     t0 = time.monotonic()
@@ -311,6 +329,7 @@ def run_one(
         timings=timings,
         error=error,
         missing_evidence=tuple(missing),
+        checksums=checksums(run_dir, files),
     )
     write_capture(run_dir, record=record)
     if interrupted is not None:
@@ -346,35 +365,30 @@ def _lab_record(desc: LabDescription, scenario: Scenario) -> tuple[LabDescriptio
 
 
 def summarize(run_dir: Path, catalog_id: str, scenario: Scenario, repeat_index: int) -> RunSummary:
-    """Read a capture just written back and compare it to the scenario's ``expect``."""
-    obs = observe(run_dir)
-    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    resources = record.get("lab", {}).get("resources", {})
-    mismatches: list[str] = []
-    expected: bool | None = None
-    observed = observable_services(resources)
-    unchecked = unobservable(scenario.expect, observed)
-    if scenario.expect is not None:
-        try:
-            mismatches = check(scenario.expect.resolved(resources), obs, observed)
-        except KeyError as exc:
-            mismatches = [f"expect: the lab has no resource {exc.args[0]!r}"]
-        expected = not mismatches
+    """Read a capture just written back and check it against the ``expect`` it recorded,
+    with the same checker and tables the report uses (so both give the same verdicts)."""
+    tables = load_tables([run_dir])
+    if len(tables.records) != 1:  # the runner just wrote it: unreadable means a bug
+        raise RuntimeError(f"{run_dir}: capture not readable: {'; '.join(tables.skipped)}")
+    (record,) = tables.records.values()
+    seen = observed_run(tables, record.run_id)
+    items = check_run(record, seen)
     return RunSummary(
-        run_id=record["run_id"],
+        run_id=record.run_id,
         path=str(run_dir),
         catalog=catalog_id,
         scenario=scenario.id,
         repeat_index=repeat_index,
-        status=record["status"],
-        error=record.get("error"),
-        duration_s=round(record["finished_at"] - record["started_at"], 3),
-        proxy_hosts=obs.proxy_hosts,
-        steps={k: v.get("outcome") for k, v in obs.steps.items()},
-        services={s: obs.vias(s) for s in sorted({str(h.get("service")) for h in obs.services})},
-        expected=expected,
-        mismatches=mismatches,
-        unchecked=unchecked,
+        status=record.status,
+        error=record.error,
+        duration_s=round(record.finished_at - record.started_at, 3),
+        proxy_hosts=list(seen.hosts),
+        steps=dict(seen.steps),
+        services={s: list(v) for s, v in seen.vias.items()},
+        expected=None if record.scenario.expect is None
+        else not any(i.verdict is Verdict.FAILED for i in items),
+        mismatches=[describe(i) for i in items if i.verdict is Verdict.FAILED],
+        unchecked=[i.label for i in items if i.verdict is Verdict.UNCHECKED],
     )
 
 

@@ -232,3 +232,29 @@ def parse_enum(kind: type[E], value: object) -> E | None:
         return kind(str(value))
     except ValueError:
         return None
+
+
+class CheckKind(StrEnum):
+    """Which part of a scenario's ``expect`` block one checked item is."""
+
+    STATUS = "status"  # the run's status
+    CROSSES_PROXY = "crosses_proxy"  # exactly these hosts in Squid's log
+    BYPASSES_PROXY = "bypasses_proxy"  # this host not in Squid's log
+    STEP = "step"  # this probe step ended with this outcome
+    SERVICE_VIA = "service_via"  # this service front saw requests arrive only this way
+
+
+class Verdict(StrEnum):
+    """Whether an expectation held, as far as the capture can tell."""
+
+    HELD = "held"
+    FAILED = "failed"
+    UNCHECKED = "unchecked"  # the capture cannot tell (see UncheckedReason)
+
+
+class UncheckedReason(StrEnum):
+    """Why an expectation could not be checked against a capture."""
+
+    SERVICE_NOT_LOGGED = "service-not-logged"  # the lab keeps no log of that service front
+    EVIDENCE_INCOMPLETE = "evidence-incomplete"  # the capture notes the file is missing/partial
+    UNKNOWN_RESOURCE = "unknown-resource"  # the expectation names a resource the lab lacks

@@ -95,6 +95,8 @@ def test_down_after_an_interrupted_up():
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
+    # Half built is not up: `run` will rebuild it instead of failing every run.
+    assert not get_lab("local", name="halfup").describe().up
     down = subprocess.run(
         [sys.executable, "-m", "proxylab.cli", "lab", "down", "--name", "halfup"],
         capture_output=True,

@@ -209,9 +209,10 @@ def test_expectations(seed, tmp_path):
         "1795534391.600     10 10.1.143.211 TCP_TUNNEL/200 90 CONNECT "
         "s3.ap-northeast-1.amazonaws.com:443 - HIER_DIRECT/198.18.16.10 -"])
     bad = analyse(load_tables([run])).expectations
-    failed = bad[~bad["ok"]]
-    assert set(failed["check"]) == {"crosses proxy (exactly)",
-                                    "bypasses proxy: s3.ap-northeast-1.amazonaws.com"}
+    failed = bad[bad["verdict"] == "failed"]
+    assert set(zip(failed["kind"], failed["subject"].fillna(""), strict=True)) == {
+        ("crosses_proxy", ""), ("bypasses_proxy", "s3.ap-northeast-1.amazonaws.com")}
+    assert not failed["ok"].any() and (bad["verdict"] != "unchecked").all()
 
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"

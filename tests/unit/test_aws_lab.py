@@ -555,6 +555,15 @@ def test_attach_finds_the_stack_by_tag_and_by_mapping(aws_env: None, tmp_path: A
     good.write_text(json.dumps({k: v for k, v in out.items()}))
     mapped = awslab.AwsLab(name="mapped", region=REGION, session=session, echo=lambda m: None)
     assert mapped.attach(resources=str(good)).resources["bucket"] == out["BucketName"]
+    # the function's own configuration, from the same ids (the protocol's, for `lab exec`)
+    assert mapped.function_configuration("private") == {
+        "BUCKET_NAME": out["BucketName"],
+        "SOURCE_KEY": out["SourceKey"],
+        "API_GATEWAY_URL": out["PrivateApiUrl"],
+        "WEB_URL": out["WebUrl"],
+    }
+    with pytest.raises(LabError, match="unknown function variant 'public'"):
+        mapped.function_configuration("public")
     creates = len(world.ops("CreateStack"))
     assert mapped.up().up and len(world.ops("CreateStack")) == creates  # checks, creates nothing
     bad = tmp_path / "bad.json"

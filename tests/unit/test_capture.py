@@ -64,3 +64,45 @@ def test_a_bad_capture_is_skipped_with_its_reason(tmp_path: Path, damage, reason
         found = find_captures(tmp_path, skipped=skipped)
     assert [c.path for c in found] == [good]
     assert len(skipped) == 1 and reason in skipped[0] and str(bad) in skipped[0]
+
+
+def test_checksums_tell_evidence_changed_after_the_capture(tmp_path: Path) -> None:
+    from proxylab.capture import ScenarioRecord, checksums, write_capture
+    from proxylab.labs.base import LabDescription
+
+    run = tmp_path / "20261201T000000Z-x-0000"
+    write_capture(run, files={"proxy_access.log": ["a line"], "function.log": ["START"]})
+    rec = RunRecord(run_id=run.name, scenario=ScenarioRecord(id="x"),
+                    lab=LabDescription("local", "t", "r", True), status=RunStatus.OK,
+                    started_at=1.0, finished_at=2.0,
+                    checksums=checksums(run, ["proxy_access.log", "function.log"]))
+    write_capture(run, record=rec)
+    assert read_capture(run).modified() == []
+    log = run / "proxy_access.log"
+    log.chmod(0o644)
+    log.write_text("a line, edited\n")
+    assert read_capture(run).modified() == ["proxy_access.log"]
+
+
+def test_a_full_disk_stops_with_a_clear_error_and_no_half_written_evidence(tmp_path: Path):
+    import subprocess
+
+    from proxylab.capture import INCOMPLETE, CaptureWriteError, write_capture
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                      capture_output=True, timeout=10).returncode:
+        pytest.skip("needs root to mount a 64 KiB tmpfs (run the suite as root, as CI does)")
+    try:
+        run = mnt / "20261201T000000Z-full-0000"
+        with pytest.raises(CaptureWriteError, match="No space left on device"):
+            write_capture(run, files={"function.log": ["x" * 200] * 1000})
+        assert not (run / "function.log").exists()  # no truncated file posing as evidence
+        skipped: list[str] = []
+        with pytest.warns(UserWarning, match="incomplete capture"):
+            assert find_captures(mnt, skipped=skipped) == []
+        assert "incomplete" in skipped[0]
+        assert (run / INCOMPLETE).exists() or "interrupted" in skipped[0]
+    finally:
+        subprocess.run(["umount", str(mnt)], timeout=10)

@@ -95,3 +95,22 @@ def test_platform_lines_land_at_stream_positions():
     assert capture.lines() == [
         "init line", "START", "[ERROR] E: x", "Traceback (most recent call last):",
         "\u00a0\u00a0File x", "warning", "partial", "TIMEOUT", "END"]
+
+
+def test_output_is_bounded_and_the_rest_drained_and_counted():
+    read_fd, write_fd = os.pipe()
+    capture = OutputCapture(read_fd, max_bytes=1000)
+    capture.start()
+    try:
+        capture.mark("START RequestId: r")
+        for _ in range(200):  # 200 KB through a 64 KB pipe: the writer must never block
+            os.write(write_fd, b"x" * 999 + b"\n")
+    finally:
+        os.close(write_fd)
+    capture.finish(timeout=5)
+    capture.mark("END RequestId: r")
+    os.close(read_fd)
+    lines = capture.lines()
+    assert len(capture.buf) == 1000 and capture.dropped == 200 * 1000 - 1000
+    assert lines[0] == "START RequestId: r" and lines[-1] == "END RequestId: r"
+    assert "199000 more bytes" in lines[-2]

@@ -404,3 +404,42 @@ def test_unknown_scenario_ids_are_all_reported(tmp_path):
         "HTTP_PROXY": "http://10.0.0.72:3128",
         "HTTPS_PROXY": "http://10.0.0.72:3128",
     }
+
+
+def test_alias_bomb_is_refused_before_anything_walks_it(tmp_path):
+    # "Billion laughs": 9 levels of 9 aliases, ~350 bytes, 9**9 strings once expanded.
+    rows = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    rows += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    p = tmp_path / "bomb.yaml"
+    p.write_text("\n".join(rows) + "\n")
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    (msg,) = problems(p)
+    assert "alias bomb" in msg and "bomb.yaml" in msg
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
+
+
+def test_shared_anchors_of_normal_size_still_load(tmp_path):
+    p = write(tmp_path, HEADER + """\
+      - &base {id: one, function: regional, env: {HTTPS_PROXY: "${proxy_url}"}}
+      - {id: two, function: private, env: {HTTPS_PROXY: "${proxy_url}"}}
+    """)
+    assert load_catalog(p).ids == ["one", "two"]
+
+
+def test_validate_applies_lambdas_env_size_limit(tmp_path):
+    big = "x" * 4100
+    p = write(tmp_path, HEADER + f"""\
+      - {{id: big, function: regional, env: {{BIG: "{big}"}}}}
+      - {{id: refs, function: regional, env: {{P: "${{proxy_url}}"}}}}
+    """)
+    (msg,) = problems(p)
+    assert "scenario 'big'" in msg and "field 'env'" in msg and "4096" in msg
+
+
+def test_a_huge_file_is_refused_with_its_size(tmp_path):
+    p = tmp_path / "huge.yaml"
+    p.write_text(HEADER + "#" * (2 << 20) + "\n")
+    (msg,) = problems(p)
+    assert "larger than 1 MiB" in msg

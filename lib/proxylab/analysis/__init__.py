@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from proxylab.analysis.conclude import Conclusion, conclude
-from proxylab.analysis.expectations import evaluate
+from proxylab.analysis.expectations import CheckedItem, check, evaluate, frame
 from proxylab.analysis.routes import ROUTES, RouteFact, RouteResult, classify
 from proxylab.logs.tables import Tables, load_tables
 
@@ -22,7 +22,8 @@ class Analysis:
     routes: pd.DataFrame
     evidence: pd.DataFrame
     conclusion: Conclusion
-    expectations: pd.DataFrame
+    expectations: pd.DataFrame  # frame(checks): one row per expected item, with verdict
+    checks: list[CheckedItem] = field(default_factory=list)  # the same items, typed
     facts: list[RouteFact] = field(default_factory=list)  # facts[i] is routes row i
 
     def fact(self, index: int) -> RouteFact:
@@ -36,15 +37,17 @@ class Analysis:
 
 def analyse(tables: Tables) -> Analysis:
     res = classify(tables)
+    checks = check(tables)
     return Analysis(
         tables=tables,
         routes=res.routes,
         evidence=res.evidence,
         conclusion=conclude(res.routes, tables.runs, tables.records),
-        expectations=evaluate(tables),
+        expectations=frame(checks),
+        checks=checks,
         facts=res.facts,
     )
 
 
-__all__ = ["ROUTES", "Analysis", "Conclusion", "RouteFact", "RouteResult", "analyse", "classify",
-           "conclude", "evaluate", "load_tables"]
+__all__ = ["ROUTES", "Analysis", "CheckedItem", "Conclusion", "RouteFact", "RouteResult",
+           "analyse", "check", "classify", "conclude", "evaluate", "load_tables"]

@@ -241,7 +241,7 @@ def classify(tables: Tables) -> RouteResult:
             url = None if pd.isna(st["target_url"]) else st["target_url"]
             decision = predict.decide(step, env, resources, url=url)
             p_route, p_kind, p_reason = predict.predicted_route(decision, layout, resources)
-            logged = front_logged(record, STEP_SERVICE.get(step, ""))
+            logged = record.logs_front(STEP_SERVICE.get(step, ""))
             fact = _classify_step(run_id, record.scenario.id, step, host, st, hit, sq, dq, hits,
                                   logged, decision, (Route(p_route), p_kind, p_reason))
             evid = _evidence(st, fact)
@@ -300,21 +300,6 @@ def _row(f: RouteFact, st: pd.Series, record: RunRecord, evid: list[dict[str, An
         "dns_line_no": None if dns is None else dns.line_no,
         "evidence": "\n".join(f"[{e['source']}] {e['text']}" for e in evid),
     }
-
-
-def front_logged(record: RunRecord, service: str) -> bool:
-    """Whether this run can have a front log line for ``service`` at all.
-
-    The local lab logs every front. On AWS only API Gateway has access logs (S3
-    and the web site have none), and only when the lab turned them on; there a
-    missing front line is absence of evidence, not evidence of absence."""
-    backend = record.backend
-    missing = record.missing_evidence
-    if any(m.startswith("services.log:") or m == "services.log" for m in missing):
-        return False  # the whole file is missing
-    if backend == "local":
-        return True
-    return service == "execute-api" and not any("API Gateway access logs" in m for m in missing)
 
 
 def _host_of(url: Any) -> str:

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from proxylab.errors import UserError
-from proxylab.labs import EndpointLayout, LabDescription, get_lab
+from proxylab.labs import EndpointLayout, Lab, LabDescription, get_lab
 from proxylab.labs.registry import available_backends
 
 PLACES = ("lambda", "proxy", "internet", "aws")
@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             help="local (network namespaces, default) or aws",
         )
         p.add_argument("--name", default=None, help="lab name (default: proxylab)")
-        p.add_argument("--region", default=None, help="AWS region (aws backend)")
+        p.add_argument(
+            "--region", default=None, help="AWS region (aws: any; local: only the one it models)"
+        )
 
     up = lab_sub.add_parser(
         "up",
@@ -120,7 +122,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     attach.set_defaults(func=cmd_attach)
 
 
-def _lab(args: argparse.Namespace) -> Any:
+def _lab(args: argparse.Namespace) -> Lab:
     options: dict[str, Any] = {}
     if args.name:
         options["name"] = args.name
@@ -176,6 +178,12 @@ def cmd_down(args: argparse.Namespace) -> int:
         ns = argparse.Namespace(**{**vars(args), "name": name})
         lab = _lab(ns)
         started = time.monotonic()
+        from proxylab.labs.lock import stop_holder
+
+        stopped = stop_holder(lab.backend, lab.name)
+        if stopped and not args.quiet:
+            print(f"stopped the run that was using lab {lab.name!r} (pid {stopped})",
+                  file=sys.stderr)
         left += lab.down()
         if not args.quiet:
             print(f"lab {lab.name!r} is down ({time.monotonic() - started:.1f}s)", file=sys.stderr)
@@ -211,16 +219,12 @@ def cmd_exec(args: argparse.Namespace) -> int:
         # Exactly the scenario's settings: its endpoint layout, and the function's
         # own configuration (BUCKET_NAME, API_GATEWAY_URL, ...) under its variables.
         lab.apply(scenario.endpoints)
-        if hasattr(lab, "function_configuration"):
-            env = {**lab.function_configuration(scenario.function), **env}
+        env = {**lab.function_configuration(scenario.function), **env}
     return lab.exec(args.place, argv, env=env, timeout_s=args.timeout)
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    lab = _lab(args)
-    if not hasattr(lab, "attach"):
-        raise UserError(f"the {lab.backend} backend has nothing to attach to: use `lab up`")
-    desc = lab.attach(resources=args.resources)
+    desc = _lab(args).attach(resources=args.resources)  # the local lab refuses
     if args.json:
         print(json.dumps(desc.to_dict(), indent=2))
     else:

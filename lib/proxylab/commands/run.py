@@ -39,12 +39,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-lab", action="store_true", help="leave the lab up afterwards")
     p.add_argument("--backend", default="local", choices=available_backends())
     p.add_argument("--name", default=None, metavar="LAB", help="lab name (default: the backend's)")
-    p.add_argument("--region", default=None, help="AWS region (aws backend)")
+    p.add_argument(
+        "--region", default=None, help="AWS region (aws: any; local: only the one it models)"
+    )
     p.add_argument(
         "--yes", action="store_true", help="create/delete AWS resources without asking (aws)"
     )
     p.add_argument("--runs-dir", default=None, metavar="DIR", help="where captures go (data/runs)")
     p.add_argument("--json", action="store_true", help="print one JSON summary per run on stdout")
+    p.add_argument("--wait", action="store_true",
+                   help="if another run is using the lab, queue behind it instead of refusing")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.add_argument(
         "--strict",
@@ -74,6 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         progress=not args.quiet,
         on_run=on_run,
+        wait=args.wait,
     )
     failed = [s for s in summaries if s.status == "failed"]
     unexpected = [s for s in summaries if s.expected is False]

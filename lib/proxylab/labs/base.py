@@ -153,7 +153,12 @@ class Evidence:
 
 @runtime_checkable
 class Lab(Protocol):
-    """What every backend provides. Methods raise :class:`LabError` on failure."""
+    """What every backend provides, all of it: a backend that cannot do something
+    (the local lab attaching to a stack, the AWS lab running a shell in the Lambda
+    subnet) still has the method and refuses with a :class:`LabError` that says why,
+    so callers never probe with ``hasattr``. Methods raise :class:`LabError` on
+    failure. Backends are built by :func:`~proxylab.labs.registry.get_lab`, which
+    refuses options a backend does not take."""
 
     backend: str
     name: str
@@ -199,6 +204,21 @@ class Lab(Protocol):
         timeout_s: float | None = None,
     ) -> int:
         """Run a command inside a place of the lab with a clean environment."""
+
+    def attach(self, resources: str | None = None) -> LabDescription:
+        """Adopt a lab that exists already (on AWS: a stack found by name or tag, or a
+        JSON file of resource ids) and check its parts. A backend that only knows labs
+        it built itself refuses with a LabError pointing at `up`."""
+
+    def function_configuration(self, variant: str) -> dict[str, str]:
+        """The function variant's own configuration variables (``BUCKET_NAME``,
+        ``SOURCE_KEY``, ``API_GATEWAY_URL``, ``WEB_URL``): what the deployment sets
+        under a scenario's variables, e.g. for `lab exec --scenario`."""
+
+
+# The protocol's methods, read from the class itself (one list, not two): what a
+# conformance check (tests, a registered backend) requires of every backend.
+LAB_METHODS = tuple(n for n, v in vars(Lab).items() if callable(v) and not n.startswith("_"))
 
 
 def state_root() -> Path:

@@ -22,6 +22,7 @@ import yaml
 from proxylab.labs.base import EndpointLayout
 from proxylab.labs.local.lambda_env import RESERVED_KEYS as RESERVED_ENV
 from proxylab.scenarios.model import (
+    ENV_SIZE_LIMIT,
     FUNCTIONS,
     KNOWN_RESOURCES,
     OUTCOMES,
@@ -36,6 +37,7 @@ from proxylab.scenarios.model import (
     ScenarioError,
     did_you_mean,
     references,
+    resolve_text,
 )
 
 CATALOG_FIELDS = ("catalog", "title", "description", "defaults", "scenarios")
@@ -182,11 +184,89 @@ def validate_catalog(ref: str | Path) -> tuple[Catalog | None, list[Problem]]:
     return parse_catalog(text, path)
 
 
+# A catalogue is a few kilobytes. These bounds stop a hostile or broken file (a
+# "billion laughs" alias bomb of a few hundred bytes expands to gigabytes once
+# anything walks it) before anything walks it: the node graph is measured first.
+MAX_CATALOG_BYTES = 1 << 20
+MAX_EXPANDED_NODES = 100_000
+
+
+def _expanded_size(node: yaml.Node) -> int:
+    """How many nodes the document holds once every alias is expanded, computed on
+    the composed graph (an alias is the anchored node object itself) in linear time;
+    stops counting past the bound."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:  # post-order without recursion: deep nesting cannot blow the stack
+        n, children_done = stack.pop()
+        if id(n) in sizes:
+            continue
+        if not children_done:
+            stack.append((n, True))
+            stack.extend((c, False) for c in _children(n) if id(c) not in sizes)
+            continue
+        sizes[id(n)] = min(MAX_EXPANDED_NODES + 1,
+                           1 + sum(sizes.get(id(c), 0) for c in _children(n)))
+    return sizes[id(node)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [x for pair in node.value for x in pair]
+    return []
+
+
+def _load_bounded(text: str) -> Any:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node)
+        if size > MAX_EXPANDED_NODES:
+            raise _TooBig(f"the YAML expands to more than {MAX_EXPANDED_NODES:,} values once "
+                          "its anchors and aliases are followed; a catalogue is far smaller "
+                          "(is this an alias bomb?)")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+class _Blank(dict):
+    """Resources in which every reference exists and is empty."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def env_size_floor(env: dict[str, str]) -> int:
+    """The smallest size the variables can have once references are resolved (each
+    reference counted as empty): what `validate` can check of Lambda's 4 KB limit
+    before a lab exists. ``Scenario.resolve_env`` applies the exact limit at run time."""
+    return sum(len(k) + len(resolve_text(str(v), _Blank())) for k, v in env.items())
+
+
+class _TooBig(ValueError):
+    pass
+
+
 def parse_catalog(text: str, path: Path) -> tuple[Catalog | None, list[Problem]]:
     """Parse catalogue text; ``path`` names it in messages and anchors ``code``."""
     v = _Validator(str(path), path.parent)
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_CATALOG_BYTES:
+        return None, [Problem(file=str(path), message=f"the file is larger than "
+                              f"{MAX_CATALOG_BYTES >> 20} MiB; a catalogue is a few kilobytes")]
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (SafeLoader subclass)
+        data = _load_bounded(text)
+    except _TooBig as exc:
+        return None, [Problem(file=str(path), message=str(exc))]
+    except RecursionError:
+        return None, [Problem(file=str(path), message="the YAML is nested too deeply")]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -409,6 +489,12 @@ class _Validator:
             else:
                 merged[key] = value
         env = {k: v for k, v in merged.get("env", {}).items() if v is not None}
+        floor = env_size_floor(env)
+        if floor > ENV_SIZE_LIMIT:
+            self.problem(self.at(item, "env", sid) if "env" in item else _Where(item.line, sid,
+                                                                                "env"),
+                         f"at least {floor} bytes of variables (before ${{...}} references are "
+                         f"filled in); Lambda allows {ENV_SIZE_LIMIT}, so `run` would refuse it")
         layout = {**EndpointLayout().to_dict(), **merged.get("endpoints", {})}
         if layout["execute_api_private_dns"] and not layout["execute_api_interface"]:
             self.problem(

@@ -13,13 +13,12 @@ local lab and an AWS account; they are resolved against
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proxylab.errors import UserError
+from proxylab.errors import UserError, did_you_mean
 from proxylab.labs.base import EndpointLayout, FunctionCode
 
 FUNCTIONS = ("regional", "private")
@@ -93,17 +92,6 @@ class ScenarioError(UserError):
         else:
             text = f"{len(lines)} problems:\n" + "\n".join("  " + line for line in lines)
         super().__init__(text)
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    """'; did you mean X?' for a near miss (case-insensitive), else ''."""
-    lowered = {c.lower(): c for c in choices}
-    w = word.lower()
-    # 'enviroment' -> 'env' (a choice the word starts with) before edit distance,
-    # which would say 'event'.
-    match = [c for c in lowered if len(c) >= 3 and w.startswith(c)][:1]
-    match = match or difflib.get_close_matches(w, list(lowered), n=1, cutoff=0.6)
-    return f"; did you mean {lowered[match[0]]!r}?" if match else ""
 
 
 def references(text: str) -> list[str]:

@@ -158,13 +158,13 @@ def run_invocation(
             timed_out = False
         except subprocess.TimeoutExpired:
             timed_out = True
-            # SIGTERM first: the host kills its function and still writes RESULT.json.
-            _signal_group(proc.pid, signal.SIGTERM)
-            try:
-                output, _ = proc.communicate(timeout=5)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
-                output, _ = proc.communicate(timeout=5)
+            output = _stop(proc)
+        except BaseException:
+            # Ctrl-C, SIGTERM (raised as KeyboardInterrupt by the CLI): the host runs in
+            # its own session, so nothing else would stop it and its function would
+            # hold the Runtime API port for the next run. Reap both, then go on up.
+            _stop(proc)
+            raise
         text = output.decode("utf-8", "replace")[-8000:]
         try:
             result = invocation_from_dict(json.loads(out_path.read_text()))
@@ -184,6 +184,18 @@ def run_invocation(
     finally:
         if not keep_dir:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> bytes:
+    """SIGTERM first (the host kills its function and still writes RESULT.json), then
+    SIGKILL; returns what the host printed."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        output, _ = proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate(timeout=5)
+    return output or b""
 
 
 def _signal_group(pid: int, sig: int) -> None:

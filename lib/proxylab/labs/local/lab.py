@@ -66,11 +66,33 @@ def _tcp_ok(address: str, port: int, timeout: float = 0.5) -> bool:
 
 
 class LocalLab:
-    """The Lab protocol on network namespaces."""
+    """The Lab protocol on network namespaces. Options (all keyword; any other is
+    refused by :func:`~proxylab.labs.registry.get_lab`):
+
+    name        lab name: namespaces ``<lab>-<place>``, state ``$PROXYLAB_STATE/<lab>``
+    web_host    the web site's name, WEB_URL's host (default www.google.com)
+    region      the region the lab models; only ``topology.REGION`` for now, any other
+                is refused (never silently ignored)
+    assume_yes  accepted for symmetry with the AWS lab: the local lab creates nothing
+                billable and never asks
+    """
 
     backend = "local"
 
-    def __init__(self, name: str = DEFAULT_NAME, web_host: str | None = None, **_: Any) -> None:
+    def __init__(
+        self,
+        name: str = DEFAULT_NAME,
+        web_host: str | None = None,
+        region: str | None = None,
+        assume_yes: bool = False,
+    ) -> None:
+        if region is not None and region != t.REGION:
+            raise LabError(
+                f"the local lab models one region, {t.REGION} (its DNS names, certificates "
+                f"and endpoints are built for it), so it cannot run in {region!r}: "
+                f"drop --region (or pass --region {t.REGION}), or use the AWS backend "
+                "(--backend aws), which takes any region"
+            )
         if not NAME_RE.match(name):
             raise LabError(
                 f"lab name {name!r}: use 1-12 lowercase letters/digits, starting with a letter"
@@ -162,7 +184,9 @@ class LocalLab:
         return self.describe()
 
     def _is_up(self) -> bool:
-        return bool(self._saved()) and all(netns.exists(n) for n in self.namespaces)
+        """Built to the end (``up_seconds`` is saved last, so a ``lab up`` killed half
+        way is not "up") and every namespace still there."""
+        return "up_seconds" in self._saved() and all(netns.exists(n) for n in self.namespaces)
 
     def _wire(self, layout: EndpointLayout) -> None:
         w = t.wiring(layout)
@@ -494,6 +518,13 @@ class LocalLab:
         if not self._is_up():
             raise LabError(f"lab {self.name!r} is not up: run `proxylab lab up` first")
         return invoke_in_lab(self, function, env, event, timeout_s, code=code)
+
+    def attach(self, resources: str | None = None) -> LabDescription:
+        """Refused: a local lab is only ever one this machine built with `up`."""
+        raise LabError(
+            "the local backend has nothing to attach to: it only runs labs it builds itself "
+            "(`proxylab lab up`); attach adopts an existing AWS stack (--backend aws)"
+        )
 
     def function_configuration(self, variant: str) -> dict[str, str]:
         """The probe deployment's own variables (BUCKET_NAME, API_GATEWAY_URL, ...)."""

@@ -79,10 +79,17 @@ class OutputCapture:
     after the timeout line.
     """
 
-    def __init__(self, fd: int) -> None:
+    # What a capture keeps of one invocation's output. Past it the pipe is still
+    # drained (a blocked writer would hang the function) but the bytes are counted,
+    # not kept: memory stays bounded whatever the function prints.
+    MAX_BYTES = 16 << 20
+
+    def __init__(self, fd: int, max_bytes: int | None = None) -> None:
         self.fd = fd
         os.set_blocking(fd, False)
         self.buf = bytearray()
+        self.max_bytes = self.MAX_BYTES if max_bytes is None else max_bytes
+        self.dropped = 0
         self.marks: list[tuple[int, str]] = []
         self.eof = threading.Event()
         self._lock = threading.Lock()
@@ -102,6 +109,10 @@ class OutputCapture:
             if not chunk:
                 self.eof.set()
                 return
+            room = self.max_bytes - len(self.buf)
+            if room < len(chunk):
+                self.dropped += len(chunk) - max(room, 0)
+                chunk = chunk[: max(room, 0)]
             self.buf += chunk
 
     def _run(self) -> None:
@@ -143,6 +154,14 @@ class OutputCapture:
                 pos = offset
             if line is not None:
                 out.append(line)
+        if self.dropped:
+            note = (f"[proxylab] the function printed {self.dropped} more bytes after the "
+                    f"first {self.max_bytes} ({self.max_bytes >> 20} MiB); they are not kept")
+            # Before the END/REPORT lines the dropped output belonged to.
+            at = next((i for i, ln in enumerate(out) if ln.startswith(("END RequestId",
+                                                                       "REPORT RequestId"))),
+                      len(out))
+            out.insert(at, note)
         return out
 
 
