@@ -126,9 +126,6 @@ class Decision:
         return self.proxy is None
 
 
-ClientDecision = Decision  # the earlier name
-
-
 def s3_endpoint(env: dict[str, str], region: str) -> tuple[str, EndpointSource, bool]:
     """(endpoint URL, where it came from, path-style?) as botocore resolves it.
 
