@@ -151,6 +151,80 @@ class Resolver(StrEnum):
     PUBLIC = "public"
 
 
+class MatchKind(StrEnum):
+    """How a NO_PROXY entry matched the host:port a client compared."""
+
+    EXACT = "exact"  # the entry names the host (or host:port) itself
+    SUFFIX = "suffix"  # the entry matches as a domain suffix
+    STAR = "star"  # NO_PROXY is ``*``: every host bypasses
+
+
+class ReasonKind(StrEnum):
+    """Why a client's own proxy logic chose the proxy or a direct connection."""
+
+    NO_PROXY_MATCHED = "no-proxy-matched"  # direct: a NO_PROXY entry matched (see MatchKind)
+    NO_PROXY_VARIABLE = "no-proxy-variable"  # direct: no proxy variable for the URL's scheme
+    PROXY_CANCELLED = "proxy-cancelled"  # direct: an empty lowercase variable cancels the upper
+    NO_ENTRY_MATCHED = "no-entry-matched"  # proxy: NO_PROXY is set but no entry matched
+    NO_PROXY_UNSET = "no-proxy-unset"  # proxy: no NO_PROXY variable at all
+
+    @property
+    def direct(self) -> bool:
+        return self in (ReasonKind.NO_PROXY_MATCHED, ReasonKind.NO_PROXY_VARIABLE,
+                        ReasonKind.PROXY_CANCELLED)
+
+
+class EndpointSource(StrEnum):
+    """Where botocore's S3 endpoint URL came from."""
+
+    AWS_ENDPOINT_URL_S3 = "AWS_ENDPOINT_URL_S3"
+    AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+    DEFAULT = "default"  # the regional endpoint from botocore's data
+    LEGACY_GLOBAL = "legacy-global"  # us-east-1's legacy s3.amazonaws.com
+
+
+class ConditionKind(StrEnum):
+    """A condition the conclusion tests against the scenarios that bypassed the proxy."""
+
+    NO_PROXY_MATCHED = "no-proxy-matched"  # NO_PROXY matched the host the client decides on
+    CLIENT_DIRECT = "client-direct"  # the client's own proxy logic chose a direct connection
+    VAR_SET = "var-set"  # a scenario variable was set (non-empty)
+    LAYOUT = "layout"  # the endpoint layout had a feature (``key``)
+
+
+class FlagKind(StrEnum):
+    """How a step's evidence contradicts itself (route ``inconsistent``)."""
+
+    SQUID_FAILED_FRONT_SAW = "squid-failed-front-saw"  # Squid failed, front saw it from internet
+    TUNNEL_BUT_ENDPOINT = "tunnel-but-endpoint"  # Squid tunnelled it, front saw an endpoint
+    OK_BUT_FRONT_ERROR = "ok-but-front-error"  # step ok, the front answered >= 400
+    OK_BUT_SQUID_FAILED = "ok-but-squid-failed"  # step ok, Squid logged only failures
+    TUNNEL_WITHOUT_FRONT = "tunnel-without-front"  # Squid tunnelled, step ok, no front line
+    PROXY_PREDICTED_SQUID_SILENT = "proxy-predicted-squid-silent"  # no front log to tell
+    OK_WITHOUT_EVIDENCE = "ok-without-evidence"  # step ok, nothing saw the request
+    TUNNEL_ERROR_WITHOUT_SQUID = "tunnel-error-without-squid"  # tunnel error, no Squid line
+
+
+class PathReason(StrEnum):
+    """Why the lab's layout sends a decided request the way the prediction says."""
+
+    PROXY_INTERNET = "proxy-internet"  # the proxy reaches it over the internet
+    PRIVATE_NAME_UNRESOLVED = "private-name-unresolved"  # the proxy cannot resolve the name
+    S3_GATEWAY = "s3-gateway"  # S3's addresses are routed through the gateway endpoint
+    NO_S3_ROUTE = "no-s3-route"  # no gateway endpoint and no NAT
+    INTERFACE_PRIVATE_DNS = "interface-private-dns"  # private DNS points at the interface
+    NO_EXECUTE_API_ROUTE = "no-execute-api-route"  # no interface endpoint with private DNS
+    NO_NAT = "no-nat"  # the Lambda VPC has no NAT
+
+
+class BypassBasis(StrEnum):
+    """What the headline can say the bypasses depended on."""
+
+    ACTING = "acting"  # named variables the clients act on
+    CLIENT_DIRECT = "client-direct"  # the clients' own logic chose a direct connection
+    SOME = "some"  # only that some scenarios bypassed
+
+
 def parse_enum(kind: type[E], value: object) -> E | None:
     """``kind(value)``, or None for a value outside the vocabulary (a newer capture,
     a hand-edited one): readers count such values instead of crashing on them."""

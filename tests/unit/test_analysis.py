@@ -6,9 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from proxylab.analysis import analyse, classify, load_tables
+from proxylab.analysis.conclude import Condition
+from proxylab.vocab import Client, ConditionKind, MatchKind, ReasonKind
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
 SEED = [FIX / n for n in ("20261124T153210Z-seed-1-a1b2", "20261124T153230Z-seed-2-c3d4",
@@ -65,15 +68,37 @@ def test_evidence_rows_quote_the_raw_lines(seed):
     assert '"via":"gateway-endpoint"' in s3.loc[s3["source"] == "service", "text"].iloc[0]
 
 
-def test_why_explains_the_decision_and_the_path(seed):
+def _why(a, scenario: str, step: str, lang: str = "en") -> str:
+    from proxylab.report import words
+
+    i = a.routes.index[(a.routes["scenario"] == scenario) & (a.routes["step"] == step)][0]
+    return words.why(a.fact(int(i)), lang).text
+
+
+def test_route_rows_carry_the_decision_and_evidence_references(seed):
     r = seed.routes.set_index(["scenario", "step"])
-    why = r.loc[("seed-2", "s3_get"), "why"]
+    row = r.loc[("seed-2", "s3_get")]
+    assert (row["client"], row["reason"], row["no_proxy_variable"], row["no_proxy_entry"],
+            row["match"], row["compared"], row["endpoint_source"]) == (
+        "botocore", "no-proxy-matched", "NO_PROXY", "s3.ap-northeast-1.amazonaws.com", "exact",
+        "s3.ap-northeast-1.amazonaws.com", "AWS_ENDPOINT_URL_S3")
+    assert row["service_line_no"] == 1 and pd.isna(row["squid_line_no"])
+    row = r.loc[("seed-3", "api")]
+    assert row["reason"] == "no-proxy-unset" and row["proxy_variable"] == "HTTPS_PROXY"
+    lines = (SEED[2] / "proxy_access.log").read_text().splitlines()
+    assert "TCP_TUNNEL/503" in lines[row["squid_line_no"] - 1]
+    assert "NXDOMAIN" in (SEED[2] / "dns.log").read_text().splitlines()[row["dns_line_no"] - 1]
+    assert r.loc[("seed-4", "api"), "match"] == "suffix"
+
+
+def test_why_explains_the_decision_and_the_path(seed):
+    why = _why(seed, "seed-2", "s3_get")
     assert "NO_PROXY entry 's3.ap-northeast-1.amazonaws.com'" in why
     assert "botocore connected directly" in why and "S3 gateway endpoint" in why
-    why = r.loc[("seed-4", "api"), "why"]
+    why = _why(seed, "seed-4", "api")
     assert "as a domain suffix" in why and "interface endpoint" in why
-    why = r.loc[("seed-3", "api"), "why"]
-    assert "TCP_TUNNEL/503" in why and "NXDOMAIN" in why
+    why = _why(seed, "seed-3", "api")
+    assert "TCP_TUNNEL/503" in why and "NXDOMAIN" in why and "no upstream contacted" in why
 
 
 def test_squid_refused_but_front_saw_it_is_flagged(tmp_path):
@@ -85,8 +110,8 @@ def test_squid_refused_but_front_saw_it_is_flagged(tmp_path):
         "path": "/dev/data?id=111", "status": 403})])
     row = classify(load_tables([run])).routes.set_index("step").loc["api"]
     assert row["route"] == "inconsistent" and row["route_guess"] == "proxy"
-    assert "only failed requests" in row["flag"]
-    assert "Evidence disagrees" in row["why"]
+    assert row["flag"].startswith("squid-failed-front-saw")
+    assert "Evidence disagrees" in _why(analyse(load_tables([run])), "seed-3", "api")
 
 
 def test_success_without_any_evidence_is_flagged(tmp_path):
@@ -94,14 +119,14 @@ def test_success_without_any_evidence_is_flagged(tmp_path):
     _edit(run, "proxy_access.log", lambda ls: [x for x in ls if "www.google.com" not in x])
     _edit(run, "services.log", lambda ls: [x for x in ls if '"web"' not in x])
     row = classify(load_tables([run])).routes.set_index("step").loc["web"]
-    assert row["route"] == "inconsistent" and "neither Squid nor any service front" in row["flag"]
+    assert row["route"] == "inconsistent" and row["flag"].startswith("ok-without-evidence")
 
 
 def test_tunnel_error_without_squid_line_is_flagged(tmp_path):
     run = _copy(tmp_path, SEED[2])
     _edit(run, "proxy_access.log", lambda ls: [x for x in ls if "p4v9" not in x])
     row = classify(load_tables([run])).routes.set_index("step").loc["api"]
-    assert row["route"] == "inconsistent" and "tunnel error" in row["flag"]
+    assert row["route"] == "inconsistent" and row["flag"].startswith("tunnel-error-without-squid")
 
 
 def test_endpoint_hit_while_squid_tunnelled_the_host_is_flagged(tmp_path):
@@ -110,7 +135,7 @@ def test_endpoint_hit_while_squid_tunnelled_the_host_is_flagged(tmp_path):
         "1795534391.500     50 10.1.143.211 TCP_TUNNEL/200 900 CONNECT "
         "p4v9t3n6zd.execute-api.ap-northeast-1.amazonaws.com:443 - HIER_DIRECT/198.18.32.10 -"])
     row = classify(load_tables([run])).routes.set_index("step").loc["api"]
-    assert row["route"] == "inconsistent" and "through the interface-endpoint" in row["flag"]
+    assert row["route"] == "inconsistent" and row["flag"].startswith("tunnel-but-endpoint")
 
 
 def test_direct_timeout_is_failed_direct_and_prediction_mismatch_is_reported(tmp_path):
@@ -125,9 +150,9 @@ def test_direct_timeout_is_failed_direct_and_prediction_mismatch_is_reported(tmp
     a = analyse(load_tables([run]))
     row = a.routes.set_index("step").loc["web"]
     assert row["route"] == "failed-direct" and row["predicted_route"] == "proxy"
-    assert not row["prediction_matches"] and "predicted proxy" in row["why"]
-    assert any("web: predicted proxy, observed failed-direct" in m
-               for m in a.conclusion.prediction_mismatches)
+    assert not row["prediction_matches"] and "predicted proxy" in _why(a, "seed-1", "web")
+    assert [(m.step, m.predicted, m.observed) for m in a.conclusion.prediction_mismatches] == [
+        ("web", "proxy", "failed-direct")]
 
 
 def test_aws_capture_without_s3_front_logs_is_not_flagged():
@@ -158,8 +183,8 @@ def test_conclusion_is_computed(seed):
     assert by["s3"].bypassed_in == ["seed-2", "seed-4"]
     assert by["s3"].crossed_in == ["seed-1", "seed-3"]
     assert by["s3"].acting == ["NO_PROXY"]
-    assert "AWS_ENDPOINT_URL_S3 was set" in by["s3"].explained_by
-    assert by["private-api"].failed == {"seed-3": "failed-at-proxy, tunnel_error"}
+    assert Condition(ConditionKind.VAR_SET, variable="AWS_ENDPOINT_URL_S3") in by["s3"].explained_by
+    assert by["private-api"].failed == {"seed-3": ("failed-at-proxy", "tunnel_error")}
     assert by["web"].bypassed_in == [] and by["regional-api"].crossed_in == ["seed-1", "seed-2"]
     assert c.inconsistent_runs == [] and c.prediction_mismatches == []
 
@@ -172,7 +197,8 @@ def test_conclusion_separates_variables_when_runs_do(tmp_path):
     (run / "run.json").write_text(json.dumps(rec))
     c = analyse(load_tables([SEED[0], run, SEED[3]])).conclusion
     s3 = next(f for f in c.findings if f.target == "s3")
-    assert s3.explained_by == ["NO_PROXY matched the host botocore decides on"]
+    assert s3.explained_by == [Condition(ConditionKind.NO_PROXY_MATCHED, variable="NO_PROXY",
+                                         client=Client.BOTOCORE)]
 
 
 def test_expectations(seed, tmp_path):
@@ -207,7 +233,41 @@ def test_conclusion_names_the_client_decision_when_no_variable_does():
     c = analyse(load_tables([REAL])).conclusion
     web = next(f for f in c.findings if f.target == "web")
     assert web.bypassed_in == ["ex-lowercase-empty-wins", "ex-no-proxy-star"]
-    assert web.explained_by[0] == "the client's own proxy logic chose a direct connection"
-    assert web.reasons["ex-lowercase-empty-wins"] == "no https_proxy variable is set"
-    assert "bypasses every host" in web.reasons["ex-no-proxy-star"]
+    assert web.explained_by[0].kind == ConditionKind.CLIENT_DIRECT
+    # https_proxy="" cancels HTTPS_PROXY; NO_PROXY=* bypasses everything
+    assert web.reasons["ex-lowercase-empty-wins"].reason == ReasonKind.PROXY_CANCELLED
+    assert web.reasons["ex-lowercase-empty-wins"].cancelled_by == "https_proxy"
+    assert web.reasons["ex-no-proxy-star"].match.how == MatchKind.STAR
+    assert "bypasses every host" in web.sentence and "https_proxy is set but empty" in web.sentence
     assert "only where the clients' own proxy logic chose a direct connection" in c.headline
+
+
+def test_aws_capture_whose_squid_line_is_missing_gives_an_honest_route(tmp_path):
+    # On AWS no front logs the web site or S3; without the Squid line the only evidence
+    # left is the step's success. This used to crash reading the (absent) service hit.
+    run = _copy(tmp_path, FIX / "aws-seed-3")
+    _edit(run, "proxy_access.log", lambda ls: [x for x in ls if "www.google.com" not in x])
+    a = analyse(load_tables([run]))
+    row = a.routes.set_index("step").loc["web"]
+    # the clients send it to the proxy, Squid saw nothing, the step succeeded: the
+    # evidence contradicts itself, and the best reading is flagged, not asserted
+    assert row["route"] == "inconsistent" and row["route_guess"] == "direct"
+    assert row["flag"].startswith("proxy-predicted-squid-silent")
+    assert row["basis"] == "inferred" and pd.isna(row["service_line_no"])
+    for lang in ("en", "ja"):
+        assert _why(a, "seed-3", "web", lang)
+    assert "Squid logged nothing" in _why(a, "seed-3", "web")
+
+
+def test_aws_direct_without_any_front_log_is_not_a_crash(tmp_path):
+    # NO_PROXY names the web host: urllib goes direct; no Squid line, no front log.
+    run = _copy(tmp_path, FIX / "aws-seed-3")
+    _edit(run, "proxy_access.log", lambda ls: [x for x in ls if "www.google.com" not in x])
+    rec = json.loads((run / "run.json").read_text())
+    rec["scenario"]["env"]["NO_PROXY"] = "www.google.com"
+    (run / "run.json").write_text(json.dumps(rec))
+    a = analyse(load_tables([run]))
+    row = a.routes.set_index("step").loc["web"]
+    assert row["route"] == "direct" and row["consistent"] and row["basis"] == "inferred"
+    assert row["reason"] == "no-proxy-matched"
+    assert "inferred" in _why(a, "seed-3", "web")

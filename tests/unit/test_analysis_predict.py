@@ -74,14 +74,15 @@ def test_botocore_decides_on_endpoint_host_not_request_host():
     env = ENVS[2]  # NO_PROXY names the bucket's virtual host only
     d = predict.decide("s3_get", env, RES)
     assert d.request_host == "proxylab-demo-bucket.s3.ap-northeast-1.amazonaws.com"
-    assert d.proxy == P and "once per client" in d.why
+    assert d.proxy == P and d.request_host_match is not None  # consulted by nobody
+    assert d.compared == "s3.ap-northeast-1.amazonaws.com" and d.reason == "no-entry-matched"
     assert predict.decide("web", {**env, "WEB_URL": "https://" + d.request_host}, RES).proxy is None
 
 
 def test_endpoint_url_switches_to_path_style_and_us_east_1_legacy():
     d = predict.decide("s3_put", ENVS[8], RES)
     assert d.request_host == "s3.ap-northeast-1.amazonaws.com" and d.proxy is None
-    assert "path-style" in d.why
+    assert d.path_style and d.endpoint_source == "AWS_ENDPOINT_URL_S3"
     assert predict.s3_endpoint({}, "us-east-1")[0] == "https://s3.amazonaws.com"
     assert predict.s3_endpoint({"AWS_S3_US_EAST_1_REGIONAL_ENDPOINT": "regional"},
                                "us-east-1")[0] == "https://s3.us-east-1.amazonaws.com"
@@ -94,7 +95,8 @@ def test_matching_entry_and_why():
         ".execute-api.ap-northeast-1.amazonaws.com", "suffix")
     assert predict.matching_entry("ample.com", {"NO_PROXY": "example.com"}) is None
     d = predict.decide("api", {**env, "API_GATEWAY_URL": f"https://{HOSTS[3]}/dev"}, RES)
-    assert d.proxy is None and "as a domain suffix" in d.why
+    assert d.proxy is None and d.reason == "no-proxy-matched" and d.match.how == "suffix"
+    assert d.no_proxy_variable == "NO_PROXY" and d.client == "urllib"
 
 
 @pytest.mark.parametrize("step,env,layout,route,kind", [
@@ -113,3 +115,22 @@ def test_matching_entry_and_why():
 def test_predicted_route_from_layout(step, env, layout, route, kind):
     d = predict.decide(step, env, RES)
     assert predict.predicted_route(d, layout, RES)[:2] == (route, kind)
+
+
+def test_host_port_entry_matches_an_endpoint_url_with_the_port():
+    # botocore tests NO_PROXY against the endpoint's netloc: "host:443" matches "host:443".
+    host = "s3.ap-northeast-1.amazonaws.com"
+    env = {"HTTPS_PROXY": P, "NO_PROXY": f"{host}:443", "AWS_ENDPOINT_URL_S3": f"https://{host}:443"}
+    d = predict.decide("s3_get", env, RES)
+    assert d.proxy is None and d.compared == f"{host}:443"
+    assert d.reason == "no-proxy-matched"
+    assert d.match == predict.NoProxyMatch(f"{host}:443", "exact")
+
+
+def test_decision_names_the_variables_as_the_scenario_spells_them():
+    env = {"https_proxy": P, "no_proxy": "example.com", "WEB_URL": "https://www.google.com"}
+    d = predict.decide("web", env, RES)
+    assert (d.proxy_variable, d.no_proxy_variable, d.reason) == (
+        "https_proxy", "no_proxy", "no-entry-matched")
+    d = predict.decide("web", {"HTTPS_PROXY": P, "https_proxy": "", "WEB_URL": "https://a.b"}, RES)
+    assert d.proxy is None and d.reason == "proxy-cancelled" and d.cancelled_by == "https_proxy"

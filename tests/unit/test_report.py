@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 
 from proxylab.analysis import analyse, load_tables  # noqa: E402
-from proxylab.report import charts, i18n, redact  # noqa: E402
+from proxylab.report import charts, i18n, redact, words  # noqa: E402
 from proxylab.report.document import Report, code_urls, md_table  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
@@ -155,3 +155,85 @@ def test_report_command_argument_errors(tmp_path, capsys):
 def test_no_secrets_pattern_in_placeholders(a):
     r = redact.build(a.tables, key="k")
     assert all(re.fullmatch(r"[a-z0-9-]+", v) for v in r.mapping.values())
+
+
+CATALOGUE = sorted(FIX.glob("2026112*"))
+
+
+def _all_sections(doc: Report) -> str:
+    runs = [str(r) for r in doc.runs["run_id"]]
+    return "\n".join([doc.answer_md(), *[doc.run_md(r) for r in runs], doc.checks_md()])
+
+
+def test_english_and_japanese_reports_state_the_same_facts():
+    a = analyse(load_tables(CATALOGUE))
+    en, ja = Report(a, "en", None), Report(a, "ja", None)
+    en_text, ja_text = _all_sections(en), _all_sections(ja)
+    # every fact a step's paragraph carries, from the analysis (the oracle), ...
+    expected = {key for f in a.facts for _, _, key in words.why_parts(f)}
+    steps = {k for k in en.facts if k[0].startswith("seed")}
+    assert steps == expected and len(expected) > 40
+    # ... and both languages say exactly the same set of facts
+    assert en.facts == ja.facts
+    kinds = {k[3] for k in en.facts}
+    assert {"service", "squid", "dns", "no-proxy-matched", "no-proxy-unset"} <= kinds
+    # every evidence row referenced is quoted by its line in both texts
+    for scen, step, _route, kind, ev in expected:
+        if ev:
+            assert ev in en_text and ev in ja_text, (scen, step, kind, ev)
+    # the service-side evidence is in the Japanese text, not only in English
+    assert "S3 ゲートウェイエンドポイント vpce-0f9e8d7c6b5a43210 経由" in ja_text
+    assert "s3 のフロントはプロキシ側の 198.18.2.72 から受け、200 を返しました" in ja_text
+    # the seed catalogue sets NO_PROXY only in seed-2/4: no invented "no entry matches"
+    seed1 = ja.run_md(SEED[0].name)
+    assert "NO_PROXY が設定されていない" in seed1 and "一致するエントリがない" not in seed1
+
+
+def _fact(a, step: str):
+    i = a.routes.index[a.routes["step"] == step][0]
+    return a.fact(int(i))
+
+
+def test_words_for_wrong_why_texts_of_issue_10(tmp_path):
+    from dataclasses import replace
+
+    from proxylab.analysis import predict
+
+    a = analyse(load_tables([SEED[1]]))
+    f = _fact(a, "s3_get")
+    host = "s3.ap-northeast-1.amazonaws.com"
+    env = {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": f"{host}:443",
+           "AWS_ENDPOINT_URL_S3": f"https://{host}:443"}
+    d = predict.decide("s3_get", env, {"region": "ap-northeast-1"})
+    text = words.why(replace(f, decision=d), "en").text
+    assert f"entry '{host}:443' equals '{host}:443'" in text and "https_proxy" not in text
+    # an absolute-URI GET through the proxy is no CONNECT
+    d = predict.decide("web", {"HTTP_PROXY": "http://p:3128", "WEB_URL": "http://example.com/"},
+                       {})
+    for lang in ("en", "ja"):
+        said = words.why(replace(f, decision=d, squid=(), service=None), lang).text
+        assert "CONNECT" in said and ("no CONNECT" in said or "CONNECT ではなく" in said)
+    # HIER_DIRECT is not "no upstream contacted"
+    sq = _fact(analyse(load_tables([SEED[2]])), "api")
+    bad = replace(sq.squid[0], squid_code="TCP_MISS", http_status=502, hierarchy="HIER_DIRECT")
+    text = words.why(replace(sq, squid=(bad,)), "en").text
+    assert "HIER_DIRECT" in text and "no upstream contacted" not in text
+    assert "no upstream contacted" in words.why(sq, "en").text
+    # no_proxy keeps its case at the start of a sentence
+    d = predict.decide("web", {"HTTPS_PROXY": "http://p:3128", "no_proxy": "google.com",
+                               "WEB_URL": "https://www.google.com"}, {})
+    text = words.why(replace(f, decision=d), "en").text
+    assert "no_proxy entry 'google.com'" in text and "No_proxy" not in text
+
+
+def test_html_page_carries_the_report_language(tmp_path):
+    import nbformat
+
+    from proxylab.report.render import to_html
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 結論")])
+    src = tmp_path / "r.ipynb"
+    nbformat.write(nb, str(src))
+    ja = to_html(src, tmp_path / "ja.html", True, "t", lang="ja")
+    assert '<html lang="ja">' in ja.read_text()
+    assert '<html lang="en">' in to_html(src, tmp_path / "en.html", True, "t").read_text()

@@ -12,7 +12,7 @@ import pandas as pd
 
 from proxylab.analysis.conclude import Conclusion, conclude
 from proxylab.analysis.expectations import CheckedItem, check, evaluate, frame
-from proxylab.analysis.routes import ROUTES, RouteResult, classify
+from proxylab.analysis.routes import ROUTES, RouteFact, RouteResult, classify
 from proxylab.logs.tables import Tables, load_tables
 
 
@@ -24,6 +24,11 @@ class Analysis:
     conclusion: Conclusion
     expectations: pd.DataFrame  # frame(checks): one row per expected item, with verdict
     checks: list[CheckedItem] = field(default_factory=list)  # the same items, typed
+    facts: list[RouteFact] = field(default_factory=list)  # facts[i] is routes row i
+
+    def fact(self, index: int) -> RouteFact:
+        """The facts behind ``routes`` row ``index`` (the frame's own index)."""
+        return self.facts[index]
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -40,8 +45,9 @@ def analyse(tables: Tables) -> Analysis:
         conclusion=conclude(res.routes, tables.runs, tables.records),
         expectations=frame(checks),
         checks=checks,
+        facts=res.facts,
     )
 
 
-__all__ = ["ROUTES", "Analysis", "CheckedItem", "Conclusion", "RouteResult", "analyse", "check",
-           "classify", "conclude", "evaluate", "load_tables"]
+__all__ = ["ROUTES", "Analysis", "CheckedItem", "Conclusion", "RouteFact", "RouteResult",
+           "analyse", "check", "classify", "conclude", "evaluate", "load_tables"]

@@ -4,10 +4,14 @@ For each target (S3, the web site, the regional API, the private API) the runs
 split into "crossed the proxy" and "bypassed it". A condition *explains* the
 split when it holds in exactly the bypassing scenarios. Candidate conditions are
 the scenario's variables (set or not), its endpoint layout, and the client logic
-itself ("NO_PROXY matched the host the client decides on"). When several
-conditions explain the same split (the seed sets NO_PROXY and AWS_ENDPOINT_URL_*
-together), the runs alone cannot separate them; the counterfactual - the client
-logic re-run on the same variables minus one - says which one the clients act on.
+itself (NO_PROXY matched the host the client decides on; the client chose a
+direct connection). When several conditions explain the same split (the seed
+sets NO_PROXY and AWS_ENDPOINT_URL_* together), the runs alone cannot separate
+them; the counterfactual - the client logic re-run on the same variables minus
+one - says which one the clients act on.
+
+Conditions are :class:`Condition` values keyed by :class:`~proxylab.vocab.ConditionKind`;
+the sentences that state them live in :mod:`proxylab.report.words`.
 """
 
 from __future__ import annotations
@@ -20,14 +24,31 @@ import pandas as pd
 from proxylab.analysis import predict
 from proxylab.analysis.routes import PROXY_SIDE
 from proxylab.capture import RunRecord
+from proxylab.vocab import BypassBasis, Client, ConditionKind
 
 TARGET_ORDER = ("s3", "web", "regional-api", "private-api")
 TARGET_LABEL = {"s3": "S3", "web": "the web site", "regional-api": "the regional API",
                 "private-api": "the private API"}
 TARGET_STEPS = {"s3": ("s3_get", "s3_put"), "web": ("web",), "regional-api": ("api",),
                 "private-api": ("api",)}
-DIRECT = "the client's own proxy logic chose a direct connection"
 IGNORED_VARS = {"BUCKET_NAME", "SOURCE_KEY", "API_GATEWAY_URL", "WEB_URL", "STEP_TIMEOUT"}
+LAYOUT_KEYS = ("s3_gateway", "execute_api_interface", "execute_api_private_dns")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One candidate explanation of a split. ``variable`` for VAR_SET (as the
+    scenario spells it) and NO_PROXY_MATCHED (always ``NO_PROXY``, so scenarios
+    using ``no_proxy`` compare); ``client`` for the client-logic kinds; ``key`` for
+    LAYOUT (an endpoint-layout field)."""
+
+    kind: ConditionKind
+    variable: str = ""
+    client: Client | None = None
+    key: str = ""
+
+    def sort_key(self) -> tuple[str, str, str, str]:
+        return (str(self.kind), self.variable, str(self.client or ""), self.key)
 
 
 def target_of(step: str, function: str) -> str:
@@ -46,50 +67,94 @@ class Finding:
     label: str
     bypassed_in: list[str]
     crossed_in: list[str]
-    failed: dict[str, str] = field(default_factory=dict)  # scenario -> route/outcome
-    explained_by: list[str] = field(default_factory=list)
-    acting: list[str] = field(default_factory=list)  # conditions the clients act on
+    failed: dict[str, tuple[str, str]] = field(default_factory=dict)  # scen -> (route, outcome)
+    explained_by: list[Condition] = field(default_factory=list)
+    acting: list[str] = field(default_factory=list)  # variables the clients act on
     mixed: list[str] = field(default_factory=list)  # scenarios whose runs disagree
-    reasons: dict[str, str] = field(default_factory=dict)  # scenario -> why it went direct
-    sentence: str = ""
+    reasons: dict[str, predict.Decision] = field(default_factory=dict)  # why it went direct
+
+    @property
+    def others(self) -> list[str]:
+        """Variables that explain the split but whose removal changes nothing."""
+        return [c.variable for c in self.explained_by
+                if c.kind == ConditionKind.VAR_SET and c.variable not in self.acting]
+
+    @property
+    def sentence(self) -> str:
+        """The English sentence (for notebook 03; the report words it per language)."""
+        from proxylab.report import words  # facts -> words: words never flow back here
+
+        return words.finding(self, "en").text
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A step whose observed route differs from the clients' predicted one."""
+
+    scenario: str
+    step: str
+    predicted: str
+    observed: str
 
 
 @dataclass
 class Conclusion:
-    headline: str
     findings: list[Finding]
     inconsistent_runs: list[str]
-    prediction_mismatches: list[str]
+    prediction_mismatches: list[Mismatch]
+    basis: BypassBasis | None = None  # what the partial bypasses depended on
+
+    @property
+    def bypassing(self) -> list[Finding]:
+        return [f for f in self.findings if f.bypassed_in and f.crossed_in]
+
+    @property
+    def always_bypassed(self) -> list[Finding]:
+        return [f for f in self.findings if f.bypassed_in and not f.crossed_in]
+
+    @property
+    def never_bypassed(self) -> list[Finding]:
+        return [f for f in self.findings if not f.bypassed_in]
+
+    @property
+    def acting(self) -> list[str]:
+        return sorted({a for f in self.bypassing for a in f.acting})
+
+    @property
+    def headline(self) -> str:
+        """The English headline (for notebook 03; the report words it per language)."""
+        from proxylab.report import words
+
+        return words.headline(self, "en").text
 
     def to_dict(self) -> dict[str, Any]:
-        return {"headline": self.headline, "findings": [f.__dict__ for f in self.findings],
+        return {"headline": self.headline,
+                "findings": [{**f.__dict__, "sentence": f.sentence,
+                              "explained_by": [c.__dict__ for c in f.explained_by],
+                              "reasons": {s: str(d.reason) for s, d in f.reasons.items()}}
+                             for f in self.findings],
                 "inconsistent_runs": self.inconsistent_runs,
-                "prediction_mismatches": self.prediction_mismatches}
+                "prediction_mismatches": [m.__dict__ for m in self.prediction_mismatches]}
 
 
 def _conditions(env: dict[str, str], layout: dict[str, Any], step: str,
-                resources: dict[str, str], url: str | None = None) -> dict[str, bool]:
-    conds = {f"{k} was set": True for k, v in env.items() if v and k not in IGNORED_VARS}
+                resources: dict[str, str], url: str | None = None) -> set[Condition]:
+    conds = {Condition(ConditionKind.VAR_SET, variable=k)
+             for k, v in env.items() if v and k not in IGNORED_VARS}
     decision = predict.decide(step, env, resources, url=url)
-    # Named NO_PROXY whatever the variable's case, so scenarios using no_proxy compare.
-    conds[f"NO_PROXY matched the host {_client(step)} decides on"] = (
-        predict.matching_entry(decision.decision_host, env) is not None)
-    conds[DIRECT] = decision.proxy is None
-    for key in ("s3_gateway", "execute_api_interface", "execute_api_private_dns"):
-        if layout.get(key):
-            conds[f"the layout had {key.replace('_', ' ')}"] = True
+    if predict.no_proxy_match(decision.compared, env) is not None:
+        conds.add(Condition(ConditionKind.NO_PROXY_MATCHED, variable="NO_PROXY",
+                            client=decision.client))
+    if decision.proxy is None:
+        conds.add(Condition(ConditionKind.CLIENT_DIRECT, client=decision.client))
+    conds |= {Condition(ConditionKind.LAYOUT, key=k) for k in LAYOUT_KEYS if layout.get(k)}
     return conds
 
 
-def _client(step: str) -> str:
-    return "botocore" if predict.STEP_CLIENTS.get(step) == "botocore" else "urllib"
-
-
 def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, RunRecord]) -> Conclusion:
-    """Per-target findings and a one-paragraph headline."""
+    """Per-target findings and what the headline can claim."""
     if routes.empty:
-        return Conclusion("No probe steps were captured, so there is nothing to conclude.",
-                          [], [], [])
+        return Conclusion([], [], [])
     r = routes.copy()
     r["target"] = [target_of(str(s), str(f)) for s, f in zip(r["step"], r["function"],
                                                               strict=False)]
@@ -100,7 +165,7 @@ def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, RunRec
         if sub.empty:
             continue
         side: dict[str, set[bool]] = {}
-        failed: dict[str, str] = {}
+        failed: dict[str, tuple[str, str]] = {}
         first_run: dict[str, str] = {}
         urls: dict[str, str] = {}
         for _, row in sub.iterrows():
@@ -109,7 +174,7 @@ def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, RunRec
             side.setdefault(scen, set()).add(row["route"] not in PROXY_SIDE)
             first_run.setdefault(scen, str(row["run_id"]))
             if row["route"] in ("failed-at-proxy", "failed-direct") or row["outcome"] != "ok":
-                failed.setdefault(scen, f"{row['route']}, {row['outcome']}")
+                failed.setdefault(scen, (str(row["route"]), str(row["outcome"])))
         mixed = sorted(s for s, v in side.items() if len(v) > 1)
         bypassed = [s for s, v in side.items() if v == {True}]
         crossed = [s for s, v in side.items() if v == {False}]
@@ -118,64 +183,68 @@ def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, RunRec
         conds_by_scen = {}
         for scen, run_id in first_run.items():
             rec = records[run_id]
-            layout = rec.layout.to_dict()
-            resources = dict(rec.resources)
-            conds_by_scen[scen] = _conditions(env_by_run.get(run_id, {}), layout, step, resources,
-                                              urls.get(scen))
-        names = sorted({c for cs in conds_by_scen.values() for c in cs})
+            conds_by_scen[scen] = _conditions(env_by_run.get(run_id, {}), rec.layout.to_dict(),
+                                              step, dict(rec.resources), urls.get(scen))
+        names = sorted({c for cs in conds_by_scen.values() for c in cs}, key=Condition.sort_key)
         if bypassed and crossed:
             explaining = [c for c in names
-                          if all(conds_by_scen[s].get(c, False) for s in bypassed)
-                          and not any(conds_by_scen[s].get(c, False) for s in crossed)]
+                          if all(c in conds_by_scen[s] for s in bypassed)
+                          and not any(c in conds_by_scen[s] for s in crossed)]
             f.explained_by = _rank(explaining)
-            if f.explained_by and f.explained_by[0] == DIRECT:
-                f.reasons = {s: _direct_reason(first_run[s], records, env_by_run, step,
-                                               urls.get(s)) for s in bypassed}
+            if f.explained_by and f.explained_by[0].kind == ConditionKind.CLIENT_DIRECT:
+                f.reasons = {s: predict.decide(step, env_by_run.get(first_run[s], {}),
+                                               dict(records[first_run[s]].resources),
+                                               url=urls.get(s)) for s in bypassed}
             f.acting = _acting(f.explained_by, bypassed, first_run, records, env_by_run, step,
                                urls)
-        f.sentence = _sentence(f)
         findings.append(f)
     inconsistent = sorted(set(r.loc[r["route"] == "inconsistent", "run_id"].astype(str)))
     mism = r[(r["prediction_matches"] == False)]  # noqa: E712 - nullable boolean
-    mismatches = [f"{row['scenario']} {row['step']}: predicted {row['predicted_route']}, "
-                  f"observed {row['route']}" for _, row in mism.iterrows()]
-    return Conclusion(_headline(findings), findings, inconsistent, mismatches)
+    mismatches = [Mismatch(str(row["scenario"]), str(row["step"]), str(row["predicted_route"]),
+                           str(row["route"])) for _, row in mism.iterrows()]
+    return Conclusion(findings, inconsistent, mismatches, _basis(findings))
 
 
-def _rank(explaining: list[str]) -> list[str]:
+def _basis(findings: list[Finding]) -> BypassBasis | None:
+    bypassing = [f for f in findings if f.bypassed_in and f.crossed_in]
+    if not bypassing:
+        return None
+    if all(f.acting for f in bypassing):
+        return BypassBasis.ACTING
+    if all(f.acting or (f.explained_by[:1]
+                        and f.explained_by[0].kind == ConditionKind.CLIENT_DIRECT)
+           for f in bypassing):
+        return BypassBasis.CLIENT_DIRECT
+    return BypassBasis.SOME
+
+
+def _rank(explaining: list[Condition]) -> list[Condition]:
     """Most specific first; drop what a more specific condition already implies.
 
     "NO_PROXY matched" implies "NO_PROXY was set" and "the client chose a direct
     connection"; a client-logic condition makes endpoint-layout coincidences moot
     (the layout decides where a direct connection lands, not whether it is made)."""
-    matched = [c for c in explaining if " matched the host " in c]
-    direct = [c for c in explaining if c == DIRECT]
-    was_set = [c for c in explaining if c.endswith(" was set")]
-    layout = [c for c in explaining if c.startswith("the layout had ")]
+    matched = [c for c in explaining if c.kind == ConditionKind.NO_PROXY_MATCHED]
+    direct = [c for c in explaining if c.kind == ConditionKind.CLIENT_DIRECT]
+    was_set = [c for c in explaining if c.kind == ConditionKind.VAR_SET]
+    layout = [c for c in explaining if c.kind == ConditionKind.LAYOUT]
     if matched:
-        was_set = [c for c in was_set if c.upper() != "NO_PROXY WAS SET"]
+        was_set = [c for c in was_set if c.variable.upper() != "NO_PROXY"]
         direct = []
     if matched or direct:
         layout = []
     return matched + direct + was_set + layout
 
 
-def _direct_reason(run_id: str, records: dict[str, RunRecord], env_by_run: dict[str, dict],
-                   step: str, url: str | None) -> str:
-    resources = dict(records[run_id].resources)
-    why = predict.decide(step, env_by_run.get(run_id, {}), resources, url=url).why
-    return why.split(", so ")[0].split("; ")[-1]
-
-
-def _acting(explaining: list[str], bypassed: list[str], first_run: dict[str, str],
+def _acting(explaining: list[Condition], bypassed: list[str], first_run: dict[str, str],
             records: dict[str, RunRecord], env_by_run: dict[str, dict], step: str,
             urls: dict[str, str] | None = None) -> list[str]:
     """Of the variables that explain the split, those whose removal changes the
     clients' decision in every bypassing scenario (the counterfactual)."""
     out = []
     for cond in explaining:
-        var = _var_of(cond)
-        if var is None:
+        var = cond.variable
+        if cond.kind not in (ConditionKind.VAR_SET, ConditionKind.NO_PROXY_MATCHED) or not var:
             continue
         changes = True
         for scen in bypassed:
@@ -191,75 +260,3 @@ def _acting(explaining: list[str], bypassed: list[str], first_run: dict[str, str
         if changes:
             out.append(var)
     return out
-
-
-def _var_of(cond: str) -> str | None:
-    """The variable a condition is about (None for layout conditions)."""
-    if cond.endswith(" was set"):
-        return cond[: -len(" was set")]
-    if " matched the host " in cond:
-        return cond.split(" matched the host ")[0]
-    return None
-
-
-def _sentence(f: Finding) -> str:
-    label = f.label[0].upper() + f.label[1:]
-    if not f.bypassed_in:
-        text = (f"{label} crossed the proxy in every scenario that called it "
-                f"({', '.join(f.crossed_in)})")
-    elif not f.crossed_in:
-        text = (f"{label} bypassed the proxy in every scenario that called it "
-                f"({', '.join(f.bypassed_in)})")
-    else:
-        text = f"{label} bypassed the proxy only in {', '.join(f.bypassed_in)}"
-        if f.explained_by and f.reasons:
-            text += " - exactly where " + _join(f.explained_by) + " (" + "; ".join(
-                f"{s}: {r}" for s, r in f.reasons.items()) + ")"
-        elif f.explained_by:
-            text += " - exactly where " + _join(f.explained_by)
-            if f.acting and len(f.explained_by) > 1:
-                others = [v for v in (_var_of(c) for c in f.explained_by)
-                          if v is not None and v not in f.acting]
-                if others:
-                    text += (f". These runs cannot separate them, but the clients' own logic "
-                             f"acts on {_join(f.acting)} only: without "
-                             f"{_join(others)} the decision is unchanged")
-        else:
-            text += " - no single variable or layout setting explains the split"
-    if f.failed:
-        text += ". It failed in " + ", ".join(f"{s} ({v})" for s, v in f.failed.items())
-    if f.mixed:
-        text += f". Repeated runs disagreed in {', '.join(f.mixed)}"
-    return text + "."
-
-
-def _join(items: list[str]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _headline(findings: list[Finding]) -> str:
-    bypassing = [f for f in findings if f.bypassed_in and f.crossed_in]
-    always = [f for f in findings if f.bypassed_in and not f.crossed_in]
-    never = [f for f in findings if not f.bypassed_in]
-    parts = []
-    if bypassing:
-        acts = sorted({a for f in bypassing for a in f.acting})
-        what = _join([f.label for f in bypassing])
-        if all(f.acting for f in bypassing):
-            cond = f" when {_join(acts)} matched them"
-        elif all(f.explained_by[:1] == [DIRECT] or f.acting for f in bypassing):
-            cond = " where the clients' own proxy logic chose a direct connection"
-        else:
-            cond = " in some scenarios"
-        where = "; ".join(f"{f.label}: {', '.join(f.bypassed_in)}" for f in bypassing)
-        only = "" if cond == " in some scenarios" else " only"
-        parts.append(f"{what[0].upper() + what[1:]} bypassed the proxy{only}{cond} ({where})")
-    if always:
-        parts.append(_join([f.label for f in always]) + " never used the proxy")
-    if never:
-        parts.append(_join([f.label for f in never]) + " always crossed the proxy")
-    text = "; ".join(parts) + "."
-    return text[0].upper() + text[1:]

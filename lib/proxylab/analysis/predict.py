@@ -26,27 +26,36 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-STEP_CLIENTS = {"s3_get": "botocore", "s3_put": "botocore", "web": "urllib", "api": "urllib"}
+from proxylab.vocab import Client, EndpointKind, EndpointSource, MatchKind, PathReason, ReasonKind
+
+STEP_CLIENTS = {"s3_get": Client.BOTOCORE, "s3_put": Client.BOTOCORE, "web": Client.URLLIB,
+                "api": Client.URLLIB}
 TRUE = ("true", "1", "yes")
+
+
+def proxy_sources(env: dict[str, str]) -> dict[str, str]:
+    """Scheme -> the variable (with its case in ``env``) ``getproxies_environment``
+    takes that scheme's proxy from; ``no`` names the NO_PROXY variable read."""
+    sources: dict[str, str] = {}
+    for name, value in env.items():
+        low = name.lower()
+        if value and low[-6:] == "_proxy":
+            sources[low[:-6]] = name
+    if "REQUEST_METHOD" in env:
+        sources.pop("http", None)
+    for name, value in env.items():
+        if name[-6:] == "_proxy":
+            low = name.lower()
+            if value:
+                sources[low[:-6]] = name
+            else:
+                sources.pop(low[:-6], None)
+    return sources
 
 
 def proxies_from_env(env: dict[str, str]) -> dict[str, str]:
     """``urllib.request.getproxies_environment()`` over ``env`` instead of os.environ."""
-    proxies: dict[str, str] = {}
-    for name, value in env.items():
-        name = name.lower()
-        if value and name[-6:] == "_proxy":
-            proxies[name[:-6]] = value
-    if "REQUEST_METHOD" in env:
-        proxies.pop("http", None)
-    for name, value in env.items():
-        if name[-6:] == "_proxy":
-            name = name.lower()
-            if value:
-                proxies[name[:-6]] = value
-            else:
-                proxies.pop(name[:-6], None)
-    return proxies
+    return {scheme: env[name] for scheme, name in proxy_sources(env).items()}
 
 
 def bypasses(host: str, env: dict[str, str]) -> bool:
@@ -54,48 +63,70 @@ def bypasses(host: str, env: dict[str, str]) -> bool:
     return bool(urllib.request.proxy_bypass_environment(host, proxies_from_env(env)))
 
 
-def matching_entry(host: str, env: dict[str, str]) -> tuple[str, str] | None:
-    """The first NO_PROXY entry that makes ``host`` bypass, and how (``exact`` /
-    ``suffix`` / ``*``); None when none does."""
+@dataclass(frozen=True)
+class NoProxyMatch:
+    """The NO_PROXY entry that made a host bypass, and how it matched."""
+
+    entry: str
+    how: MatchKind
+
+
+def no_proxy_match(host: str, env: dict[str, str]) -> NoProxyMatch | None:
+    """The first NO_PROXY entry that makes ``host`` bypass; None when none does.
+
+    ``host`` must be the string the client tests - ``host:port`` when the URL has a
+    port - since an entry ``host:443`` matches ``host:443`` and not ``host``."""
     no = proxies_from_env(env).get("no")
     if not no:
         return None
     if no == "*":
-        return "*", "*"
+        return NoProxyMatch("*", MatchKind.STAR)
     for entry in no.split(","):
         entry = entry.strip()
         if entry and urllib.request.proxy_bypass_environment(host, {"no": entry}):
             bare = entry.lstrip(".").lower()
             exact = host.lower().split(":")[0] == bare or host.lower() == bare
-            how = "exact" if exact else "suffix"
-            return entry, how
+            return NoProxyMatch(entry, MatchKind.EXACT if exact else MatchKind.SUFFIX)
     return None
 
 
-def _var(env: dict[str, str], name: str) -> str | None:
-    """The variable whose name matches case-insensitively (NO_PROXY or no_proxy)."""
-    for key in (name.lower(), name.upper()):
-        if key in env:
-            return key
-    return None
+def matching_entry(host: str, env: dict[str, str]) -> tuple[str, MatchKind] | None:
+    """``(entry, how)`` of :func:`no_proxy_match`, or None."""
+    m = no_proxy_match(host, env)
+    return None if m is None else (m.entry, m.how)
 
 
 @dataclass(frozen=True)
-class ClientDecision:
-    """How one step's client picks its route: request URL, the host the proxy
-    decision is made against, the proxy it uses (None: connects directly), why."""
+class Decision:
+    """How one step's client picks its route, as facts: which client, the URL, the
+    string its NO_PROXY test compared, the variables it read (with their case in the
+    scenario), the entry that matched, the proxy chosen (None: direct) and why. The
+    report words these facts; nothing here is a sentence."""
 
     step: str
-    client: str
+    client: Client
     request_url: str
     request_host: str
-    decision_host: str
+    decision_host: str  # the host the decision is made against (botocore: the endpoint's)
+    compared: str  # the exact string NO_PROXY was tested against (host or host:port)
+    scheme: str
     proxy: str | None
-    why: str
-    endpoint_source: str = ""
+    reason: ReasonKind
+    proxy_variable: str | None = None  # the variable the scheme's proxy came from
+    no_proxy_variable: str | None = None  # the NO_PROXY variable read, with its case
+    no_proxy_value: str | None = None
+    match: NoProxyMatch | None = None  # the entry that made it go direct
+    cancelled_by: str | None = None  # an empty lowercase variable cancelling the upper one
+    endpoint_source: EndpointSource | None = None  # botocore only
+    path_style: bool = False
+    request_host_match: NoProxyMatch | None = None  # botocore: an entry it never consults
+
+    @property
+    def direct(self) -> bool:
+        return self.proxy is None
 
 
-def s3_endpoint(env: dict[str, str], region: str) -> tuple[str, str, bool]:
+def s3_endpoint(env: dict[str, str], region: str) -> tuple[str, EndpointSource, bool]:
     """(endpoint URL, where it came from, path-style?) as botocore resolves it.
 
     Precedence: ``AWS_ENDPOINT_URL_S3`` > ``AWS_ENDPOINT_URL`` (both ignored when
@@ -104,117 +135,89 @@ def s3_endpoint(env: dict[str, str], region: str) -> tuple[str, str, bool]:
     regional``). A configured endpoint switches S3 to path-style addressing."""
     ignore = env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() in TRUE
     if not ignore:
-        for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        for name in (EndpointSource.AWS_ENDPOINT_URL_S3, EndpointSource.AWS_ENDPOINT_URL):
             if env.get(name):
                 return env[name].rstrip("/"), name, True
     if region == "us-east-1" and env.get("AWS_S3_US_EAST_1_REGIONAL_ENDPOINT", "") != "regional":
-        return "https://s3.amazonaws.com", "default (legacy global endpoint)", False
-    return f"https://s3.{region}.amazonaws.com", "default", False
+        return "https://s3.amazonaws.com", EndpointSource.LEGACY_GLOBAL, False
+    return f"https://s3.{region}.amazonaws.com", EndpointSource.DEFAULT, False
+
+
+def _cancelled_by(env: dict[str, str], scheme: str) -> str | None:
+    low = f"{scheme}_proxy"
+    if env.get(low) == "" and any(k.lower() == low and v for k, v in env.items()):
+        return low
+    return None
+
+
+def _decision(step: str, client: Client, url: str, req_host: str, host: str, compared: str,
+              scheme: str, env: dict[str, str], **extra: Any) -> Decision:
+    sources = proxy_sources(env)
+    match = no_proxy_match(compared, env) if host else None
+    proxy = None if (not host or bypasses(compared, env)) else proxies_from_env(env).get(scheme)
+    no_var = sources.get("no")
+    if proxy is not None:
+        reason = ReasonKind.NO_ENTRY_MATCHED if no_var else ReasonKind.NO_PROXY_UNSET
+    elif match is not None:
+        reason = ReasonKind.NO_PROXY_MATCHED
+    elif _cancelled_by(env, scheme):
+        reason = ReasonKind.PROXY_CANCELLED
+    else:
+        reason = ReasonKind.NO_PROXY_VARIABLE
+    return Decision(step, client, url, req_host, host, compared, scheme, proxy, reason,
+                    proxy_variable=sources.get(scheme), no_proxy_variable=no_var,
+                    no_proxy_value=env.get(no_var) if no_var else None,
+                    match=match if proxy is None else None,
+                    cancelled_by=_cancelled_by(env, scheme), **extra)
 
 
 def decide(step: str, env: dict[str, str], resources: dict[str, str],
-           url: str | None = None) -> ClientDecision:
+           url: str | None = None) -> Decision:
     """The client's route decision for one probe step."""
     region = resources.get("region") or env.get("AWS_REGION") or "us-east-1"
-    proxies = proxies_from_env(env)
-    client = STEP_CLIENTS.get(step, "urllib")
-    if client == "botocore":
+    client = STEP_CLIENTS.get(step, Client.URLLIB)
+    if client == Client.BOTOCORE:
         endpoint, source, path_style = s3_endpoint(env, region)
         bucket = env.get("BUCKET_NAME") or resources.get("bucket", "bucket")
         ep = urlsplit(endpoint)
         ep_host = (ep.hostname or "").lower()
         req_host = ep_host if path_style else f"{bucket}.{ep_host}"
-        netloc = ep.netloc.lower()
-        proxy = None if bypasses(netloc, env) else proxies.get(ep.scheme or "https")
-        return ClientDecision(step, client, f"{ep.scheme}://{req_host}/", req_host, ep_host,
-                              proxy, _why_boto(ep_host, req_host, proxy, env, source, path_style),
-                              source)
+        scheme = ep.scheme or "https"
+        other = no_proxy_match(req_host, env) if req_host != ep_host else None
+        return _decision(step, client, f"{scheme}://{req_host}/", req_host, ep_host,
+                         ep.netloc.lower(), scheme, env, endpoint_source=source,
+                         path_style=path_style, request_host_match=other)
     if url is None:
         key = "WEB_URL" if step == "web" else "API_GATEWAY_URL"
         url = env.get(key) or ""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     netloc = parts.netloc.rpartition("@")[2].lower()
-    proxy = None if (not host or bypasses(netloc, env)) else proxies.get(parts.scheme or "https")
-    return ClientDecision(step, client, url, host, host, proxy,
-                          _why_urllib(host, proxy, env, parts.scheme or "https"))
+    return _decision(step, client, url, host, host, netloc, parts.scheme or "https", env)
 
 
-def _no_proxy_phrase(host: str, env: dict[str, str]) -> str:
-    hit = matching_entry(host, env)
-    if hit is None:
-        return ""
-    entry, how = hit
-    var = _var(env, "NO_PROXY") or "NO_PROXY"
-    if how == "*":
-        return f"{var}='*' bypasses every host"
-    if how == "exact":
-        return f"{var} entry '{entry}' equals '{host}'"
-    return f"{var} entry '{entry}' matches '{host}' as a domain suffix"
-
-
-def _no_match_phrase(host: str, env: dict[str, str]) -> str:
-    var = _var(env, "NO_PROXY")
-    if var is None:
-        return "no NO_PROXY is set"
-    return f"no {var} entry ({env[var]!r}) matches '{host}'"
-
-
-def _why_urllib(host: str, proxy: str | None, env: dict[str, str], scheme: str) -> str:
-    if proxy is None:
-        phrase = _no_proxy_phrase(host, env)
-        if phrase:
-            return f"{phrase}, so urllib connected directly"
-        return f"no {scheme}_proxy variable is set, so urllib connected directly"
-    return f"{_no_match_phrase(host, env)}, so urllib sent a CONNECT to {proxy}"
-
-
-def _why_boto(ep_host: str, req_host: str, proxy: str | None, env: dict[str, str],
-              source: str, path_style: bool) -> str:
-    where = (f"botocore's S3 endpoint is '{ep_host}' ({source}"
-             + (", which also switches to path-style requests" if path_style else "") + ")")
-    if proxy is None:
-        phrase = _no_proxy_phrase(ep_host, env)
-        if phrase:
-            tail = f"{phrase}, so botocore connected directly"
-            if req_host != ep_host:
-                tail += f" to '{req_host}'"
-            return f"{where}; {tail}"
-        return f"{where}; no https_proxy variable is set, so botocore connected directly"
-    text = f"{where}; {_no_match_phrase(ep_host, env)}, so botocore used {proxy}"
-    if req_host != ep_host and bypasses(req_host, env):
-        text += (f" (a NO_PROXY entry matches the request host '{req_host}', but botocore "
-                 "decides against its endpoint host, once per client)")
-    return text
-
-
-def predicted_route(decision: ClientDecision, layout: dict[str, Any],
-                    resources: dict[str, str]) -> tuple[str, str | None, str]:
-    """(route, endpoint kind, explanation) the lab's layout implies for a decision."""
+def predicted_route(decision: Decision, layout: dict[str, Any], resources: dict[str, str],
+                    ) -> tuple[str, EndpointKind | None, PathReason]:
+    """(route, endpoint kind, why the layout sends it there) for a decision."""
     host = decision.request_host
     region = resources.get("region", "")
     private_api = resources.get("private_api_id")
     is_private = bool(private_api) and host.startswith(f"{private_api}.execute-api.")
     if decision.proxy is not None:
         if is_private and layout.get("private_api_public_dns", "nxdomain") == "nxdomain":
-            return ("failed-at-proxy", None,
-                    "the private API's name does not resolve outside the VPC, so the proxy "
-                    "cannot open the tunnel")
-        return "proxy", None, "the proxy reaches it over the internet"
+            return "failed-at-proxy", None, PathReason.PRIVATE_NAME_UNRESOLVED
+        return "proxy", None, PathReason.PROXY_INTERNET
     if _is_s3(host, region):
         if layout.get("s3_gateway"):
-            return ("endpoint", "gateway",
-                    "S3's public addresses are routed through the S3 gateway endpoint")
-        return "failed-direct", None, "no S3 gateway endpoint and no NAT: no route to S3"
+            return "endpoint", EndpointKind.GATEWAY, PathReason.S3_GATEWAY
+        return "failed-direct", None, PathReason.NO_S3_ROUTE
     if ".execute-api." in host:
         if ".vpce.amazonaws.com" in host or (
             layout.get("execute_api_interface") and layout.get("execute_api_private_dns")
         ):
-            return ("endpoint", "interface",
-                    "private DNS points execute-api names at the interface endpoint")
-        return ("failed-direct", None,
-                "no execute-api interface endpoint with private DNS and no NAT: no route")
-    return "failed-direct", None, "the Lambda VPC has no NAT: direct internet traffic has no route"
+            return "endpoint", EndpointKind.INTERFACE, PathReason.INTERFACE_PRIVATE_DNS
+        return "failed-direct", None, PathReason.NO_EXECUTE_API_ROUTE
+    return "failed-direct", None, PathReason.NO_NAT
 
 
 def _is_s3(host: str, region: str) -> bool:

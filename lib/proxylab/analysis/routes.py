@@ -1,4 +1,5 @@
-"""Which path each probe step's request took, with the evidence rows and a "why".
+"""Which path each probe step's request took, as facts: the route, the client's
+decision, and references to the evidence rows that show it.
 
 Routes: ``proxy`` (Squid tunnelled it and the front saw it arrive from the
 internet), ``endpoint`` (the front saw it arrive through a VPC endpoint:
@@ -10,20 +11,26 @@ saw it, the step failed: the VPC had no route or no name for it).
 Evidence that disagrees with itself - Squid refused a tunnel yet the front saw
 the request from the internet; the step succeeded but nothing saw it; the front
 saw it through an endpoint while Squid tunnelled the same host - is never
-classified silently: the route is ``inconsistent``, ``flag`` says why, and
-``route_guess`` keeps the best reading.
+classified silently: the route is ``inconsistent``, ``flags`` say how (as
+:class:`~proxylab.vocab.FlagKind` members), and ``route_guess`` keeps the best
+reading.
+
+Nothing here is a sentence: :class:`RouteFact` holds what the report words, in
+every language, in :mod:`proxylab.report.words`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from proxylab.analysis import predict
+from proxylab.capture import RunRecord
 from proxylab.logs.tables import Tables
+from proxylab.vocab import Basis, EndpointKind, FlagKind, PathReason, Route, Via, parse_enum
 
 ROUTES = ("proxy", "endpoint", "direct", "failed-at-proxy", "failed-direct", "inconsistent")
 PROXY_SIDE = ("proxy", "failed-at-proxy")
@@ -36,16 +43,100 @@ ROUTE_COLUMNS = {
     "vpce_id": "string", "consistent": "boolean", "flag": "string",
     "predicted_route": "category", "predicted_kind": "category", "predicted_proxy": "string",
     "predicted_host": "string", "prediction_matches": "boolean", "basis": "category",
-    "why": "string", "evidence": "string",
+    # the client's decision, as facts (see predict.Decision)
+    "client": "category", "reason": "category", "proxy_variable": "string",
+    "no_proxy_variable": "string", "no_proxy_entry": "string", "match": "category",
+    "compared": "string", "endpoint_source": "category",
+    # references to the evidence rows (line numbers in the capture's files)
+    "squid_line_no": "Int64", "service_line_no": "Int64", "dns_line_no": "Int64",
+    "evidence": "string",
 }
 EVIDENCE_COLUMNS = {"run_id": "category", "step": "category", "source": "category",
                     "file": "category", "line_no": "Int64", "text": "string"}
+
+
+@dataclass(frozen=True)
+class SquidRef:
+    """One Squid access-log line behind a route (``line_no`` in proxy_access.log)."""
+
+    line_no: int | None
+    method: str
+    url: str
+    squid_code: str
+    http_status: int | None
+    hierarchy: str
+    peer: str | None
+    ok: bool  # a completed request or tunnel
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """The service front's record of the request (``line_no`` in services.log)."""
+
+    line_no: int | None
+    service: str
+    method: str
+    host: str
+    path: str
+    source_ip: str
+    via: Via | None
+    vpce_id: str | None
+    status: int | None
+
+
+@dataclass(frozen=True)
+class DnsRef:
+    """A resolver's answer for the step's host (``line_no`` in dns.log)."""
+
+    line_no: int | None
+    resolver: str
+    name: str
+    qtype: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One way the evidence contradicts itself; ``detail`` is the status or ``via``
+    the kind refers to, when it has one."""
+
+    kind: FlagKind
+    host: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RouteFact:
+    """Everything the report may say about one step, and nothing it may not."""
+
+    run_id: str
+    scenario: str
+    step: str
+    host: str
+    outcome: str
+    route: Route
+    route_guess: Route
+    endpoint_kind: EndpointKind | None
+    basis: Basis
+    decision: predict.Decision
+    predicted_route: Route
+    predicted_kind: EndpointKind | None
+    path_reason: PathReason
+    prediction_matches: bool | None
+    squid: tuple[SquidRef, ...] = ()  # completed lines first, then failed ones
+    service: ServiceRef | None = None
+    dns: tuple[DnsRef, ...] = ()
+    flags: tuple[Flag, ...] = field(default_factory=tuple)
+
+    def dns_from(self, resolver: str) -> DnsRef | None:
+        return next((d for d in self.dns if d.resolver == resolver), None)
 
 
 @dataclass
 class RouteResult:
     routes: pd.DataFrame
     evidence: pd.DataFrame
+    facts: list[RouteFact] = field(default_factory=list)  # facts[i] is routes row i
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -73,25 +164,49 @@ class _Lines:
         return lines[i] if 0 <= i < len(lines) else None
 
 
+def _int(v: Any) -> int | None:
+    return None if v is None or pd.isna(v) else int(v)
+
+
+def _str(v: Any) -> str | None:
+    return None if v is None or pd.isna(v) else str(v)
+
+
 def _ok_tunnel(row: pd.Series) -> bool:
     status = row["http_status"]
     return (not pd.isna(status) and 200 <= int(status) < 400 and row["hierarchy"] != "HIER_NONE")
 
 
-def _squid_text(row: pd.Series) -> str:
-    peer = "-" if pd.isna(row["peer"]) else row["peer"]
-    return (f"{row['method']} {row['url']} {row['squid_code']}/{int(row['http_status']):03d} "
-            f"{row['hierarchy']}/{peer}")
+def _squid_ref(r: pd.Series) -> SquidRef:
+    return SquidRef(_int(r["raw_line_no"]), str(r["method"]), str(r["url"]), str(r["squid_code"]),
+                    _int(r["http_status"]), str(r["hierarchy"]), _str(r["peer"]), _ok_tunnel(r))
 
 
-def _hit_text(hit: pd.Series) -> str:
-    vpce = "" if pd.isna(hit["vpce_id"]) else f" {hit['vpce_id']}"
-    return (f"{hit['service']} front: {hit['method']} {hit['host']}{hit['path']} from "
-            f"{hit['source_ip']} via {hit['via']}{vpce} -> {hit['status']}")
+def _service_ref(h: pd.Series) -> ServiceRef:
+    return ServiceRef(_int(h["raw_line_no"]), str(h["service"]), str(h["method"]), str(h["host"]),
+                      str(h["path"]), str(h["source_ip"]), parse_enum(Via, h["via"]),
+                      _str(h["vpce_id"]), _int(h["status"]))
 
 
-def _dns_text(q: pd.Series) -> str:
-    return f"{q['resolver']} resolver: {q['name']} {q['qtype']} is {q['answer']}"
+def _dns_ref(q: pd.Series) -> DnsRef:
+    line = q["answer_line_no"] if not pd.isna(q["answer_line_no"]) else q["raw_line_no"]
+    return DnsRef(_int(line), str(q["resolver"]), str(q["name"]), str(q["qtype"]),
+                  str(q["answer"]))
+
+
+def _squid_text(s: SquidRef) -> str:
+    status = "-" if s.http_status is None else f"{s.http_status:03d}"
+    return f"{s.method} {s.url} {s.squid_code}/{status} {s.hierarchy}/{s.peer or '-'}"
+
+
+def _hit_text(h: ServiceRef) -> str:
+    vpce = f" {h.vpce_id}" if h.vpce_id else ""
+    return (f"{h.service} front: {h.method} {h.host}{h.path} from {h.source_ip} via "
+            f"{h.via}{vpce} -> {h.status}")
+
+
+def _dns_text(d: DnsRef) -> str:
+    return f"{d.resolver} resolver: {d.name} {d.qtype} is {d.answer}"
 
 
 def classify(tables: Tables) -> RouteResult:
@@ -99,6 +214,7 @@ def classify(tables: Tables) -> RouteResult:
     lines = _Lines(tables)
     steps = tables.steps
     rows: list[dict[str, Any]] = []
+    facts: list[RouteFact] = []
     ev: list[dict[str, Any]] = []
     for run_id, run_steps in steps.groupby(steps["run_id"].astype(str), observed=True, sort=False):
         record = tables.records[run_id]
@@ -117,33 +233,24 @@ def classify(tables: Tables) -> RouteResult:
             hit = None
             for idx, h in hits.iterrows():
                 if idx not in used and h["host"] == host and h["method"] == method:
-                    hit = h
+                    hit = _service_ref(h)
                     used.add(idx)
                     break
-            sq = squid[squid["host"] == host]
-            dq = dnsq[dnsq["name"] == host]
+            sq = [_squid_ref(r) for _, r in squid[squid["host"] == host].iterrows()]
+            dq = [_dns_ref(q) for _, q in dnsq[dnsq["name"] == host].iterrows()]
             url = None if pd.isna(st["target_url"]) else st["target_url"]
             decision = predict.decide(step, env, resources, url=url)
             p_route, p_kind, p_reason = predict.predicted_route(decision, layout, resources)
             logged = record.logs_front(STEP_SERVICE.get(step, ""))
-            row, evid = _classify_step(run_id, step, host, st, hit, sq, dq, squid, hits,
-                                       logged, (p_route, p_kind))
-            actual = row["route"] if row["route"] != "inconsistent" else row["route_guess"]
-            matches = p_route == actual and (
-                p_kind == row["endpoint_kind"] or p_route != "endpoint")
-            row.update(
-                scenario=record.scenario.id, function=record.scenario.function,
-                predicted_route=p_route, predicted_kind=p_kind,
-                predicted_proxy=decision.proxy, predicted_host=decision.request_host,
-                prediction_matches=matches if row["route"] != "inconsistent" else None,
-                why=_why(row, decision, p_route, p_kind, p_reason, matches),
-            )
+            fact = _classify_step(run_id, record.scenario.id, step, host, st, hit, sq, dq, hits,
+                                  logged, decision, (Route(p_route), p_kind, p_reason))
+            evid = _evidence(st, fact)
             for e in evid:
                 e["text"] = lines.get(run_id, e["file"], e["line_no"]) or e.pop("summary", "")
                 e.pop("summary", None)
                 e.update(run_id=run_id, step=step)
-            row["evidence"] = "\n".join(f"[{e['source']}] {e['text']}" for e in evid)
-            rows.append(row)
+            rows.append(_row(fact, st, record, evid))
+            facts.append(fact)
             ev.extend(evid)
     from proxylab.logs.base import typed
 
@@ -151,7 +258,48 @@ def classify(tables: Tables) -> RouteResult:
     routes["route"] = routes["route"].cat.set_categories(
         list(dict.fromkeys([*ROUTES, *routes["route"].cat.categories])))
     evidence = typed(pd.DataFrame(ev, columns=list(EVIDENCE_COLUMNS)), dict(EVIDENCE_COLUMNS))
-    return RouteResult(routes=routes, evidence=evidence)
+    return RouteResult(routes=routes, evidence=evidence, facts=facts)
+
+
+def _evidence(st: pd.Series, f: RouteFact) -> list[dict[str, Any]]:
+    evid: list[dict[str, Any]] = [{"source": "function", "file": "function.log",
+                                   "line_no": st["raw_line_no"], "summary": st["message"]}]
+    evid += [{"source": "squid", "file": "proxy_access.log", "line_no": s.line_no,
+              "summary": _squid_text(s)} for s in f.squid]
+    if f.service is not None:
+        evid.append({"source": "service", "file": "services.log", "line_no": f.service.line_no,
+                     "summary": _hit_text(f.service)})
+    evid += [{"source": "dns", "file": "dns.log", "line_no": d.line_no, "summary": _dns_text(d)}
+             for d in f.dns]
+    return evid
+
+
+def _row(f: RouteFact, st: pd.Series, record: RunRecord, evid: list[dict[str, Any]],
+         ) -> dict[str, Any]:
+    d = f.decision
+    dns = f.dns_from("proxy-vpc") or f.dns_from("lambda-vpc") or (f.dns[0] if f.dns else None)
+    return {
+        "run_id": f.run_id, "scenario": f.scenario, "function": record.scenario.function,
+        "step": f.step, "host": f.host, "outcome": f.outcome, "status": st["status"],
+        "route": f.route, "endpoint_kind": f.endpoint_kind, "route_guess": f.route_guess,
+        "via": None if f.service is None else f.service.via,
+        "vpce_id": None if f.service is None else f.service.vpce_id,
+        "consistent": not f.flags,
+        "flag": "; ".join(f"{x.kind}: {x.host}" + (f" ({x.detail})" if x.detail else "")
+                          for x in f.flags) or None,
+        "predicted_route": f.predicted_route, "predicted_kind": f.predicted_kind,
+        "predicted_proxy": d.proxy, "predicted_host": d.request_host,
+        "prediction_matches": f.prediction_matches, "basis": f.basis,
+        "client": d.client, "reason": d.reason, "proxy_variable": d.proxy_variable,
+        "no_proxy_variable": d.no_proxy_variable,
+        "no_proxy_entry": None if d.match is None else d.match.entry,
+        "match": None if d.match is None else d.match.how, "compared": d.compared,
+        "endpoint_source": d.endpoint_source,
+        "squid_line_no": f.squid[0].line_no if f.squid else None,
+        "service_line_no": None if f.service is None else f.service.line_no,
+        "dns_line_no": None if dns is None else dns.line_no,
+        "evidence": "\n".join(f"[{e['source']}] {e['text']}" for e in evid),
+    }
 
 
 def _host_of(url: Any) -> str:
@@ -162,133 +310,59 @@ def _host_of(url: Any) -> str:
     return (urlsplit(str(url)).hostname or "").lower()
 
 
-def _classify_step(run_id: str, step: str, host: str, st: pd.Series, hit: pd.Series | None,
-                   sq: pd.DataFrame, dq: pd.DataFrame, squid_all: pd.DataFrame,
-                   hits_all: pd.DataFrame, logged: bool = True,
-                   predicted: tuple[str, str | None] = ("", None),
-                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    outcome = st["outcome"]
-    evid: list[dict[str, Any]] = [{"source": "function", "file": "function.log",
-                                   "line_no": st["raw_line_no"], "summary": st["message"]}]
-    for _, r in sq.iterrows():
-        evid.append({"source": "squid", "file": "proxy_access.log", "line_no": r["raw_line_no"],
-                     "summary": _squid_text(r)})
+def _classify_step(run_id: str, scenario: str, step: str, host: str, st: pd.Series,
+                   hit: ServiceRef | None, sq_all: list[SquidRef], dq: list[DnsRef],
+                   hits_all: pd.DataFrame, logged: bool, decision: predict.Decision,
+                   predicted: tuple[Route, EndpointKind | None, PathReason]) -> RouteFact:
+    outcome = str(st["outcome"])
+    ok_sq = [s for s in sq_all if s.ok]
+    failed_sq = [s for s in sq_all if not s.ok]
+    p_route, p_kind, p_reason = predicted
+    kind: EndpointKind | None = None
+    flags: list[Flag] = []
     if hit is not None:
-        evid.append({"source": "service", "file": "services.log", "line_no": hit["raw_line_no"],
-                     "summary": _hit_text(hit)})
-    for _, q in dq.iterrows():
-        evid.append({"source": "dns", "file": "dns.log",
-                     "line_no": q["answer_line_no"] if not pd.isna(q["answer_line_no"])
-                     else q["raw_line_no"], "summary": _dns_text(q)})
-    ok_sq = [r for _, r in sq.iterrows() if _ok_tunnel(r)]
-    failed_sq = [r for _, r in sq.iterrows() if not _ok_tunnel(r)]
-    route: str
-    kind = None
-    flags: list[str] = []
-    via = None if hit is None else hit["via"]
-    if hit is not None:
-        if via == "internet":
-            route = "proxy" if len(sq) else "direct"
-            if len(sq) and not ok_sq:
-                flags.append(f"Squid logged only failed requests for {host}, yet the "
-                             f"{hit['service']} front saw the request arrive from the internet")
+        if hit.via == Via.INTERNET:
+            route = Route.PROXY if sq_all else Route.DIRECT
+            if sq_all and not ok_sq:
+                flags.append(Flag(FlagKind.SQUID_FAILED_FRONT_SAW, host, hit.service))
         else:
-            route, kind = "endpoint", ("gateway" if via == "gateway-endpoint" else "interface")
+            route, kind = Route.ENDPOINT, (hit.via.endpoint_kind if hit.via else None)
+            kind = kind or EndpointKind.INTERFACE
             same_host_internet = hits_all[(hits_all["host"] == host)
                                           & (hits_all["via"] == "internet")]
             if ok_sq and same_host_internet.empty:
-                flags.append(f"Squid tunnelled {host} but the front saw the request arrive "
-                             f"through the {via}, and nothing of {host} from the internet")
-        if outcome == "ok" and not pd.isna(hit["status"]) and int(hit["status"]) >= 400:
-            flags.append(f"the step reports ok but the front answered {hit['status']}")
-    elif len(sq):
+                flags.append(Flag(FlagKind.TUNNEL_BUT_ENDPOINT, host, str(hit.via)))
+        if outcome == "ok" and hit.status is not None and hit.status >= 400:
+            flags.append(Flag(FlagKind.OK_BUT_FRONT_ERROR, host, str(hit.status)))
+    elif sq_all:
         if failed_sq and not ok_sq:
-            route = "failed-at-proxy"
+            route = Route.FAILED_AT_PROXY
             if outcome == "ok":
-                flags.append(f"the step reports ok but Squid only logged failures for {host}")
+                flags.append(Flag(FlagKind.OK_BUT_SQUID_FAILED, host))
         else:
-            route = "proxy"
+            route = Route.PROXY
             if outcome == "ok" and logged:
-                flags.append(f"Squid tunnelled {host} and the step reports ok, but no service "
-                             "front logged the request")
+                flags.append(Flag(FlagKind.TUNNEL_WITHOUT_FRONT, host))
     elif not logged and outcome == "ok":
         # No front log exists for this service here: Squid's silence plus success means
         # the request went some other way; the layout says which.
-        p_route, p_kind = predicted
-        if p_route == "endpoint":
-            route, kind = "endpoint", p_kind
-        elif p_route in PROXY_SIDE:
-            route = "direct"
-            flags.append(f"the clients' logic sends {host} to the proxy, yet Squid logged "
-                         "nothing and the step succeeded (and no front log can tell more)")
+        if p_route == Route.ENDPOINT:
+            route, kind = Route.ENDPOINT, p_kind
         else:
-            route = "direct"
+            route = Route.DIRECT
+            if p_route.proxy_side:
+                flags.append(Flag(FlagKind.PROXY_PREDICTED_SQUID_SILENT, host))
     else:
-        route = "failed-direct"
+        route = Route.FAILED_DIRECT
         if outcome == "ok":
-            flags.append(f"the step reports ok but neither Squid nor any service front saw "
-                         f"a request for {host}")
+            flags.append(Flag(FlagKind.OK_WITHOUT_EVIDENCE, host))
         elif outcome == "tunnel_error":
-            flags.append(f"the step reports a proxy tunnel error but Squid logged nothing for "
-                         f"{host}")
-    row = {
-        "run_id": run_id, "step": step, "host": host, "outcome": outcome,
-        "status": st["status"], "route_guess": route, "endpoint_kind": kind, "via": via,
-        "vpce_id": None if hit is None or pd.isna(hit["vpce_id"]) else hit["vpce_id"],
-        "consistent": not flags, "flag": "; ".join(flags) or None,
-        "basis": "observed" if (hit is not None or len(sq) or logged) else "inferred",
-        "route": "inconsistent" if flags else route,
-    }
-    row["_sq"], row["_hit"], row["_dq"] = (ok_sq or failed_sq), hit, dq
-    return row, evid
-
-
-def _why(row: dict[str, Any], decision: predict.ClientDecision, p_route: str,
-         p_kind: str | None, p_reason: str, matches: bool) -> str:
-    """One paragraph: the client's decision, then what the evidence shows."""
-    sq, hit, dq = row.pop("_sq"), row.pop("_hit"), row.pop("_dq")
-    route = row["route_guess"]
-    why = decision.why
-    parts = [why if why.startswith("botocore") else why[0].upper() + why[1:]]
-    if route == "proxy":
-        if sq:
-            r = sq[0]
-            parts.append(f"Squid logged {r['method']} {r['url']} {r['squid_code']}/"
-                         f"{int(r['http_status'])}")
-        if hit is not None:
-            parts.append(f"the {hit['service']} front saw it from {hit['source_ip']} (the proxy's "
-                         f"side) and answered {hit['status']}")
-    elif route == "endpoint":
-        name = "S3 gateway endpoint" if row["endpoint_kind"] == "gateway" else \
-            "execute-api interface endpoint"
-        vpce = f" {row['vpce_id']}" if row["vpce_id"] else ""
-        if hit is not None:
-            parts.append(f"the {name}{vpce} carried it (the front saw it arrive via "
-                         f"{row['via']} from {hit['source_ip']}, status {hit['status']})")
-        else:
-            parts.append(f"Squid logged nothing for it and it succeeded, so the {name} carried "
-                         "it (inferred: this backend has no front log for the service)")
-    elif route == "failed-at-proxy":
-        r = sq[0]
-        parts.append(f"Squid answered {r['squid_code']}/{int(r['http_status']):03d} with "
-                     f"{r['hierarchy']} (no upstream contacted)")
-        prox = dq[dq["resolver"].astype(str) == "proxy-vpc"]
-        if len(prox):
-            parts.append(f"the proxy VPC's resolver answered {prox.iloc[0]['answer']} for "
-                         f"{row['host']}")
-    elif route == "direct":
-        parts.append(f"the {hit['service']} front saw it from the internet ({hit['source_ip']}) "
-                     "with no Squid line: a direct (NAT) path")
-    elif route == "failed-direct":
-        lam = dq[dq["resolver"].astype(str) == "lambda-vpc"]
-        tail = f"no Squid line and no front saw it; the step ended {row['outcome']}"
-        if len(lam):
-            tail += f" (the Lambda VPC resolver answered {lam.iloc[0]['answer']})"
-        parts.append(tail)
-    text = "; ".join(parts) + "."
-    if row["flag"]:
-        text += f" Evidence disagrees: {row['flag']}."
-    elif not matches:
-        kind = f" ({p_kind})" if p_kind else ""
-        text += f" The clients' logic predicted {p_route}{kind} ({p_reason}), not {route}."
-    return text
+            flags.append(Flag(FlagKind.TUNNEL_ERROR_WITHOUT_SQUID, host))
+    matches = p_route == route and (p_kind == kind or p_route != Route.ENDPOINT)
+    return RouteFact(
+        run_id=run_id, scenario=scenario, step=step, host=host, outcome=outcome,
+        route=Route.INCONSISTENT if flags else route, route_guess=route, endpoint_kind=kind,
+        basis=Basis.OBSERVED if (hit is not None or sq_all or logged) else Basis.INFERRED,
+        decision=decision, predicted_route=p_route, predicted_kind=p_kind, path_reason=p_reason,
+        prediction_matches=None if flags else matches,
+        squid=tuple(ok_sq + failed_sq), service=hit, dns=tuple(dq), flags=tuple(flags))

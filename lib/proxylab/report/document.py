@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import pandas as pd
 from proxylab.analysis import Analysis, analyse
 from proxylab.capture import RunRecord
 from proxylab.logs.tables import load_tables
-from proxylab.report import charts, i18n
+from proxylab.report import charts, i18n, words
 from proxylab.report.redact import Redactor, build
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
@@ -61,12 +61,15 @@ class Report:
     analysis: Analysis
     lang: str = "en"
     redactor: Redactor | None = None
+    # Every fact-bearing sentence rendered so far, with the facts it states: what
+    # lets a test hold the two languages to the same facts.
+    said: list[words.Said] = field(default_factory=list, repr=False)
 
     @classmethod
     def load(cls, captures: Iterable[str | Path], lang: str = "en", redact: bool = False,
              key: str = "") -> Report:
-        if lang not in i18n.LANGS:
-            raise ValueError(f"lang must be one of {', '.join(i18n.LANGS)}, not {lang!r}")
+        if lang not in words.LANGS:
+            raise ValueError(f"lang must be one of {', '.join(words.LANGS)}, not {lang!r}")
         tables = load_tables([Path(c) for c in captures])
         return cls(analyse(tables), lang, build(tables, enabled=redact, key=key))
 
@@ -76,6 +79,16 @@ class Report:
 
     def t(self, key: str, **kw: Any) -> str:
         return i18n.t(self.lang, key, **kw)
+
+    def say(self, said: words.Said) -> str:
+        """Record what a sentence states, return its text."""
+        self.said.append(said)
+        return said.text
+
+    @property
+    def facts(self) -> frozenset[words.FactKey]:
+        """The facts stated by every sentence rendered so far."""
+        return frozenset(k for s in self.said for k in s.facts)
 
     @property
     def runs(self) -> pd.DataFrame:
@@ -98,10 +111,10 @@ class Report:
 
     def answer_md(self) -> str:
         c = self.analysis.conclusion
-        head = self.r(i18n.headline(c.findings, c.headline, self.lang))
+        head = self.r(self.say(words.headline(c, self.lang)))
         lines = [f"## {self.t('answer_h')}", "", f"**{head}**", "",
                  f"### {self.t('findings_h')}", ""]
-        lines += [f"- {self.r(i18n.finding(f, self.lang))}" for f in c.findings]
+        lines += [f"- {self.r(self.say(words.finding(f, self.lang)))}" for f in c.findings]
         return "\n".join(lines)
 
     def setup_md(self) -> str:
@@ -156,9 +169,9 @@ class Report:
                  (yes if r["prediction_matches"] else no)] for _, r in routes.iterrows()]
         parts = [head, "", meta, "", self.r(md_table(self.t("cols").split("|"), rows)), "",
                  f"**{self.t('why_t')}**", ""]
-        for _, r in routes.iterrows():
+        for idx, r in routes.iterrows():
             flag = " ⚠" if r["route"] == "inconsistent" else ""
-            why = self._why_ja(run_id, r) if self.lang == "ja" else r["why"]
+            why = self.say(words.why(self.analysis.fact(int(idx)), self.lang))
             parts.append(f"- **{r['step']}**{flag}: {code_urls(self.r(why))}")
         ev = self.analysis.evidence
         ev = ev[(ev["run_id"] == run_id) & (ev["source"] != "function")]
@@ -168,27 +181,6 @@ class Report:
             parts += ["", f"**{self.t('excerpt_t')}**", "", "```text",
                       *[self.r(x).replace("\t", " ") for x in excerpt], "```"]
         return "\n".join(parts)
-
-    def _why_ja(self, run_id: str, r: pd.Series) -> str:
-        from proxylab.logs import squid
-
-        env = dict(self._record(run_id).env)
-        resources = dict(self._record(run_id).resources)
-        ev = self.analysis.evidence
-        lines = ev[(ev["run_id"] == run_id) & (ev["step"] == r["step"])
-                   & (ev["source"] == "squid")]["text"]
-        squid_line = None
-        for text in lines:
-            try:
-                squid_line = squid.parse_line(str(text))
-                break
-            except squid.LineError:
-                continue
-        dq = self.analysis.tables.dns_queries
-        ans = dq[(dq["run_id"] == run_id) & (dq["name"] == r["host"])
-                 & (dq["resolver"].astype(str) == "proxy-vpc")]["answer"]
-        return i18n.why_ja(r.to_dict(), env, resources, squid_line,
-                           None if ans.empty else str(ans.iloc[0]))
 
     def no_steps_md(self, run_id: str) -> str:
         """A run without step lines: say so, with the run's error and the function's
@@ -223,8 +215,9 @@ class Report:
         flagged = a.routes[a.routes["route"] == "inconsistent"]
         if len(flagged):
             parts += [self.t("incons_bad"), ""] + [
-                f"- `{self.r(r['run_id'])}` {r['step']}: {self.r(r['flag'])}"
-                for _, r in flagged.iterrows()]
+                f"- `{self.r(r['run_id'])}` {r['step']}: "
+                + self.r(self.say(words.flags(a.fact(int(i)), self.lang)))
+                for i, r in flagged.iterrows()]
         else:
             parts.append(self.t("incons_ok"))
         parts.append("")

@@ -1,15 +1,12 @@
-"""Report prose in English and Japanese.
+"""The report's fixed text (headings, captions, method) in English and Japanese.
 
-Sentences that carry results are built from structured findings
-(:class:`proxylab.analysis.conclude.Finding`), never translated from the English
-text, so both languages state exactly the same computed facts.
+Nothing here states a result: sentences built from the analysis' facts are in
+:mod:`proxylab.report.words`.
 """
 
 from __future__ import annotations
 
-from proxylab.analysis.conclude import DIRECT, Finding
-
-LANGS = ("en", "ja")
+from proxylab.report.words import LANGS
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -135,140 +132,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
-LABEL_JA = {"s3": "S3", "web": "Web サイト", "regional-api": "リージョン API",
-            "private-api": "プライベート API"}
-
-
 def t(lang: str, key: str, **kw: object) -> str:
     text = TEXT.get(lang, TEXT["en"]).get(key) or TEXT["en"][key]
     return text.format(**kw) if kw else text
 
 
-def _cond_ja(cond: str) -> str:
-    if cond.endswith(" was set"):
-        return f"{cond[: -len(' was set')]} が設定されていた"
-    if " matched the host " in cond:
-        var, rest = cond.split(" matched the host ")
-        client = rest.replace(" decides on", "")
-        return f"{var} が {client} の判定対象ホストに一致した"
-    if cond.startswith("the client's own proxy logic"):
-        return "クライアント自身のプロキシ判定が直接接続を選んだ"
-    if cond.startswith("the layout had "):
-        return f"構成に {cond[len('the layout had '):]} があった"
-    return cond
-
-
-def finding(f: Finding, lang: str) -> str:
-    if lang != "ja":
-        return f.sentence
-    label = LABEL_JA.get(f.target, f.label)
-    if not f.bypassed_in:
-        text = (f"{label}は、呼び出したすべてのシナリオ ({', '.join(f.crossed_in)}) で"
-                "プロキシを経由しました")
-    elif not f.crossed_in:
-        text = (f"{label}は、呼び出したすべてのシナリオ ({', '.join(f.bypassed_in)}) で"
-                "プロキシを経由しませんでした")
-    else:
-        text = f"{label}がプロキシを迂回したのは {', '.join(f.bypassed_in)} だけです"
-        if f.explained_by:
-            text += "。これはちょうど " + "、".join(_cond_ja(c) for c in f.explained_by) + \
-                " シナリオです"
-            if f.reasons:
-                text += " (" + "; ".join(f"{s}: {r}" for s, r in f.reasons.items()) + ")"
-            others = [c.split(" ")[0] for c in f.explained_by
-                      if c.split(" ")[0] not in f.acting and c.endswith(" was set")]
-            if f.acting and others:
-                text += (f"。これらの実行だけでは区別できませんが、クライアント自身のロジックが"
-                         f"見るのは {'、'.join(f.acting)} だけで、{'、'.join(others)} を外しても"
-                         "判定は変わりません")
-        else:
-            text += "。単一の変数や構成では説明できません"
-    if f.failed:
-        text += "。失敗: " + "、".join(f"{s} ({v})" for s, v in f.failed.items())
-    if f.mixed:
-        text += f"。繰り返し実行で結果が分かれたシナリオ: {', '.join(f.mixed)}"
-    return text + "。"
-
-
-def headline(findings: list[Finding], english: str, lang: str) -> str:
-    if lang != "ja":
-        return english
-    bypassing = [f for f in findings if f.bypassed_in and f.crossed_in]
-    always = [f for f in findings if f.bypassed_in and not f.crossed_in]
-    never = [f for f in findings if not f.bypassed_in]
-    parts = []
-    if bypassing:
-        acts = sorted({a for f in bypassing for a in f.acting})
-        what = "と".join(LABEL_JA[f.target] for f in bypassing)
-        where = "; ".join(f"{LABEL_JA[f.target]}: {', '.join(f.bypassed_in)}" for f in bypassing)
-        if all(f.acting for f in bypassing):
-            cond = f"{'と'.join(acts)} が一致したときだけ"
-        elif all(f.acting or f.explained_by[:1] == [DIRECT] for f in bypassing):
-            cond = "クライアント自身のプロキシ判定が直接接続を選んだときだけ"
-        else:
-            cond = "一部のシナリオで"
-        parts.append(f"{what}は、{cond}プロキシを迂回しました ({where})")
-    if always:
-        parts.append("と".join(LABEL_JA[f.target] for f in always) + "は常にプロキシを迂回しました")
-    if never:
-        parts.append("と".join(LABEL_JA[f.target] for f in never) + "は常にプロキシを経由しました")
-    return "。".join(parts) + "。"
-
-
-__all__ = ["LANGS", "TEXT", "finding", "headline", "t"]
-
-
-ROUTE_JA = {"proxy": "プロキシ経由", "endpoint": "エンドポイント経由", "direct": "直接 (NAT)",
-            "failed-at-proxy": "プロキシで失敗", "failed-direct": "直接接続で失敗",
-            "inconsistent": "証跡が矛盾"}
-
-
-def why_ja(row: dict, env: dict[str, str], resources: dict[str, str], squid_line: object,
-           dns_answer: str | None) -> str:
-    """The Japanese "why" for one step, from the same structured facts as the English
-    one: the client's decision (re-run from the scenario's variables) and the evidence."""
-    from proxylab.analysis import predict
-
-    step = str(row["step"])
-    client = "botocore" if predict.STEP_CLIENTS.get(step) == "botocore" else "urllib"
-    d = predict.decide(step, env, resources, url=f"https://{row['host']}/")
-    parts = []
-    if client == "botocore":
-        parts.append(f"botocore はクライアント作成時にエンドポイント '{d.decision_host}' に対して"
-                     "プロキシを使うかを一度だけ判定します")
-    if d.proxy is None:
-        hit = predict.matching_entry(d.decision_host, env)
-        if hit and hit[1] == "*":
-            parts.append(f"NO_PROXY='*' のため {client} は直接接続しました")
-        elif hit:
-            how = "と一致" if hit[1] == "exact" else "にドメインのサフィックスとして一致"
-            parts.append(f"NO_PROXY のエントリ '{hit[0]}' が '{d.decision_host}' {how}するため、"
-                         f"{client} は直接接続しました")
-        else:
-            parts.append(f"この通信に使うプロキシ変数がないため、{client} は直接接続しました")
-    else:
-        parts.append(f"NO_PROXY に '{d.decision_host}' に一致するエントリがないため、{client} は "
-                     f"{d.proxy} に CONNECT を送りました")
-    route = str(row["route_guess"] if row["route"] == "inconsistent" else row["route"])
-    if route == "proxy" and squid_line is not None:
-        parts.append(f"Squid は {squid_line.method} {squid_line.url} を "
-                     f"{squid_line.squid_code}/{squid_line.http_status} と記録しました")
-    elif route == "endpoint":
-        name = "S3 ゲートウェイエンドポイント" if row["endpoint_kind"] == "gateway" else \
-            "execute-api インターフェイスエンドポイント"
-        vpce = f" {row['vpce_id']}" if isinstance(row.get("vpce_id"), str) else ""
-        parts.append(f"{name}{vpce} 経由でサービスに届きました")
-    elif route == "failed-at-proxy" and squid_line is not None:
-        parts.append(f"Squid は {squid_line.squid_code}/{squid_line.http_status:03d} "
-                     f"({squid_line.hierarchy}: 上流に接続していない) を返しました")
-        if dns_answer:
-            parts.append(f"プロキシ VPC のリゾルバーの応答は {dns_answer} でした")
-    elif route == "failed-direct":
-        parts.append("Squid にもサービス側にも記録がなく、ステップは "
-                     f"{row['outcome']} で終わりました")
-    elif route == "direct":
-        parts.append("Squid の記録なしにサービスがインターネット側から受けました (NAT 経由)")
-    text = "。".join(parts) + "。"
-    if row["route"] == "inconsistent":
-        text += f" 証跡が矛盾しています: {row['flag']}"
-    return text
+__all__ = ["LANGS", "TEXT", "t"]

@@ -93,7 +93,7 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
     say("rendering index.html and report.md")
     t0 = time.monotonic()
     report_nb = nb_out / NOTEBOOKS[-1]
-    to_html(report_nb, done.html, hide_input=True, title=title or "proxylab report")
+    to_html(report_nb, done.html, hide_input=True, title=title or "proxylab report", lang=lang)
     to_markdown(report_nb, done.markdown)
     to_html(nb_out / "03-analyse.ipynb", out_dir / "analysis.html", hide_input=False,
             title="proxylab analysis")
@@ -143,8 +143,9 @@ def _strip_parameters(nb: Any) -> None:
                                                                    .get("tags", [])))]
 
 
-def to_html(notebook: Path, out: Path, hide_input: bool, title: str) -> Path:
-    """Self-contained HTML: images are data URIs, no external scripts."""
+def to_html(notebook: Path, out: Path, hide_input: bool, title: str, lang: str = "en") -> Path:
+    """Self-contained HTML: images are data URIs, no external scripts; ``lang`` goes
+    on ``<html lang=...>`` so browsers and screen readers treat Japanese as Japanese."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -155,6 +156,7 @@ def to_html(notebook: Path, out: Path, hide_input: bool, title: str) -> Path:
     exporter.exclude_input = hide_input
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
+    exporter.language_code = lang
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _drop_external_scripts(body)
     out.write_text(body, encoding="utf-8")

@@ -1,0 +1,70 @@
+"""Facts -> words, in English and Japanese: every sentence of the report that
+states a result is written in this package, from the analysis' facts and
+nothing else.
+
+The analysis hands over typed facts - :class:`~proxylab.analysis.routes.RouteFact`
+(the route, the client's :class:`~proxylab.analysis.predict.Decision`, references
+to the Squid, service and DNS rows), :class:`~proxylab.analysis.conclude.Finding`
+and :class:`~proxylab.analysis.conclude.Condition` - and each language
+(:mod:`.en`, :mod:`.ja`) words them with one function per fact kind. No language
+re-parses a log line or re-runs the prediction, so the languages cannot disagree
+on a fact; what they say is checkable: each rendering returns a :class:`Said`
+with the text *and* the fact keys it stated (:mod:`.facts`), and a test requires
+the same set of keys from both languages. A new language is one more module with
+the same functions, and an entry in ``_LANG``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from proxylab.analysis.conclude import Conclusion, Condition, Finding
+from proxylab.analysis.routes import RouteFact
+from proxylab.report.words import en, ja
+from proxylab.report.words.facts import (
+    LANGS,
+    FactKey,
+    Said,
+    finding_facts,
+    headline_facts,
+    why_parts,
+)
+
+_LANG: dict[str, ModuleType] = {"en": en, "ja": ja}
+
+
+def why(f: RouteFact, lang: str) -> Said:
+    """One step's paragraph: the client's decision, then what the evidence shows,
+    then any contradiction or mismatch with the prediction."""
+    w = _LANG[lang]
+    said: dict[str, list[str]] = {"main": [], "flag": [], "mismatch": []}
+    facts: set[FactKey] = set()
+    for kind, payload, key in why_parts(f):
+        text = w.PARTS[kind](payload)
+        if text:
+            said[kind if kind in ("flag", "mismatch") else "main"].append(text)
+            facts.add(key)
+    return Said(w.assemble((said["main"], said["flag"], said["mismatch"])), frozenset(facts))
+
+
+def flags(f: RouteFact, lang: str) -> Said:
+    """The ways one step's evidence contradicts itself (the checks section)."""
+    w = _LANG[lang]
+    return Said("; ".join(w.FLAG[x.kind](x) for x in f.flags),
+                frozenset((f.scenario, f.step, str(f.route), str(x.kind), "") for x in f.flags))
+
+
+def condition(c: Condition, lang: str) -> str:
+    return _LANG[lang].condition(c)
+
+
+def finding(f: Finding, lang: str) -> Said:
+    return Said(_LANG[lang].finding(f), finding_facts(f))
+
+
+def headline(c: Conclusion, lang: str) -> Said:
+    return Said(_LANG[lang].headline(c), headline_facts(c))
+
+
+__all__ = ["LANGS", "FactKey", "Said", "condition", "finding", "flags", "headline", "why",
+           "why_parts"]

@@ -1,0 +1,262 @@
+"""The report's sentences in Japanese: one function per fact kind, the same kinds
+as :mod:`proxylab.report.words.en`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from proxylab.analysis.conclude import Conclusion, Condition, Finding
+from proxylab.analysis.predict import Decision
+from proxylab.analysis.routes import DnsRef, Flag, RouteFact, ServiceRef, SquidRef
+from proxylab.report.words.facts import ref, status_text
+from proxylab.vocab import (
+    BypassBasis,
+    Client,
+    ConditionKind,
+    EndpointKind,
+    EndpointSource,
+    FlagKind,
+    MatchKind,
+    PathReason,
+    ReasonKind,
+)
+
+SOURCE = {EndpointSource.AWS_ENDPOINT_URL_S3: "AWS_ENDPOINT_URL_S3 による",
+          EndpointSource.AWS_ENDPOINT_URL: "AWS_ENDPOINT_URL による",
+          EndpointSource.DEFAULT: "リージョンの既定値",
+          EndpointSource.LEGACY_GLOBAL: "us-east-1 の従来のグローバルエンドポイント"}
+
+
+def cause(d: Decision) -> str:
+    var = d.no_proxy_variable or "NO_PROXY"
+    if d.reason == ReasonKind.NO_PROXY_MATCHED and d.match is not None:
+        if d.match.how == MatchKind.STAR:
+            return f"{var}='*' はすべてのホストを迂回させる"
+        if d.match.how == MatchKind.EXACT:
+            return f"{var} のエントリ '{d.match.entry}' が '{d.compared}' と一致する"
+        return (f"{var} のエントリ '{d.match.entry}' が '{d.compared}' にドメインのサフィックス"
+                "として一致する")
+    if d.reason == ReasonKind.PROXY_CANCELLED:
+        return (f"{d.cancelled_by} が空の値で設定されており {str(d.cancelled_by).upper()} を"
+                "打ち消す")
+    if d.reason == ReasonKind.NO_PROXY_VARIABLE:
+        return f"{d.scheme}_proxy 変数が設定されていない"
+    if d.reason == ReasonKind.NO_ENTRY_MATCHED:
+        return f"{var} ({d.no_proxy_value!r}) に '{d.compared}' に一致するエントリがない"
+    return "NO_PROXY が設定されていない"
+
+
+def decision(d: Decision) -> str:
+    client = str(d.client)
+    if d.proxy is None:
+        to = f" '{d.request_host}' に" if (d.client == Client.BOTOCORE
+                                           and d.request_host != d.decision_host) else ""
+        effect = f"{client} は{to}直接接続しました"
+    elif d.client == Client.BOTOCORE:
+        effect = f"botocore は {d.proxy} ({d.proxy_variable} の値) を使いました"
+    elif d.scheme == "https":
+        effect = f"urllib は {d.proxy} ({d.proxy_variable} の値) に CONNECT を送りました"
+    else:
+        effect = (f"urllib は {d.proxy} ({d.proxy_variable} の値) に、CONNECT ではなく絶対 URI の"
+                  "リクエストを送りました")
+    text = f"{cause(d)}ため、{effect}"
+    if d.proxy is not None and d.request_host_match is not None:
+        text += (f" ({d.no_proxy_variable or 'NO_PROXY'} のエントリ "
+                 f"'{d.request_host_match.entry}' はリクエスト先ホスト '{d.request_host}' に一致"
+                 "しますが、botocore はクライアントごとに一度、エンドポイントのホストに対して判定"
+                 "します)")
+    if d.client == Client.BOTOCORE:
+        src = SOURCE.get(d.endpoint_source, str(d.endpoint_source)) if d.endpoint_source \
+            else ""
+        style = "。パス形式のリクエストにもなります" if d.path_style else ""
+        return (f"botocore の S3 エンドポイントは '{d.decision_host}' ({src}{style}) で、"
+                f"botocore はクライアント作成時に '{d.compared}' に対してプロキシを使うかを一度"
+                f"だけ判定します。{text}")
+    return text
+
+
+def endpoint_name(kind: EndpointKind | None, host: str) -> str:
+    if kind == EndpointKind.GATEWAY:
+        return "S3 ゲートウェイエンドポイント"
+    return ("execute-api インターフェイスエンドポイント" if ".execute-api." in host
+            else "インターフェイスエンドポイント")
+
+
+HIER = {"HIER_NONE": ": 上流に接続していない",
+        "HIER_DIRECT": ": Squid 自身がオリジンに接続した"}
+RESOLVER = {"proxy-vpc": "プロキシ VPC のリゾルバー", "lambda-vpc": "Lambda VPC のリゾルバー",
+            "public": "パブリックリゾルバー"}
+
+
+def squid(s: SquidRef) -> str:
+    return (f"Squid は {s.method} {s.url} を {s.squid_code}/{status_text(s.http_status)} と記録"
+            f"しました ({ref('proxy_access.log', s.line_no)})")
+
+
+def front(h: ServiceRef) -> str:
+    return (f"{h.service} のフロントはプロキシ側の {h.source_ip} から受け、"
+            f"{status_text(h.status)} を"
+            f"返しました ({ref('services.log', h.line_no)})")
+
+
+def endpoint_front(p: tuple[RouteFact, ServiceRef]) -> str:
+    f, h = p
+    vpce = f" {h.vpce_id}" if h.vpce_id else ""
+    return (f"{endpoint_name(f.endpoint_kind, f.host)}{vpce} 経由でサービスに届きました "
+            f"(フロントは {h.via} 経由で {h.source_ip} から受け、状態 {status_text(h.status)}; "
+            f"{ref('services.log', h.line_no)})")
+
+
+def squid_failed(s: SquidRef) -> str:
+    return (f"Squid は {s.squid_code}/{status_text(s.http_status, 3)} ({s.hierarchy}"
+            f"{HIER.get(s.hierarchy, '')}) を返しました "
+            f"({ref('proxy_access.log', s.line_no)})")
+
+
+def dns(d: DnsRef) -> str:
+    return (f"{RESOLVER.get(d.resolver, d.resolver + ' リゾルバー')}の応答は {d.answer} でした "
+            f"({d.name}; {ref('dns.log', d.line_no)})")
+
+
+def direct_front(h: ServiceRef) -> str:
+    return (f"{h.service} のフロントが Squid の記録なしにインターネット側 ({h.source_ip}) から"
+            f"受けました: 直接 (NAT) の経路です ({ref('services.log', h.line_no)})")
+
+
+FLAG: dict[FlagKind, Callable[[Flag], str]] = {
+    FlagKind.SQUID_FAILED_FRONT_SAW: lambda x: (
+        f"Squid は {x.host} の失敗したリクエストしか記録していないのに、{x.detail} のフロントは"
+        "インターネットからリクエストを受けています"),
+    FlagKind.TUNNEL_BUT_ENDPOINT: lambda x: (
+        f"Squid は {x.host} をトンネルしたのに、フロントは {x.detail} 経由で受けており、"
+        f"インターネットからの {x.host} の記録はありません"),
+    FlagKind.OK_BUT_FRONT_ERROR: lambda x: (
+        f"ステップは ok と報告していますが、フロントは {x.detail} を返しました"),
+    FlagKind.OK_BUT_SQUID_FAILED: lambda x: (
+        f"ステップは ok と報告していますが、Squid は {x.host} の失敗しか記録していません"),
+    FlagKind.TUNNEL_WITHOUT_FRONT: lambda x: (
+        f"Squid は {x.host} をトンネルしステップも ok ですが、どのサービスのフロントも"
+        "記録していません"),
+    FlagKind.PROXY_PREDICTED_SQUID_SILENT: lambda x: (
+        f"クライアントのロジックでは {x.host} はプロキシに送られるはずですが、Squid には記録が"
+        "なく、ステップは成功しました (フロントのログもありません)"),
+    FlagKind.OK_WITHOUT_EVIDENCE: lambda x: (
+        f"ステップは ok と報告していますが、Squid もサービスのフロントも {x.host} への"
+        "リクエストを記録していません"),
+    FlagKind.TUNNEL_ERROR_WITHOUT_SQUID: lambda x: (
+        f"ステップはプロキシのトンネルエラーを報告していますが、Squid には {x.host} の記録が"
+        "ありません"),
+}
+
+PATH = {
+    PathReason.PROXY_INTERNET: "プロキシはインターネット経由で到達します",
+    PathReason.PRIVATE_NAME_UNRESOLVED: ("プライベート API の名前は VPC の外では解決できないため、"
+                                         "プロキシはトンネルを開けません"),
+    PathReason.S3_GATEWAY: ("S3 のパブリックアドレスは S3 ゲートウェイエンドポイントへ"
+                            "ルーティングされます"),
+    PathReason.NO_S3_ROUTE: "S3 ゲートウェイエンドポイントも NAT もなく、S3 への経路がありません",
+    PathReason.INTERFACE_PRIVATE_DNS: ("プライベート DNS が execute-api の名前をインターフェイス"
+                                       "エンドポイントに向けます"),
+    PathReason.NO_EXECUTE_API_ROUTE: ("プライベート DNS 付きの execute-api インターフェイス"
+                                      "エンドポイントも NAT もなく、経路がありません"),
+    PathReason.NO_NAT: "Lambda VPC には NAT がなく、インターネットへの直接の経路がありません",
+}
+
+
+def mismatch(f: RouteFact) -> str:
+    kind = f" ({f.predicted_kind})" if f.predicted_kind else ""
+    return (f"クライアントのロジックの予測は {f.predicted_route}{kind} ({PATH[f.path_reason]}) "
+            f"でしたが、観測は {f.route_guess} でした。")
+
+
+def assemble(p: tuple[list[str], list[str], list[str]]) -> str:
+    main, flags, mism = p
+    text = "。".join(main) + "。" if main else ""
+    if flags:
+        text += " 証跡が矛盾しています: " + "; ".join(flags) + "。"
+    if mism:
+        text += " " + " ".join(mism)
+    return text
+
+
+PARTS: dict[str, Callable[[Any], str]] = {
+    "decision": decision, "squid": squid, "front": front,
+    "endpoint-front": endpoint_front,
+    "endpoint-inferred": lambda f: (
+        "Squid に記録がなくステップは成功したため、"
+        f"{endpoint_name(f.endpoint_kind, f.host)}が運んだと推定しました "
+        "(このバックエンドにはこのサービスのフロントのログがありません)"),
+    "squid-failed": squid_failed, "dns": dns, "direct-front": direct_front,
+    "direct-inferred": lambda f: (
+        "Squid に記録がなくステップは成功しました。このバックエンドにはこのサービスのフロントの"
+        "ログがないため、プロキシを通らない直接の経路と推定しました"),
+    "nothing-seen": lambda f: (
+        f"Squid にもサービス側にも記録がなく、ステップは {f.outcome} で終わりました"),
+    "flag": lambda x: FLAG[x.kind](x), "mismatch": mismatch,
+    "assemble": assemble,
+}
+
+
+LABEL = {"s3": "S3", "web": "Web サイト", "regional-api": "リージョン API",
+         "private-api": "プライベート API"}
+
+
+def condition(c: Condition) -> str:
+    return {ConditionKind.VAR_SET: lambda: f"{c.variable} が設定されていた",
+            ConditionKind.NO_PROXY_MATCHED: lambda: (
+                f"{c.variable} が {c.client} の判定対象ホストに一致した"),
+            ConditionKind.CLIENT_DIRECT: lambda: (
+                "クライアント自身のプロキシ判定が直接接続を選んだ"),
+            ConditionKind.LAYOUT: lambda: f"構成に {c.key.replace('_', ' ')} があった",
+            }[c.kind]()
+
+
+def finding(f: Finding) -> str:
+    label = LABEL.get(f.target, f.label)
+    if not f.bypassed_in:
+        text = (f"{label}は、呼び出したすべてのシナリオ ({', '.join(f.crossed_in)}) で"
+                "プロキシを経由しました")
+    elif not f.crossed_in:
+        text = (f"{label}は、呼び出したすべてのシナリオ ({', '.join(f.bypassed_in)}) で"
+                "プロキシを経由しませんでした")
+    else:
+        text = f"{label}がプロキシを迂回したのは {', '.join(f.bypassed_in)} だけです"
+        if f.explained_by:
+            text += ("。これはちょうど " + "、".join(condition(c) for c in f.explained_by)
+                     + " シナリオです")
+            if f.reasons:
+                text += " (" + "; ".join(f"{s}: {cause(d)}" for s, d in f.reasons.items()) + ")"
+            elif f.acting and len(f.explained_by) > 1 and f.others:
+                text += (f"。これらの実行だけでは区別できませんが、クライアント自身のロジックが"
+                         f"見るのは {'、'.join(f.acting)} だけで、{'、'.join(f.others)} を外しても"
+                         "判定は変わりません")
+        else:
+            text += "。単一の変数や構成では説明できません"
+    if f.failed:
+        text += "。失敗: " + "、".join(f"{s} ({r}, {o})" for s, (r, o) in f.failed.items())
+    if f.mixed:
+        text += f"。繰り返し実行で結果が分かれたシナリオ: {', '.join(f.mixed)}"
+    return text + "。"
+
+
+def headline(c: Conclusion) -> str:
+    if not c.findings:
+        return "プローブのステップが記録されていないため、結論はありません。"
+    lab = LABEL
+    parts = []
+    if c.bypassing:
+        what = "と".join(lab[f.target] for f in c.bypassing)
+        where = "; ".join(f"{lab[f.target]}: {', '.join(f.bypassed_in)}" for f in c.bypassing)
+        cond = {BypassBasis.ACTING: f"{'と'.join(c.acting)} が一致したときだけ",
+                BypassBasis.CLIENT_DIRECT: ("クライアント自身のプロキシ判定が直接接続を選んだ"
+                                            "ときだけ"),
+                }.get(c.basis or BypassBasis.SOME, "一部のシナリオで")
+        parts.append(f"{what}は、{cond}プロキシを迂回しました ({where})")
+    if c.always_bypassed:
+        parts.append("と".join(lab[f.target] for f in c.always_bypassed)
+                     + "は常にプロキシを迂回しました")
+    if c.never_bypassed:
+        parts.append("と".join(lab[f.target] for f in c.never_bypassed)
+                     + "は常にプロキシを経由しました")
+    return "。".join(parts) + "。"
