@@ -22,7 +22,6 @@ distinct host.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,7 +38,10 @@ from proxylab.audit.parallel import (
 from proxylab.audit.parse import (
     NATIVE,
     NATIVE_OK,
+    bad_key_tokens,
     detect_format,
+    has_bad_key,
+    key_tokens_ok,
     parse_chunk,
     prepare_chunk,
     scan_native,
@@ -47,7 +49,6 @@ from proxylab.audit.parse import (
 )
 from proxylab.audit.sources import Source, expand_paths, iter_chunks, open_source
 
-_CS_RE = re.compile(r"^[A-Z][A-Z0-9_]*/\d{3}$")
 _COMPACT_ROWS = 10_000  # fine groups held before a re-reduction: they pin chunk buffers
 
 
@@ -178,7 +179,7 @@ def process_chunk(buf: bytes, fmt: str, opts: IngestOptions, prepared: bool = Fa
                          engine=opts.engine)
     df = parsed.df
     lines = parsed.lines
-    ok = _ok_with_valid_cs(df)
+    ok = key_tokens_ok(df)
     n_ok = int(ok.sum())
     samples = [unfill(t[:300]).decode("utf-8", "replace") for t in parsed.dropped_samples]
     samples = samples[: max(0, want)]
@@ -214,16 +215,6 @@ def _bucket(opts: IngestOptions) -> pl.Expr:
     return ((pl.col("ts") // opts.bucket_seconds) * opts.bucket_seconds).cast(pl.Int64)
 
 
-def _ok_with_valid_cs(df: pl.DataFrame) -> pl.Series:
-    """``ok`` minus rows whose code/status token is not CODE/ddd (checked once per distinct
-    token, not per line)."""
-    ok = df["ok"]
-    cs_bad = [v for v in df["cs"].drop_nulls().unique().to_list() if not _CS_RE.match(v)]
-    if cs_bad:
-        ok = ok & ~df["cs"].is_in(cs_bad).fill_null(False)
-    return ok
-
-
 def _row_samples(buf: bytes, parsed, ok: pl.Series, want: int) -> list[str]:
     """The text of the first ``want`` rows that are not ok, in file order."""
     out: list[str] = []
@@ -241,13 +232,13 @@ def _row_samples(buf: bytes, parsed, ok: pl.Series, want: int) -> list[str]:
     return out
 
 
-def _native_samples(buf: bytes, want: int) -> list[str]:
+def _native_samples(buf: bytes, want: int, bad_keys: dict[str, pl.Series]) -> list[str]:
     """The first ``want`` malformed lines of a native chunk, in file order.
 
     A second streaming query yields just their row numbers (a row is a line, as in
     :func:`parse_native`), so no chunk-sized frame is materialised for a handful of lines.
     """
-    bad = ~NATIVE_OK | ~pl.col("cs").str.contains(_CS_RE.pattern).fill_null(True)
+    bad = ~NATIVE_OK | has_bad_key(bad_keys)
     rows = (scan_native(buf).with_row_index("row").filter(bad).select("row").head(want)
             .collect(engine="streaming")["row"].to_list())
     if not rows:
@@ -273,13 +264,14 @@ def _process_native(buf: bytes, opts: IngestOptions, want: int) -> ChunkResult:
     if opts.until is not None:
         before = pl.col("ts") < opts.until
         window = before if window is None else window & before
-    keys = [*_FINE_KEYS, _bucket(opts).alias("bucket"), NATIVE_OK.alias("ok")]
+    keys = [*_FINE_KEYS, _bucket(opts).alias("bucket"), NATIVE_OK]
     if window is not None:
         keys.append(window.fill_null(False).alias("in_window"))
     grouped = (scan_native(buf).group_by(*keys).agg(*_FINE_AGGS)
                .collect(engine="streaming"))
     lines = int(grouped["requests"].sum())  # one row per line, as parse_native
-    good = _ok_with_valid_cs(grouped)
+    bad_keys = bad_key_tokens(grouped)
+    good = key_tokens_ok(grouped, bad_keys)
     fine = grouped.filter(good)
     n_ok = int(fine["requests"].sum())
     keep = pl.lit(True)
@@ -293,7 +285,7 @@ def _process_native(buf: bytes, opts: IngestOptions, want: int) -> ChunkResult:
     filtered = n_ok - int(fine["requests"].sum())
     samples: list[str] = []
     if n_ok < lines and want > 0:
-        samples = _native_samples(buf, want)
+        samples = _native_samples(buf, want, bad_keys)
     fine = fine.drop("ok", *(["in_window"] if window is not None else []))
     return ChunkResult(lines, n_ok, lines - n_ok, filtered, samples, fine)
 

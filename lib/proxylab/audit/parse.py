@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from proxylab.grammar.squid import CODE_STATUS, HIER_PEER, MAX_EPOCH, NUMBER, TOKEN, TS
+
 NATIVE = "native"
 COMMON = "common"
 COMBINED = "combined"
@@ -41,7 +43,7 @@ _COMBINED_RE = re.compile(rb'^\S+ \S+ \S+ \[[^\]]+\] "[^"]*" \d{3} \d+ "[^"]*" "
 
 _NATIVE_NAMES = ["ts", "elapsed", "client", "cs", "bytes", "method", "url", "user", "hier",
                  "ctype", "extra"]
-_NATIVE_SCHEMA = {n: pl.String for n in _NATIVE_NAMES} | {"ts": pl.Float64, "bytes": pl.Int64}
+_NATIVE_SCHEMA = {n: pl.String for n in _NATIVE_NAMES}
 _COMMON_NAMES = ["client", "ident", "user", "tdate", "tz", "request", "status", "bytes",
                  "codehier", "extra"]
 _COMBINED_NAMES = ["client", "ident", "user", "tdate", "tz", "request", "status", "bytes",
@@ -161,28 +163,74 @@ def scan_native(buf: bytes) -> pl.LazyFrame:
     it in one pass on polars' streaming engine (no chunk-sized DataFrame materialised:
     ~25% less CPU and ~30% less memory than :func:`parse_native` + a group-by).
 
-    Same reader settings as :func:`parse_native`, so a line is well-formed (:data:`NATIVE_OK`)
-    exactly when it is there."""
-    return pl.scan_csv(
+    Columns: ts (f64), client, cs, bytes (i64), method, url and ``ok``: the line obeys
+    the grammar's rule (:mod:`proxylab.grammar.squid`) in every field but the four
+    group keys (client, cs, method, url), which :func:`key_tokens_ok` checks once per
+    distinct token."""
+    lf = pl.scan_csv(
         buf, has_header=False, separator=" ", quote_char=None,
         schema={n: _NATIVE_SCHEMA.get(n, pl.String) for n in _NATIVE_NAMES},
         ignore_errors=True, truncate_ragged_lines=True, encoding="utf8-lossy",
         missing_columns="insert", extra_columns="ignore", raise_if_empty=False,
     )
+    return lf.select(*_TYPED, _NATIVE_FIELDS_OK.alias("ok"))
 
 
-# Exactly ten fields: the tenth (content type) present, no eleventh.
-NATIVE_OK = pl.all_horizontal(
-    pl.col("ts", "client", "cs", "bytes", "method", "url", "ctype").is_not_null()
-) & pl.col("extra").is_null()
+# The grammar's field patterns, anchored. The elapsed time carries the padding fill.
+_FULL = {k: f"^(?:{v})$" for k, v in {"ts": TS, "bytes": NUMBER, "user": TOKEN,
+                                       "hier": HIER_PEER, "ctype": TOKEN}.items()}
+_NATIVE_FIELDS_OK = (
+    pl.col("ts").str.contains(_FULL["ts"])
+    & pl.col("elapsed").str.contains(f"^\x01*{NUMBER}$")
+    & pl.col("bytes").str.contains(_FULL["bytes"])
+    & pl.col("user").str.contains(_FULL["user"])
+    & pl.col("hier").str.contains(_FULL["hier"])
+    & pl.col("ctype").str.contains(_FULL["ctype"])
+    & pl.col("extra").is_null()
+    & pl.all_horizontal(pl.col("client", "cs", "method", "url").is_not_null())
+    & (pl.col("ts").cast(pl.Float64, strict=False) < MAX_EPOCH)
+).fill_null(False)
+_TYPED = (pl.col("ts").cast(pl.Float64, strict=False), pl.col("client"), pl.col("cs"),
+          pl.col("bytes").cast(pl.Int64, strict=False), pl.col("method"), pl.col("url"))
+NATIVE_OK = pl.col("ok")
+
+# Group keys: checked on distinct tokens (a few thousand per chunk), not per line.
+KEY_PATTERNS = {"cs": f"^{CODE_STATUS}$", "client": f"^{TOKEN}$", "method": f"^{TOKEN}$",
+                 "url": f"^{TOKEN}$"}
+
+
+def bad_key_tokens(df: pl.DataFrame) -> dict[str, pl.Series]:
+    """The distinct key tokens (client, CODE/status, method, url) of ``df`` that do not
+    fit the grammar, per column (columns with none are left out)."""
+    out = {}
+    for col, pattern in KEY_PATTERNS.items():
+        if col in df.columns:
+            uniq = df[col].drop_nulls().unique()
+            bad = uniq.filter(~uniq.str.contains(pattern))
+            if len(bad):
+                out[col] = bad
+    return out
+
+
+def has_bad_key(bad: dict[str, pl.Series]) -> pl.Expr:
+    """Per row: one of its key tokens is among ``bad``."""
+    expr = pl.lit(False)
+    for col, values in bad.items():
+        expr = expr | pl.col(col).is_in(values.implode()).fill_null(False)
+    return expr
+
+
+def key_tokens_ok(df: pl.DataFrame, bad: dict[str, pl.Series] | None = None) -> pl.Series:
+    """``ok`` and every key token fits the grammar, each distinct token checked once."""
+    bad = bad_key_tokens(df) if bad is None else bad
+    return df.select(pl.col("ok") & ~has_bad_key(bad)).to_series() if bad else df["ok"]
 
 
 def parse_native(buf: bytes) -> Parsed:
     """polars reader (default): one row per line (blank lines included), bad values as
     nulls, invalid UTF-8 replaced."""
-    df = _read(buf, _NATIVE_NAMES, _NATIVE_SCHEMA, [0, 2, 3, 4, 5, 6, 9, 10], None)
-    out = df.select(pl.col("ts", "client", "cs", "bytes", "method", "url"),
-                    NATIVE_OK.alias("ok"))
+    df = _read(buf, _NATIVE_NAMES, _NATIVE_SCHEMA, list(range(11)), None)
+    out = df.select(*_TYPED, _NATIVE_FIELDS_OK.alias("ok"))
     return Parsed(out, out.height, True)
 
 
@@ -234,23 +282,31 @@ def _writable_view(data: bytes) -> np.ndarray:
     return np.ctypeslib.as_array((ctypes.c_ubyte * len(data)).from_address(addr))
 
 
-def fill_padding_array(a: np.ndarray, block: int = 1 << 18) -> None:
+def fill_padding_array(a: np.ndarray, block: int = 1 << 18, line_ends: bool = False) -> None:
     """:func:`fill_padding` on a writable uint8 array.
 
     Works in cache-sized blocks: whole-chunk boolean temporaries would cost four
     chunk-sized arrays of memory and run slower. Each block looks one byte back; the
-    look-back flag is taken before the block is written.
+    look-back flag is taken before the block is written. With ``line_ends``, a space
+    right before ``\n`` (or ending the array) is filled too (see :func:`prepare_chunk`).
     """
     n = len(a)
     prev_space = False
     for s in range(0, n, block):
-        seg = a[s : min(n, s + block)]
+        e = min(n, s + block)
+        seg = a[s:e]
         sp = seg == 32
         pad = np.empty(len(seg), dtype=bool)
         pad[0] = prev_space
         pad[1:] = sp[:-1]
         prev_space = bool(sp[-1])
         np.logical_and(sp, pad, out=pad)
+        if line_ends:
+            end = np.empty(len(seg), dtype=bool)
+            np.equal(seg[1:], 10, out=end[:-1])
+            end[-1] = e == n or a[e] == 10
+            np.logical_and(end, sp, out=end)
+            np.logical_or(pad, end, out=pad)
         # space (32) - 31 = FILLER (1): arithmetic on the 0/1 mask, 2x a masked assignment
         np.subtract(seg, pad.view(np.uint8) * np.uint8(32 - FILLER), out=seg)
 
@@ -258,12 +314,26 @@ def fill_padding_array(a: np.ndarray, block: int = 1 << 18) -> None:
 def prepare_chunk(data: bytes, fmt: str) -> None:
     """The padding fill for the native format, in place (no-op for the others).
 
+    Two more in-place edits keep the reader's verdicts the grammar's: a raw ``\x01``
+    (the filler byte; never written by Squid) becomes ``\x02``, so a line holding
+    one stays malformed even in the padded elapsed field (a sample shows ``\x02``);
+    and a space that ends a line (before ``\n`` or ``\r\n``) becomes the filler, so
+    the CSV reader sees an eleventh field instead of an empty one it would drop.
+
     ``data`` must be a fresh object owned by the caller, as
     :func:`proxylab.audit.sources.iter_chunks` yields. Split from parsing so the
     reading thread can fill chunk k+1 (numpy, GIL released) while polars parses chunk k.
     """
     if fmt == NATIVE:
-        fill_padding_array(_writable_view(data))
+        a = _writable_view(data)
+        if data.find(b"\x01") >= 0:
+            a[a == FILLER] = 2
+        fill_padding_array(a, line_ends=True)
+        if data.find(b"\r") >= 0:  # CRLF: a space before "\r\n" (rare: found by memmem)
+            pos = data.find(b" \r\n")
+            while pos >= 0:
+                a[pos] = FILLER
+                pos = data.find(b" \r\n", pos + 1)
 
 
 def parse_chunk(data: bytes, fmt: str, prepared: bool = False, sample_limit: int = 20,
