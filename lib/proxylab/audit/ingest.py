@@ -212,7 +212,9 @@ _FINE_AGGS = (pl.len().cast(pl.Int64).alias("requests"), pl.col("bytes").sum(),
 
 
 def _bucket(opts: IngestOptions) -> pl.Expr:
-    return ((pl.col("ts") // opts.bucket_seconds) * opts.bucket_seconds).cast(pl.Int64)
+    # strict=False: a malformed line may carry inf/nan (its group is dropped anyway)
+    return ((pl.col("ts") // opts.bucket_seconds) * opts.bucket_seconds).cast(pl.Int64,
+                                                                          strict=False)
 
 
 def _row_samples(buf: bytes, parsed, ok: pl.Series, want: int) -> list[str]:

@@ -311,14 +311,29 @@ def fill_padding_array(a: np.ndarray, block: int = 1 << 18, line_ends: bool = Fa
         np.subtract(seg, pad.view(np.uint8) * np.uint8(32 - FILLER), out=seg)
 
 
+def _mark_carriage_returns(a: np.ndarray) -> None:
+    """A CR not ending a line (polars would strip it off a field) -> ``\x02``, which
+    keeps its line malformed as the grammar has it; a space before ``\r\n`` -> filler."""
+    cr = np.flatnonzero(a == 13)
+    nxt = cr + 1
+    ends = np.zeros(len(cr), dtype=bool)
+    inside = nxt < len(a)
+    ends[inside] = a[nxt[inside]] == 10
+    a[cr[~ends]] = 2
+    before = cr[ends] - 1
+    before = before[before >= 0]
+    a[before[a[before] == 32]] = FILLER
+
+
 def prepare_chunk(data: bytes, fmt: str) -> None:
     """The padding fill for the native format, in place (no-op for the others).
 
-    Two more in-place edits keep the reader's verdicts the grammar's: a raw ``\x01``
-    (the filler byte; never written by Squid) becomes ``\x02``, so a line holding
-    one stays malformed even in the padded elapsed field (a sample shows ``\x02``);
-    and a space that ends a line (before ``\n`` or ``\r\n``) becomes the filler, so
-    the CSV reader sees an eleventh field instead of an empty one it would drop.
+    More in-place edits keep the reader's verdicts the grammar's: a raw ``\x01``
+    (the filler byte; never written by Squid) and a CR that does not end a line
+    (polars strips one off a field) become ``\x02``, so their lines stay malformed
+    (a sample shows ``\x02``); and a space that ends a line (before ``\n`` or
+    ``\r\n``) becomes the filler, so the CSV reader sees an eleventh field instead
+    of an empty one it would drop.
 
     ``data`` must be a fresh object owned by the caller, as
     :func:`proxylab.audit.sources.iter_chunks` yields. Split from parsing so the
@@ -329,11 +344,8 @@ def prepare_chunk(data: bytes, fmt: str) -> None:
         if data.find(b"\x01") >= 0:
             a[a == FILLER] = 2
         fill_padding_array(a, line_ends=True)
-        if data.find(b"\r") >= 0:  # CRLF: a space before "\r\n" (rare: found by memmem)
-            pos = data.find(b" \r\n")
-            while pos >= 0:
-                a[pos] = FILLER
-                pos = data.find(b" \r\n", pos + 1)
+        if data.find(b"\r") >= 0:  # rare: CRLF files, or a stray CR
+            _mark_carriage_returns(a)
 
 
 def parse_chunk(data: bytes, fmt: str, prepared: bool = False, sample_limit: int = 20,
