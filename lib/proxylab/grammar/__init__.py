@@ -3,8 +3,9 @@
 =====================  ==============================================================
 record                 module (what to call)
 =====================  ==============================================================
-Squid access line      :mod:`.squid` (``parse_line``, ``verdict``, ``split_lines``,
-                       ``NATIVE_PATTERN`` for vectorised readers)
+any log file's lines   :mod:`.text` (``split_lines``, ``read_lines``: ``\\n`` only)
+Squid access line      :mod:`.squid` (``parse_line``, ``verdict``, ``NATIVE_PATTERN``
+                       and the field patterns for vectorised readers)
 host:port / target     :mod:`.hostport` (``split_target``, ``split_authority``)
 probe step line        :mod:`.step` (``parse_step``, ``find_step``, ``STEP_MARK``)
 Lambda platform lines  :mod:`.platform` (``start_line``/``parse_start``, ``end_line``,

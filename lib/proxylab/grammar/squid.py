@@ -4,9 +4,9 @@ This is the one grammar of a Squid line. Table builders (:mod:`proxylab.logs.squ
 the audit's vectorised reader (:mod:`proxylab.audit.parse`, checked line for line
 against this module by ``tests/unit/test_squid_grammar_property.py``), the AWS lab's
 CloudWatch filter and the expectation checker call :func:`parse_line` (one line ->
-:class:`SquidLine` or :class:`LineError`), :func:`verdict` (record / malformed / blank)
-and :func:`split_lines` (a file's text -> lines); fast readers use the patterns
-below instead of writing their own.
+:class:`SquidLine` or :class:`LineError`) and :func:`verdict` (record / malformed /
+blank), on lines made by :func:`proxylab.grammar.text.split_lines`; fast readers use
+the patterns below instead of writing their own.
 
 Native (``logformat squid``)::
 
@@ -130,15 +130,6 @@ class SquidLine:
     def request_start(self) -> float:
         """When the request began: Squid logs a transaction when it *ends*."""
         return self.ts - (self.elapsed_ms or 0) / 1000.0
-
-
-def split_lines(text: str) -> list[str]:
-    """A log file's text as lines: split on ``\\n`` only (``str.splitlines`` would also
-    split on ``\\v``, ``\\f``, ``\\x1c``-``\\x1e``, U+0085, U+2028...), CR of CRLF dropped."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
 
 
 def strip_ending(line: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from proxylab.capture import Capture, find_captures
+from proxylab.grammar.text import read_lines
 from proxylab.logs import dns, lambda_log, services, squid
 from proxylab.logs.base import concat, malformed_frame, to_utc, typed
 
@@ -148,10 +149,12 @@ def load_tables(sources: Iterable[Capture | Path | str] | None = None) -> Tables
         rid = cap.run_id
         runs.append(run_row(cap))
         results = {
-            "proxy_access.log": squid.parse_lines(cap.lines("proxy_access.log"), rid),
-            "function.log": lambda_log.parse_lines(cap.lines("function.log"), rid),
-            "dns.log": dns.parse_lines(cap.lines("dns.log"), rid, cap.record.get("started_at")),
-            "services.log": services.parse_lines(cap.lines("services.log"), rid),
+            # read_lines, not cap.lines: a line ends at "\n" only (see grammar.text)
+            "proxy_access.log": squid.parse_lines(read_lines(cap.path / "proxy_access.log"), rid),
+            "function.log": lambda_log.parse_lines(read_lines(cap.path / "function.log"), rid),
+            "dns.log": dns.parse_lines(read_lines(cap.path / "dns.log"), rid,
+                                       cap.record.get("started_at")),
+            "services.log": services.parse_lines(read_lines(cap.path / "services.log"), rid),
         }
         proxy.append(results["proxy_access.log"].frame)
         fl = results["function.log"]
