@@ -22,47 +22,46 @@ Every chunk yields the same columns: ts (epoch seconds, f64), client, cs
 from __future__ import annotations
 
 import ctypes
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
-from proxylab.grammar.squid import CODE_STATUS, HIER_PEER, MAX_EPOCH, NUMBER, TOKEN, TS
+from proxylab.grammar.squid import (
+    CODE_STATUS,
+    COMMON_PATTERN,
+    HIER_PEER,
+    MAX_EPOCH,
+    NUMBER,
+    TOKEN,
+    TS,
+    LineError,
+    parse_tl,
+)
+from proxylab.grammar.squid import detect_format as grammar_detect_format
+from proxylab.grammar.text import split_lines
+from proxylab.vocab import SquidFormat
 
 NATIVE = "native"
 COMMON = "common"
 COMBINED = "combined"
 FORMATS = (NATIVE, COMMON, COMBINED)
 
-_NATIVE_RE = re.compile(
-    rb"^\d+\.\d+ +-?\d+\s+\S+\s+[A-Z_]+/\d{3}\s+\d+\s+\S+\s+\S+\s+\S+\s+\S+/\S+\s+\S+\s*$"
-)
-_COMMON_RE = re.compile(rb'^\S+ \S+ \S+ \[[^\]]+\] "[^"]*" \d{3} \d+ \S+:\S+\s*$')
-_COMBINED_RE = re.compile(rb'^\S+ \S+ \S+ \[[^\]]+\] "[^"]*" \d{3} \d+ "[^"]*" "[^"]*" \S+:\S+\s*$')
-
 _NATIVE_NAMES = ["ts", "elapsed", "client", "cs", "bytes", "method", "url", "user", "hier",
                  "ctype", "extra"]
 _NATIVE_SCHEMA = {n: pl.String for n in _NATIVE_NAMES}
-_COMMON_NAMES = ["client", "ident", "user", "tdate", "tz", "request", "status", "bytes",
-                 "codehier", "extra"]
-_COMBINED_NAMES = ["client", "ident", "user", "tdate", "tz", "request", "status", "bytes",
-                   "referer", "agent", "codehier", "extra"]
 COLUMNS = ["ts", "client", "cs", "bytes", "method", "url", "ok"]
 
 
+_AUDIT_NAME = {SquidFormat.NATIVE: NATIVE, SquidFormat.COMMON: COMMON,
+               SquidFormat.COMBINED: COMBINED}
+
+
 def detect_format(buf: bytes | bytearray, probe_lines: int = 200) -> str:
-    """Pick the logformat that matches most of the first lines; native when none match."""
-    scores = dict.fromkeys(FORMATS, 0)
-    for line in bytes(buf[: 256 * 1024]).splitlines()[:probe_lines]:
-        if _NATIVE_RE.match(line):
-            scores[NATIVE] += 1
-        elif _COMBINED_RE.match(line):
-            scores[COMBINED] += 1
-        elif _COMMON_RE.match(line):
-            scores[COMMON] += 1
-    best = max(FORMATS, key=lambda f: scores[f])
-    return best if scores[best] else NATIVE
+    """The logformat most of the first lines parse as by the grammar; native when none do."""
+    head = bytes(buf[: 256 * 1024]).decode("utf-8", "replace")
+    lines = split_lines(head)[:probe_lines]
+    return _AUDIT_NAME[grammar_detect_format(lines, sample=probe_lines)]
 
 
 FILLER = 1  # byte written over padding spaces
@@ -235,37 +234,34 @@ def parse_native(buf: bytes) -> Parsed:
 
 
 def parse_common(buf: bytes, combined: bool) -> pl.DataFrame:
-    """Parse Squid's ``common``/``combined`` logformats (Apache-style, quoted request)."""
-    names = _COMBINED_NAMES if combined else _COMMON_NAMES
-    schema = {"bytes": pl.Int64}
-    wanted = ["client", "tdate", "tz", "request", "status", "bytes", "codehier", "extra"]
-    df = _read(buf, names, schema, [names.index(n) for n in wanted], '"')
-    req = pl.col("request").str.split_exact(" ", 2)
-    ts = (
-        pl.concat_str(pl.col("tdate"), pl.lit(" "), pl.col("tz"))
-        .str.strptime(pl.Datetime("ms", "UTC"), "[%d/%b/%Y:%H:%M:%S %z]", strict=False)
-        .dt.epoch("ms")
-        .cast(pl.Float64)
-        / 1000.0
-    )
-    code = pl.col("codehier").str.split_exact(":", 1).struct.field("field_0")
-    status_ok = pl.col("status").str.contains(r"^\d{3}$")
-    out = df.select(
+    """Squid's ``common``/``combined`` logformats, one row per line, by the grammar's own
+    :data:`~proxylab.grammar.squid.COMMON_PATTERN` (ASCII classes only, so polars' regex
+    and Python's agree) and its ``%tl`` reader, once per distinct time. Either
+    logformat's line is accepted whichever was detected, as the grammar does."""
+    lines = pl.Series("line", split_lines(bytes(buf).decode("utf-8", "replace")),
+                      dtype=pl.String)
+    g = lines.str.extract_groups(f"^{COMMON_PATTERN}$").struct.unnest()
+    tl = g["tl"].drop_nulls().unique()
+    times = pl.DataFrame({"tl": tl, "ts": [_tl_or_none(t) for t in tl.to_list()]},
+                         schema={"tl": pl.String, "ts": pl.Float64})
+    ts = g.select("tl").join(times, on="tl", how="left", maintain_order="left")["ts"]
+    out = g.select(
         ts.alias("ts"),
         pl.col("client"),
-        pl.concat_str(code, pl.lit("/"), pl.col("status")).alias("cs"),
-        pl.col("bytes"),
-        req.struct.field("field_0").alias("method"),
-        req.struct.field("field_1").alias("url"),
-        status_ok.alias("_status_ok"),
+        pl.concat_str(pl.col("code"), pl.lit("/"), pl.col("status")).alias("cs"),
+        pl.col("bytes").replace("-", "0").cast(pl.Int64, strict=False).alias("bytes"),
+        pl.col("method"),
+        pl.col("url"),
     )
-    ok = (
-        pl.all_horizontal(pl.col("ts", "client", "cs", "bytes", "method", "url").is_not_null())
-        & pl.col("_status_ok").fill_null(False)
-    )
-    return out.with_columns(ok.alias("ok")).drop("_status_ok").with_columns(
-        pl.col("ok") & df["extra"].is_null()
-    )
+    ok = g["client"].is_not_null() & ts.is_not_null()
+    return out.with_columns(ok.alias("ok"))
+
+
+def _tl_or_none(text: str) -> float | None:
+    try:
+        return parse_tl(text)
+    except LineError:
+        return None
 
 
 def _writable_view(data: bytes) -> np.ndarray:

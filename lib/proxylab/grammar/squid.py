@@ -133,11 +133,10 @@ class SquidLine:
 
 
 def strip_ending(line: str) -> str:
-    """Drop the line ending (``\\n``, ``\\r\\n``) a caller may have left on."""
+    """Drop a ``\\n`` or ``\\r\\n`` a caller left on (a lone trailing CR is content, and
+    malformed: :func:`proxylab.grammar.text.split_lines` already took the CR of CRLF)."""
     if line.endswith("\n"):
-        line = line[:-1]
-    if line.endswith("\r"):
-        line = line[:-1]
+        line = line[:-2] if line.endswith("\r\n") else line[:-1]
     return line
 
 
