@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from proxylab.grammar.hostport import host_of
 from proxylab.grammar.services import ServiceRecord
 from proxylab.labs.local import topology as t
 from proxylab.labs.local.wsgi_server import TLSWSGIServer
@@ -90,7 +91,7 @@ def logged(app: WSGIApp, service: str, local_ip: str, log: EvidenceLog) -> WSGIA
         log.write(ServiceRecord(
             ts=time.time(), service=service, via=Via(came.via), status=code,
             source_ip=source_ip, local_ip=local_ip, vpce_id=came.vpce_id,
-            host=(environ.get("HTTP_HOST") or "").split(":")[0],
+            host=host_of(environ.get("HTTP_HOST") or ""),
             method=environ.get("REQUEST_METHOD", ""),
             path=environ.get("PATH_INFO", "") + (f"?{query}" if query else ""),
         ))
@@ -136,7 +137,7 @@ def apigw_app(region: str, apis: dict[str, str]) -> WSGIApp:
     suffix = f".execute-api.{region}.amazonaws.com"
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        host = (environ.get("HTTP_HOST") or "").split(":")[0].lower()
+        host = host_of(environ.get("HTTP_HOST") or "") or ""
         request_id = str(uuid.uuid4())
         extra = [("x-amzn-RequestId", request_id), ("x-amz-apigw-id", request_id[:16])]
         api_id = (
