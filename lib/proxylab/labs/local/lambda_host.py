@@ -12,6 +12,11 @@ as CloudWatch shows them around the function's own output::
     END RequestId: <id>
     REPORT RequestId: <id>\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\t...
 
+The platform lines are written through :mod:`proxylab.grammar.platform`, the module
+the tables and the AWS lab read them with. (Over 500 lines: the init / invoke /
+failure paths of one environment share its state and its output stream; split by
+phase they would pass that state around instead.)
+
 Failures are reported the way Lambda reports them: a raising handler through the
 runtime's own ``/error`` post; a timeout as ``<ts> <id> Task timed out after N.NN
 seconds`` with a ``Sandbox.Timedout`` error; an import failure through ``/init/error``
