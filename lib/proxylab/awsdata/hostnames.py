@@ -27,16 +27,12 @@ from dataclasses import dataclass, field
 
 from proxylab.awsdata.cache import FORMAT, cache_file, loader, write_cache
 from proxylab.grammar.hostport import split_authority
+from proxylab.vocab import Flavour
 
-# Flavours (the primary shape of a name; FIPS and dual-stack are separate flags).
-REGIONAL = "regional"
-GLOBAL = "global"
-S3_BUCKET = "s3-virtual-hosted"
-EXECUTE_API = "execute-api"
-LAMBDA_URL = "lambda-url"
-VPCE = "vpce"
-AWS_OTHER = "aws-other"  # an AWS domain whose shape we do not recognise
-NON_AWS = "non-aws"
+# Flavours: the vocabulary's (plain strings in the marshal cache: a StrEnum is one).
+REGIONAL, GLOBAL, S3_BUCKET = Flavour.REGIONAL, Flavour.GLOBAL, Flavour.S3_BUCKET
+EXECUTE_API, LAMBDA_URL, VPCE = Flavour.EXECUTE_API, Flavour.LAMBDA_URL, Flavour.VPCE
+AWS_OTHER, NON_AWS = Flavour.AWS_OTHER, Flavour.NON_AWS
 
 
 @dataclass(frozen=True)
