@@ -105,7 +105,6 @@ class Parsed:
 
 
 _ARROW_NAMES = _NATIVE_NAMES[:10]
-_ARROW_COLUMNS = ["ts", "client", "cs", "bytes", "method", "url"]
 
 
 def parse_native_arrow(buf: bytes, sample_limit: int = 20) -> Parsed:
@@ -116,9 +115,8 @@ def parse_native_arrow(buf: bytes, sample_limit: int = 20) -> Parsed:
     second free core; it costs ~15% more CPU and ~50 MB more peak memory, and on the
     shared 2-vCPU machine measured (benchmarks/bench_audit.py --engines) it was not
     faster, so it is an option, not the default. Lines without exactly ten fields
-    are dropped by the reader and a few kept as samples. A value that does not
-    convert (a non-numeric size) fails the whole Arrow read; that chunk is then parsed
-    by the polars path, which nulls bad values line by line.
+    are dropped by the reader and a few kept as samples; the fields of the others are
+    read as text and checked by the same grammar expressions as the polars path.
     """
     if len(buf) and int(np.frombuffer(buf, np.uint8).max()) >= 128:
         # Arrow decodes a bad row's text as UTF-8 before calling the handler and chokes
@@ -129,8 +127,7 @@ def parse_native_arrow(buf: bytes, sample_limit: int = 20) -> Parsed:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    types = {"ts": pa.float64(), "client": pa.string(), "cs": pa.string(),
-             "bytes": pa.int64(), "method": pa.string(), "url": pa.string()}
+    types = dict.fromkeys(_ARROW_NAMES, pa.string())
     samples: list[bytes] = []
 
     def invalid(row) -> str:
@@ -145,16 +142,13 @@ def parse_native_arrow(buf: bytes, sample_limit: int = 20) -> Parsed:
                                            block_size=2 << 20),
             parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False,
                                              invalid_row_handler=invalid),
-            convert_options=pacsv.ConvertOptions(include_columns=_ARROW_COLUMNS,
-                                                 column_types=types),
+            convert_options=pacsv.ConvertOptions(column_types=types),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return parse_native(buf)
-    df = pl.from_arrow(table, rechunk=False)
-    nulls = df.null_count().row(0)
-    ok = (pl.all_horizontal(pl.col(_ARROW_COLUMNS).is_not_null()) if any(nulls)
-          else pl.lit(True))
-    return Parsed(df.with_columns(ok.alias("ok")), buf.count(b"\n"), False, samples)
+    df = pl.from_arrow(table, rechunk=False).with_columns(pl.lit(None, pl.String).alias("extra"))
+    out = df.select(*_TYPED, _NATIVE_FIELDS_OK.alias("ok"))
+    return Parsed(out, buf.count(b"\n"), False, samples)
 
 
 def scan_native(buf: bytes) -> pl.LazyFrame:
