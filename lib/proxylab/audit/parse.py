@@ -14,6 +14,14 @@ bad value nulls one line instead of failing the chunk). Arrow's reader is an opt
 (``--engine arrow``): it releases the GIL and uses its own threads, which pays off
 only when a second core is really free (see :func:`parse_native_arrow`).
 
+Which lines are well-formed is the grammar's rule (:mod:`proxylab.grammar.squid`),
+not this reader's: every field is checked with the grammar's own patterns (the four
+group keys once per distinct token), and ``tests/unit/test_squid_grammar_property.py``
+holds this reader to the grammar line for line. That costs ~25-30% more CPU per line
+than the earlier reader, which left four fields (elapsed, user, hierarchy, type)
+unread and took ``1e9``/``+5``/``inf`` as numbers (measured with
+benchmarks/bench_audit.py; see the branch's report).
+
 Every chunk yields the same columns: ts (epoch seconds, f64), client, cs
 (``CODE/status``, e.g. ``TCP_TUNNEL/200``), bytes (i64), method, url, and ``ok``
 (the line had the expected shape).
