@@ -17,10 +17,11 @@ only when a second core is really free (see :func:`parse_native_arrow`).
 Which lines are well-formed is the grammar's rule (:mod:`proxylab.grammar.squid`),
 not this reader's: every field is checked with the grammar's own patterns (the four
 group keys once per distinct token), and ``tests/unit/test_squid_grammar_property.py``
-holds this reader to the grammar line for line. That costs ~25-30% more CPU per line
-than the earlier reader, which left four fields (elapsed, user, hierarchy, type)
-unread and took ``1e9``/``+5``/``inf`` as numbers (measured with
-benchmarks/bench_audit.py; see the branch's report).
+holds this reader to the grammar line for line. That costs ~0.25 CPU-s more per
+million lines than the earlier reader (~+29%), which left four fields (elapsed, user,
+hierarchy, type) unread and took ``1e9``/``+5``/``inf`` as numbers: six more anchored
+regexes per line, ~30 ns each, plus three more text columns (measured with
+benchmarks/bench_audit.py).
 
 Every chunk yields the same columns: ts (epoch seconds, f64), client, cs
 (``CODE/status``, e.g. ``TCP_TUNNEL/200``), bytes (i64), method, url, and ``ok``
@@ -164,32 +165,35 @@ def scan_native(buf: bytes) -> pl.LazyFrame:
     it in one pass on polars' streaming engine (no chunk-sized DataFrame materialised:
     ~25% less CPU and ~30% less memory than :func:`parse_native` + a group-by).
 
-    Columns: ts (f64), client, cs, bytes (i64), method, url and ``ok``: the line obeys
-    the grammar's rule (:mod:`proxylab.grammar.squid`) in every field but the four
-    group keys (client, cs, method, url), which :func:`key_tokens_ok` checks once per
-    distinct token."""
+    Columns: ts (f64), client, cs, bytes (i64), method, url, user, ctype and ``ok``: the
+    line obeys the grammar's rule (:mod:`proxylab.grammar.squid`) in every field but
+    the six that serve as group keys (client, cs, method, url, and user and type, which
+    repeat a handful of values), which :func:`key_tokens_ok` checks once per distinct
+    token (a little less CPU than checking user and type per line)."""
     lf = pl.scan_csv(
         buf, has_header=False, separator=" ", quote_char=None,
         schema={n: _NATIVE_SCHEMA.get(n, pl.String) for n in _NATIVE_NAMES},
         ignore_errors=True, truncate_ragged_lines=True, encoding="utf8-lossy",
         missing_columns="insert", extra_columns="ignore", raise_if_empty=False,
     )
-    return lf.select(*_TYPED, _NATIVE_FIELDS_OK.alias("ok"))
+    return lf.select(*_TYPED, pl.col("user"), pl.col("ctype"), _LINE_OK.alias("ok"))
 
 
 # The grammar's field patterns, anchored. The elapsed time carries the padding fill.
 _FULL = {k: f"^(?:{v})$" for k, v in {"ts": TS, "bytes": NUMBER, "user": TOKEN,
                                        "hier": HIER_PEER, "ctype": TOKEN}.items()}
-_NATIVE_FIELDS_OK = (
+_LINE_OK = (  # every field but the group keys (see scan_native)
     pl.col("ts").str.contains(_FULL["ts"])
     & pl.col("elapsed").str.contains(f"^\x01*{NUMBER}$")
     & pl.col("bytes").str.contains(_FULL["bytes"])
-    & pl.col("user").str.contains(_FULL["user"])
     & pl.col("hier").str.contains(_FULL["hier"])
-    & pl.col("ctype").str.contains(_FULL["ctype"])
     & pl.col("extra").is_null()
-    & pl.all_horizontal(pl.col("client", "cs", "method", "url").is_not_null())
+    & pl.all_horizontal(pl.col("client", "cs", "method", "url", "user", "ctype").is_not_null())
     & (pl.col("ts").cast(pl.Float64, strict=False) < MAX_EPOCH)
+).fill_null(False)
+_NATIVE_FIELDS_OK = (
+    _LINE_OK & pl.col("user").str.contains(_FULL["user"])
+    & pl.col("ctype").str.contains(_FULL["ctype"])
 ).fill_null(False)
 _TYPED = (pl.col("ts").cast(pl.Float64, strict=False), pl.col("client"), pl.col("cs"),
           pl.col("bytes").cast(pl.Int64, strict=False), pl.col("method"), pl.col("url"))
@@ -197,7 +201,7 @@ NATIVE_OK = pl.col("ok")
 
 # Group keys: checked on distinct tokens (a few thousand per chunk), not per line.
 KEY_PATTERNS = {"cs": f"^{CODE_STATUS}$", "client": f"^{TOKEN}$", "method": f"^{TOKEN}$",
-                 "url": f"^{TOKEN}$"}
+                "url": f"^{TOKEN}$", "user": f"^{TOKEN}$", "ctype": f"^{TOKEN}$"}
 
 
 def bad_key_tokens(df: pl.DataFrame) -> dict[str, pl.Series]:

@@ -176,7 +176,8 @@ def _process_native(buf: bytes, opts: IngestOptions, want: int) -> ChunkResult:
     if opts.until is not None:
         before = pl.col("ts") < opts.until
         window = before if window is None else window & before
-    keys = [*_FINE_KEYS, _bucket(opts).alias("bucket"), NATIVE_OK]
+    keys = [*_FINE_KEYS, pl.col("user"), pl.col("ctype"), _bucket(opts).alias("bucket"),
+            NATIVE_OK]
     if window is not None:
         keys.append(window.fill_null(False).alias("in_window"))
     grouped = (scan_native(buf).group_by(*keys).agg(*_FINE_AGGS)
@@ -198,7 +199,7 @@ def _process_native(buf: bytes, opts: IngestOptions, want: int) -> ChunkResult:
     samples: list[str] = []
     if n_ok < lines and want > 0:
         samples = _native_samples(buf, want, bad_keys)
-    fine = fine.drop("ok", *(["in_window"] if window is not None else []))
+    fine = fine.drop("ok", "user", "ctype", *(["in_window"] if window is not None else []))
     return ChunkResult(lines, n_ok, lines - n_ok, filtered, samples, fine)
 
 
