@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import Any
 
 from proxylab.errors import UserError
+from proxylab.grammar.text import read_lines
 from proxylab.labs.base import EndpointLayout, Invocation, LabDescription, Place, Service
 from proxylab.scenarios.model import Expectation, Scenario, resolve_text
 from proxylab.secrets import mask, mask_any, mask_policy_users
@@ -377,10 +378,8 @@ class Capture:
         return sorted(n for n, digest in self.record.checksums.items() if now.get(n) != digest)
 
     def lines(self, name: str) -> list[str]:
-        p = self.path / name
-        if not p.exists():
-            return []
-        return p.read_text(encoding="utf-8", errors="replace").splitlines()
+        """A raw file's lines; a line ends at "\n" only (see :mod:`proxylab.grammar.text`)."""
+        return read_lines(self.path / name)
 
 
 def read_capture(run_dir: Path) -> Capture:

@@ -11,6 +11,7 @@ import pytest
 
 from proxylab.analysis import analyse, classify, load_tables
 from proxylab.analysis.conclude import Condition
+from proxylab.report import words
 from proxylab.vocab import Client, ConditionKind, MatchKind, ReasonKind
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
@@ -177,8 +178,8 @@ def test_aws_inferred_endpoint(tmp_path):
 
 def test_conclusion_is_computed(seed):
     c = seed.conclusion
-    assert c.headline.startswith("S3 and the private API bypassed the proxy only when NO_PROXY "
-                                 "matched them")
+    assert words.headline(c, "en").text.startswith(
+        "S3 and the private API bypassed the proxy only when NO_PROXY matched them")
     by = {f.target: f for f in c.findings}
     assert by["s3"].bypassed_in == ["seed-2", "seed-4"]
     assert by["s3"].crossed_in == ["seed-1", "seed-3"]
@@ -238,8 +239,9 @@ def test_conclusion_names_the_client_decision_when_no_variable_does():
     assert web.reasons["ex-lowercase-empty-wins"].reason == ReasonKind.PROXY_CANCELLED
     assert web.reasons["ex-lowercase-empty-wins"].cancelled_by == "https_proxy"
     assert web.reasons["ex-no-proxy-star"].match.how == MatchKind.STAR
-    assert "bypasses every host" in web.sentence and "https_proxy is set but empty" in web.sentence
-    assert "only where the clients' own proxy logic chose a direct connection" in c.headline
+    sentence, headline = words.finding(web, "en").text, words.headline(c, "en").text
+    assert "bypasses every host" in sentence and "https_proxy is set but empty" in sentence
+    assert "only where the clients' own proxy logic chose a direct connection" in headline
 
 
 def test_aws_capture_whose_squid_line_is_missing_gives_an_honest_route(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxylab.audit.hostnames import (
+from proxylab.awsdata.hostnames import (
     AWS_OTHER,
     EXECUTE_API,
     GLOBAL,
@@ -138,7 +138,7 @@ def test_split_hostport(hp, expected):
 def test_cached_tables_equal_freshly_derived_ones(tmp_path, monkeypatch):
     """The on-disk cache of botocore-derived tables holds exactly what deriving gives,
     and a corrupt cache file is rebuilt rather than trusted."""
-    from proxylab.audit import hostnames
+    from proxylab.awsdata import hostnames
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     hostnames._tables.cache_clear()

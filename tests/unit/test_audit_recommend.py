@@ -22,9 +22,9 @@ import botocore.utils
 import pytest
 import requests.utils
 
-from proxylab.audit.hostnames import classify
 from proxylab.audit.recommend import HostTraffic, botocore_default_host, recommend
 from proxylab.audit.synth import AWS_HOSTS, OTHER_HOSTS, SynthOptions, host_pool
+from proxylab.awsdata.hostnames import classify
 
 PROXY = "http://10.0.0.72:3128"
 HOSTS = sorted(set(host_pool(SynthOptions(extra_hosts=40))) | set(AWS_HOSTS) | set(OTHER_HOSTS)
@@ -205,7 +205,7 @@ def test_curl_bypass(recs):
 
 def test_remembered_default_hosts_equal_resolved_ones(tmp_path, monkeypatch):
     """botocore's default client hosts, remembered on disk, are what resolving gives."""
-    from proxylab.audit import recommend as rec
+    from proxylab.awsdata import endpoints as rec
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     pairs = [("s3", "us-east-1"), ("sts", "ap-northeast-1"), ("monitoring", "eu-west-1"),

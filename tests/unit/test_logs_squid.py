@@ -24,12 +24,24 @@ def test_seed_line_fields():
 
 @pytest.mark.parametrize("line", [
     SEED.replace("    135", " 135"),
-    SEED.replace("    135", "\t135"),
-    "  " + SEED + "   ",
     SEED.replace("    135", "             135"),
+    SEED + "\r\n",
 ])
-def test_any_column_padding(line):
+def test_elapsed_padding_and_crlf(line):
     assert squid.parse_line(line) == squid.parse_line(SEED)
+
+
+@pytest.mark.parametrize("line,why", [
+    (SEED.replace("    135", "\t135"), "not printable"),
+    ("  " + SEED, "leading or trailing space"),
+    (SEED + " ", "leading or trailing space"),
+    (SEED.replace(" CONNECT", "  CONNECT"), "two spaces"),
+    (SEED.replace(" CONNECT", "\vCONNECT"), "not printable"),
+])
+def test_squid_never_writes_other_blanks(line, why):
+    """Squid pads only %6tr and writes single spaces: anything else is malformed."""
+    with pytest.raises(squid.LineError, match=why):
+        squid.parse_line(line)
 
 
 def test_failed_tunnel_hier_none():
@@ -179,7 +191,7 @@ EDGE = [
     "",
     "1748149506.001      2 2001:db8::5 TCP_TUNNEL/200 512 CONNECT [2001:db8::10]:8443 alice "
     "HIER_DIRECT/2606:2800:220:1::1 -",
-    "1748149506.100\t0 10.1.143.211 NONE_NONE/000 0 - error:transaction-end-before-headers - "
+    "1748149506.100 0 10.1.143.211 NONE_NONE/000 0 - error:transaction-end-before-headers - "
     "HIER_NONE/- -",
     "1748149506.200      9 10.1.143.211 TCP_TUNNEL/503 0 CONNECT p.example:443 - HIER_NONE/- -",
     "1748149506.300     27 10.1.143.211 TCP_MISS/200 1024 GET http://example.com/a - "

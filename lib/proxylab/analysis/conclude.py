@@ -79,13 +79,6 @@ class Finding:
         return [c.variable for c in self.explained_by
                 if c.kind == ConditionKind.VAR_SET and c.variable not in self.acting]
 
-    @property
-    def sentence(self) -> str:
-        """The English sentence (for notebook 03; the report words it per language)."""
-        from proxylab.report import words  # facts -> words: words never flow back here
-
-        return words.finding(self, "en").text
-
 
 @dataclass(frozen=True)
 class Mismatch:
@@ -120,16 +113,8 @@ class Conclusion:
     def acting(self) -> list[str]:
         return sorted({a for f in self.bypassing for a in f.acting})
 
-    @property
-    def headline(self) -> str:
-        """The English headline (for notebook 03; the report words it per language)."""
-        from proxylab.report import words
-
-        return words.headline(self, "en").text
-
     def to_dict(self) -> dict[str, Any]:
-        return {"headline": self.headline,
-                "findings": [{**f.__dict__, "sentence": f.sentence,
+        return {"findings": [{**f.__dict__,
                               "explained_by": [c.__dict__ for c in f.explained_by],
                               "reasons": {s: str(d.reason) for s, d in f.reasons.items()}}
                              for f in self.findings],

@@ -21,54 +21,17 @@ distinct host.
 
 from __future__ import annotations
 
-import ipaddress
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import numpy as np
 import polars as pl
 
-from proxylab.audit.parallel import (
-    PARALLEL_CHUNK_BYTES,
-    PARALLEL_MIN_BYTES,
-    default_processes,
-    splittable,
-)
-from proxylab.audit.parse import (
-    NATIVE,
-    NATIVE_OK,
-    detect_format,
-    parse_chunk,
-    prepare_chunk,
-    scan_native,
-    unfill,
-)
+from proxylab.audit.options import IngestOptions
+from proxylab.audit.parallel import splittable
+from proxylab.audit.parse import NATIVE, detect_format, prepare_chunk
+from proxylab.audit.reduce import Accumulator, ChunkResult, process_chunk
 from proxylab.audit.sources import Source, expand_paths, iter_chunks, open_source
-
-_CS_RE = re.compile(r"^[A-Z][A-Z0-9_]*/\d{3}$")
-_COMPACT_ROWS = 10_000  # fine groups held before a re-reduction: they pin chunk buffers
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    """Filters and tuning for one audit."""
-
-    since: float | None = None  # epoch seconds, inclusive
-    until: float | None = None  # epoch seconds, exclusive
-    client_cidrs: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
-    bucket_seconds: int = 3600
-    chunk_bytes: int = 12 << 20  # single process; peak RSS grows ~5x the chunk size
-    workers: int = 1  # polars parallelises inside a chunk; more Python workers contend
-    # Large plain files: this many processes (this one included), each taking ranges of
-    # parallel_chunk_bytes (smaller than chunk_bytes: the processes' memory adds up).
-    processes: int = field(default_factory=default_processes)
-    parallel_min_bytes: int = PARALLEL_MIN_BYTES  # below this, a worker (~0.2 s) does not pay
-    parallel_chunk_bytes: int = PARALLEL_CHUNK_BYTES
-    sample_limit: int = 20
-    log_format: str = "auto"  # auto | native | common | combined
-    engine: str = "polars"  # native-format reader: polars | arrow (see audit.parse)
 
 
 @dataclass
@@ -90,19 +53,6 @@ class SourceStats:
     malformed: int = 0
     filtered: int = 0
     error: str | None = None
-
-
-@dataclass
-class ChunkResult:
-    """One chunk's counts and its fine groups (raw URL token x method x code/status x
-    client x time bucket); the accumulator reduces many chunks' groups at once."""
-
-    lines: int
-    parsed: int
-    malformed: int
-    filtered: int
-    samples: list[str]
-    fine: pl.DataFrame
 
 
 @dataclass
@@ -133,231 +83,6 @@ class Aggregates:
         return sum(s.filtered for s in self.sources)
 
 
-_REQ_KEYS = ["hostport", "method", "cs"]
-_TIME_KEYS = ["hostport", "bucket"]
-
-
-def _empty_results() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    req = pl.DataFrame(
-        schema={"hostport": pl.String, "method": pl.String, "cs": pl.String,
-                "requests": pl.Int64, "bytes": pl.Int64, "first": pl.Float64,
-                "last": pl.Float64}
-    )
-    tim = pl.DataFrame(schema={"hostport": pl.String, "bucket": pl.Int64,
-                               "requests": pl.Int64, "bytes": pl.Int64})
-    cli = pl.DataFrame(schema={"client": pl.String, "requests": pl.Int64, "bytes": pl.Int64})
-    return req, tim, cli
-
-
-def _client_allowed(clients: Iterable[str], cidrs) -> list[str]:
-    keep = []
-    for c in clients:
-        try:
-            addr = ipaddress.ip_address(c)
-        except ValueError:
-            continue
-        if any(addr in net for net in cidrs):
-            keep.append(c)
-    return keep
-
-
-def process_chunk(buf: bytes, fmt: str, opts: IngestOptions, prepared: bool = False,
-                  want_samples: int | None = None) -> ChunkResult:
-    """Parse and reduce one chunk. Pure function of its input: safe in worker threads
-    and processes.
-
-    ``want_samples`` caps the malformed-line samples taken (finding line starts costs
-    a pass over the chunk, skipped once enough samples are kept).
-    """
-    want = opts.sample_limit if want_samples is None else want_samples
-    if fmt == NATIVE and opts.engine == "polars":
-        if not prepared:
-            prepare_chunk(buf, fmt)
-        return _process_native(buf, opts, max(0, want))
-    parsed = parse_chunk(buf, fmt, prepared=prepared, sample_limit=max(0, want),
-                         engine=opts.engine)
-    df = parsed.df
-    lines = parsed.lines
-    ok = _ok_with_valid_cs(df)
-    n_ok = int(ok.sum())
-    samples = [unfill(t[:300]).decode("utf-8", "replace") for t in parsed.dropped_samples]
-    samples = samples[: max(0, want)]
-    if n_ok < df.height and len(samples) < want:
-        samples += _row_samples(buf, parsed, ok, want - len(samples))
-    if n_ok < df.height:
-        df = df.filter(ok)
-    df = df.drop("ok")
-    keep = pl.lit(True)
-    if opts.since is not None:
-        keep = keep & (pl.col("ts") >= opts.since)
-    if opts.until is not None:
-        keep = keep & (pl.col("ts") < opts.until)
-    if opts.client_cidrs:
-        allowed = _client_allowed(df["client"].unique().to_list(), opts.client_cidrs)
-        keep = keep & pl.col("client").is_in(allowed)
-    if opts.since is not None or opts.until is not None or opts.client_cidrs:
-        df = df.filter(keep)
-    filtered = n_ok - df.height
-    # One group-by on every key the audit needs, straight on the raw URL token: CONNECT
-    # targets are host:port already, and the (rarer, high-cardinality) plain-HTTP URLs are
-    # cut down to host:port on the grouped rows, which is 10x cheaper than per line.
-    fine = df.lazy().group_by(*_FINE_KEYS, _bucket(opts).alias("bucket")).agg(*_FINE_AGGS)
-    return ChunkResult(lines, n_ok, lines - n_ok, filtered, samples, fine.collect())
-
-
-_FINE_KEYS = (pl.col("url"), pl.col("method"), pl.col("cs"), pl.col("client"))
-_FINE_AGGS = (pl.len().cast(pl.Int64).alias("requests"), pl.col("bytes").sum(),
-              pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
-
-
-def _bucket(opts: IngestOptions) -> pl.Expr:
-    return ((pl.col("ts") // opts.bucket_seconds) * opts.bucket_seconds).cast(pl.Int64)
-
-
-def _ok_with_valid_cs(df: pl.DataFrame) -> pl.Series:
-    """``ok`` minus rows whose code/status token is not CODE/ddd (checked once per distinct
-    token, not per line)."""
-    ok = df["ok"]
-    cs_bad = [v for v in df["cs"].drop_nulls().unique().to_list() if not _CS_RE.match(v)]
-    if cs_bad:
-        ok = ok & ~df["cs"].is_in(cs_bad).fill_null(False)
-    return ok
-
-
-def _row_samples(buf: bytes, parsed, ok: pl.Series, want: int) -> list[str]:
-    """The text of the first ``want`` rows that are not ok, in file order."""
-    out: list[str] = []
-    df = parsed.df
-    bad_rows = np.flatnonzero(~ok.to_numpy())[:want]
-    if parsed.rows_are_lines:
-        starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(buf, np.uint8) == 10) + 1))
-        for r in bad_rows:
-            if r + 1 < len(starts):
-                raw = buf[starts[r] : starts[r + 1] - 1]
-                out.append(unfill(raw[:300]).decode("utf-8", "replace"))
-    else:  # rows kept by the reader but with a bad token: show the fields read
-        for r in bad_rows:
-            out.append(" ".join("" if v is None else str(v) for v in df.row(int(r))[:-1])[:300])
-    return out
-
-
-def _native_samples(buf: bytes, want: int) -> list[str]:
-    """The first ``want`` malformed lines of a native chunk, in file order.
-
-    A second streaming query yields just their row numbers (a row is a line, as in
-    :func:`parse_native`), so no chunk-sized frame is materialised for a handful of lines.
-    """
-    bad = ~NATIVE_OK | ~pl.col("cs").str.contains(_CS_RE.pattern).fill_null(True)
-    rows = (scan_native(buf).with_row_index("row").filter(bad).select("row").head(want)
-            .collect(engine="streaming")["row"].to_list())
-    if not rows:
-        return []
-    starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(buf, np.uint8) == 10) + 1))
-    return [unfill(buf[starts[r] : starts[r + 1] - 1][:300]).decode("utf-8", "replace")
-            for r in rows if r + 1 < len(starts)]
-
-
-def _process_native(buf: bytes, opts: IngestOptions, want: int) -> ChunkResult:
-    """Native format, polars: parse and group in one streaming query.
-
-    The well-formedness flag (and the time window, when one is set) are group keys, so
-    every count below is an exact sum of per-line decisions, taken on the few thousand
-    groups instead of the lines; the code/status check and ``--client-cidr`` run on the
-    distinct tokens of the groups. Samples of malformed lines need row positions, so
-    only a chunk that has malformed lines *and* still owes samples is scanned a second
-    time (:func:`_native_samples`; in practice the first chunk of each process).
-    """
-    window = None
-    if opts.since is not None:
-        window = pl.col("ts") >= opts.since
-    if opts.until is not None:
-        before = pl.col("ts") < opts.until
-        window = before if window is None else window & before
-    keys = [*_FINE_KEYS, _bucket(opts).alias("bucket"), NATIVE_OK.alias("ok")]
-    if window is not None:
-        keys.append(window.fill_null(False).alias("in_window"))
-    grouped = (scan_native(buf).group_by(*keys).agg(*_FINE_AGGS)
-               .collect(engine="streaming"))
-    lines = int(grouped["requests"].sum())  # one row per line, as parse_native
-    good = _ok_with_valid_cs(grouped)
-    fine = grouped.filter(good)
-    n_ok = int(fine["requests"].sum())
-    keep = pl.lit(True)
-    if window is not None:
-        keep = keep & pl.col("in_window")
-    if opts.client_cidrs:
-        allowed = _client_allowed(fine["client"].unique().to_list(), opts.client_cidrs)
-        keep = keep & pl.col("client").is_in(allowed)
-    if window is not None or opts.client_cidrs:
-        fine = fine.filter(keep)
-    filtered = n_ok - int(fine["requests"].sum())
-    samples: list[str] = []
-    if n_ok < lines and want > 0:
-        samples = _native_samples(buf, want)
-    fine = fine.drop("ok", *(["in_window"] if window is not None else []))
-    return ChunkResult(lines, n_ok, lines - n_ok, filtered, samples, fine)
-
-
-def _hostport(url: pl.Expr) -> pl.Expr:
-    """``scheme://host:port/path`` -> ``host:port``; a CONNECT ``host:port`` is unchanged."""
-    pos = url.str.find("://", literal=True)
-    rest = pl.when(pos.is_not_null()).then(url.str.slice(pos + 3)).otherwise(url)
-    return rest.str.split_exact("/", 1).struct.field("field_0")
-
-
-class _Accumulator:
-    """Holds chunks' fine groups and reduced aggregates; re-reduces whenever the fine rows
-    pile up, so memory stays bounded and the per-chunk cost stays one query.
-
-    The raw URL tokens are cut down to ``host:port`` here, on the concatenated groups of
-    many chunks (10x cheaper than per line, and cheaper again than per chunk).
-    """
-
-    def __init__(self, compact_rows: int | None = None) -> None:
-        self.fine: list[pl.DataFrame] = []
-        self.req, self.tim, self.cli = _empty_results()
-        self.rows = 0
-        self.compact_rows = _COMPACT_ROWS if compact_rows is None else compact_rows
-
-    def add(self, r: ChunkResult) -> None:
-        if r.fine.height:
-            self.fine.append(r.fine)
-            self.rows += r.fine.height
-        if self.rows > self.compact_rows:
-            self.compact()
-
-    def merge(self, req: pl.DataFrame, tim: pl.DataFrame, cli: pl.DataFrame) -> None:
-        """Fold in another accumulator's reduced tables (from a worker process)."""
-        self.compact()
-        self.req = _reduce_request(pl.concat([self.req, req.cast(self.req.schema)]))
-        self.tim = _reduce_sum(pl.concat([self.tim, tim.cast(self.tim.schema)]), _TIME_KEYS)
-        self.cli = _reduce_sum(pl.concat([self.cli, cli.cast(self.cli.schema)]), ["client"])
-
-    def compact(self) -> None:
-        if not self.fine:
-            return
-        fine = pl.concat(self.fine).with_columns(
-            _hostport(pl.col("url")).alias("hostport")).drop("url")
-        self.fine, self.rows = [], 0
-        self.req = _reduce_request(pl.concat(
-            [self.req, _reduce_request(fine).cast(self.req.schema)]))
-        self.tim = _reduce_sum(pl.concat(
-            [self.tim, _reduce_sum(fine, _TIME_KEYS).cast(self.tim.schema)]), _TIME_KEYS)
-        self.cli = _reduce_sum(pl.concat(
-            [self.cli, _reduce_sum(fine, ["client"]).cast(self.cli.schema)]), ["client"])
-
-
-def _reduce_request(df: pl.DataFrame) -> pl.DataFrame:
-    return df.group_by(_REQ_KEYS).agg(
-        pl.col("requests").sum(), pl.col("bytes").sum(), pl.col("first").min(),
-        pl.col("last").max(),
-    )
-
-
-def _reduce_sum(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    return df.group_by(keys).agg(pl.col("requests").sum(), pl.col("bytes").sum())
-
-
 def ingest(
     paths: list[str] | list[Source],
     opts: IngestOptions | None = None,
@@ -372,7 +97,7 @@ def ingest(
     sources = [p if isinstance(p, Source) else None for p in paths]
     if any(s is None for s in sources):
         sources = expand_paths([str(p) for p in paths])
-    acc = _Accumulator()
+    acc = Accumulator()
     stats: list[SourceStats] = []
     samples: list[MalformedSample] = []
     with ThreadPoolExecutor(max(1, opts.workers), thread_name_prefix="audit") as pool:
@@ -456,3 +181,7 @@ def _ingest_source(src, st, opts, pool, acc, samples, progress) -> None:
             fh.close()
     if errors:
         st.error = errors[0]
+
+
+__all__ = ["Aggregates", "ChunkResult", "IngestOptions", "MalformedSample", "SourceStats",
+           "ingest", "process_chunk"]

@@ -24,8 +24,8 @@ def audit(paths: Iterable[str] | str, since: float | str | None = None,
           bucket_seconds: int = 3600, check_botocore: bool = True) -> AuditResult:
     """Run the same pipeline as ``proxylab audit`` and return its tables."""
     from proxylab.audit.ingest import IngestOptions, ingest
+    from proxylab.audit.options import parse_time
     from proxylab.audit.report import build_result
-    from proxylab.commands.audit import parse_time
 
     if isinstance(paths, str):
         paths = [paths]

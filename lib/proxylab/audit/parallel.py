@@ -35,20 +35,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxylab.audit.options import PARALLEL_MIN_BYTES
 from proxylab.audit.sources import Source, is_plain_file, plan_ranges, read_range
-
-PARALLEL_MIN_BYTES = 64 << 20  # below this a worker's start-up (~0.2 s CPU) does not pay
-PARALLEL_CHUNK_BYTES = 8 << 20  # per range; each process's peak RSS is ~65 MB + ~8x this
-
-
-def default_processes() -> int:
-    """Two processes when two CPUs are usable. Each process costs ~130 MB at peak, so two
-    keep a 5M-line audit under the 300 MB target; more must be asked for (``--jobs``)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return max(1, min(2, cpus))
 
 
 def splittable(src: Source, processes: int, min_bytes: int = PARALLEL_MIN_BYTES) -> bool:
@@ -164,9 +152,9 @@ class RangeCounter:
 def run_ranges(path: str, ranges: list[tuple[int, int]], take, fmt: str, opts,
                sample_budget: int) -> PartResult:
     """Process ranges handed out by ``take()`` (None = no more) into a PartResult."""
-    from proxylab.audit.ingest import _Accumulator, process_chunk
+    from proxylab.audit.reduce import Accumulator, process_chunk
 
-    acc = _Accumulator()
+    acc = Accumulator()
     res = PartResult()
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -200,7 +188,7 @@ def _worker_main() -> int:
     for k, v in PROCESS_ENV.items():  # before polars loads
         os.environ.setdefault(k, v)
     gc.disable()  # a short-lived process of long-lived acyclic objects: collections only cost
-    import proxylab.audit.ingest  # noqa: F401 - the slow part, done before the job arrives
+    import proxylab.audit.reduce  # noqa: F401 - the slow part, done before the job arrives
 
     try:
         job = pickle.load(sys.stdin.buffer)
@@ -292,9 +280,9 @@ def ingest_file_parallel(src: Source, fmt: str, opts, processes: int, progress=N
 
 
 def _merge(parts: list[PartResult], opts) -> PartResult:
-    from proxylab.audit.ingest import _Accumulator
+    from proxylab.audit.reduce import Accumulator
 
-    acc = _Accumulator()
+    acc = Accumulator()
     out = PartResult()
     for part in parts:
         out.done += part.done

@@ -1,7 +1,7 @@
 """Turn ingestion aggregates into the audit result and render it as table, JSON or CSV.
 
 The aggregates are keyed on raw ``host:port`` tokens; here ports are split off,
-every distinct host is classified once (:mod:`proxylab.audit.hostnames`), and the
+every distinct host is classified once (:mod:`proxylab.awsdata.hostnames`), and the
 tables users read are built: per host (requests, bytes, per-status and per-Squid-code
 counts), per service and region, over time, and the recommendations. Tables are
 kept as polars frames and offered as (Arrow-backed) pandas DataFrames on first use:
@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from proxylab.audit.hostnames import classify, split_hostport
 from proxylab.audit.ingest import Aggregates
 from proxylab.audit.recommend import HostTraffic, Recommendations, recommend
+from proxylab.awsdata.hostnames import classify, split_hostport
 
 _INFO_COLS = ["is_aws", "service", "region", "partition", "flavour", "fips", "dualstack",
               "bucket", "api_id", "url_id", "vpce_id"]

@@ -14,8 +14,9 @@ import gc
 import ipaddress
 import os
 import sys
-from datetime import UTC, datetime
 
+from proxylab.audit.options import default_processes
+from proxylab.audit.options import parse_time as _parse_time
 from proxylab.errors import UserError
 
 PROGRESS_MIN_BYTES = 64 << 20  # show a progress bar from this much input on
@@ -59,20 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_time(value: str) -> float:
-    """ISO 8601 (naive = UTC, trailing Z accepted) or epoch seconds -> epoch seconds."""
+    """:func:`proxylab.audit.options.parse_time`, its error as argparse's."""
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return _parse_time(value)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a time: use ISO 8601 (2025-05-25T05:00Z) or epoch seconds"
-        ) from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_cidr(value: str):
@@ -102,7 +94,7 @@ def _run_paths(args: argparse.Namespace) -> int:
         raise UserError("--report re-reads the logs in the notebook, and standard input "
                         "cannot be read twice: pass file paths instead of -")
     sources = expand_paths(args.paths)
-    processes = parallel.default_processes() if args.jobs is None else max(1, args.jobs)
+    processes = default_processes() if args.jobs is None else max(1, args.jobs)
     if any(parallel.splittable(s, processes) for s in sources):
         # Workers start importing now, alongside this process (polars not loaded yet),
         # and every process runs polars on one thread: the processes fill the cores.

@@ -8,9 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from proxylab.grammar.squid import MAX_EPOCH as _MAX_EPOCH
+
 UTC = "UTC"
-# Largest epoch second pandas can hold in datetime64[ns] (year 2262), with margin.
-MAX_EPOCH = 9.2e9
+MAX_EPOCH = _MAX_EPOCH  # the grammar's bound (datetime64[ns] ends in 2262)
 
 
 @dataclass(frozen=True)

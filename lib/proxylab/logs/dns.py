@@ -1,14 +1,7 @@
-"""Resolver query logs: dnsmasq lines, each prefixed by the resolver's name.
+"""The ``dns_queries`` table, from a capture's ``dns.log``.
 
-A capture's ``dns.log`` line is ``<resolver>\\t<dnsmasq log line>`` (resolver =
-``lambda-vpc`` | ``proxy-vpc`` | ``public``). With ``log-queries=extra`` dnsmasq
-numbers each query and names its client, so the lines of one lookup are joined
-even when lookups interleave::
-
-    Nov 24 15:32:10 dnsmasq[123]: 5 10.1.143.211/41234 query[A] www.google.com from 10.1.143.211
-    Nov 24 15:32:10 dnsmasq[123]: 5 10.1.143.211/41234 forwarded www.google.com to 198.18.0.53
-    Nov 24 15:32:10 dnsmasq[123]: 5 10.1.143.211/41234 reply www.google.com is 198.18.1.10
-    Nov 24 15:32:10 dnsmasq[123]: 6 10.0.0.72/5353 config p4v9t3n6zd.execute-api... is NXDOMAIN
+The line grammar (``<resolver>\\t<dnsmasq line>``, the query/forwarded/reply shapes)
+is :mod:`proxylab.grammar.dns`; this module joins a lookup's lines into one row.
 
 Without ``extra`` the lines lack the number and client; a reply is then joined to
 the latest open query for the same name. Syslog timestamps have no year: it
@@ -21,13 +14,13 @@ failure (``NXDOMAIN``, ``NODATA``, ``REFUSED``, ``SERVFAIL``); ``answers`` all o
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
+from proxylab.grammar.dns import Action, parse_dns_line, syslog_ts
 from proxylab.logs.base import Malformed, ParseResult, typed
 
 DTYPES: dict[str, str] = {
@@ -46,47 +39,6 @@ DTYPES: dict[str, str] = {
     "answer_line_no": "Int64",
 }
 
-_SYSLOG_RE = re.compile(
-    r"(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hh>\d{2}):(?P<mm>\d{2}):(?P<ss>\d{2}) "
-    r"(?P<prog>dnsmasq(?:-dhcp)?)\[(?P<pid>\d+)\]: (?P<msg>.*)"
-)
-_EXTRA_RE = re.compile(r"(?P<serial>\d+) (?P<client>\S+)/(?P<cport>\d+) (?P<rest>.*)")
-_QUERY_RE = re.compile(r"query\[(?P<qtype>[A-Za-z0-9]+)\] (?P<name>\S+) from (?P<client>\S+)")
-_FORWARD_RE = re.compile(r"forwarded (?P<name>\S+) to (?P<server>\S+)")
-_ANSWER_RE = re.compile(
-    r"(?P<source>reply|config|cached|cached-stale|/\S+|validation) (?P<name>\S+) is (?P<value>.+)"
-)
-_OTHER_ACTION_RE = re.compile(r"(?:dnssec-query|validation|query|forwarded|reply|config|cached)\b")
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
-
-
-def _syslog_ts(m: re.Match[str], ref: datetime) -> float:
-    month = _MONTHS.get(m["mon"])
-    if month is None:
-        raise ValueError(f"month {m['mon']!r}")
-    best = None
-    for year in (ref.year - 1, ref.year, ref.year + 1):
-        try:
-            dt = datetime(year, month, int(m["day"]), int(m["hh"]), int(m["mm"]), int(m["ss"]),
-                          tzinfo=UTC)
-        except ValueError:
-            continue
-        if best is None or abs((dt - ref).total_seconds()) < abs((best - ref).total_seconds()):
-            best = dt
-    if best is None:
-        raise ValueError(f"date {m['mon']} {m['day']} does not exist")
-    return best.timestamp()
-
-
-def _value(text: str) -> str:
-    """``198.18.1.10``, ``NXDOMAIN``, ``NODATA-IPv6``, ``REFUSED (EDE: ...)``, ``<CNAME>``."""
-    value = text.strip()
-    if " (EDE:" in value:
-        value = value.split(" (EDE:", 1)[0]
-    return value
-
-
 def parse_lines(
     lines: Iterable[str], run_id: str = "", started_at: float | None = None
 ) -> ParseResult:
@@ -103,49 +55,37 @@ def parse_lines(
         if not line.strip():
             skipped += 1
             continue
-        resolver, tab, body = line.partition("\t")
-        if not tab or not resolver or " " in resolver:
-            malformed.append(Malformed(n, line, "no '<resolver>\\t' prefix"))
-            continue
-        m = _SYSLOG_RE.fullmatch(body)
-        if not m:
-            malformed.append(Malformed(n, line, "not a dnsmasq syslog-style line"))
-            continue
         try:
-            ts = _syslog_ts(m, ref)
+            rec = parse_dns_line(line)
+            ts = syslog_ts(rec, ref)
         except ValueError as exc:
-            malformed.append(Malformed(n, line, f"bad timestamp: {exc}"))
+            malformed.append(Malformed(n, line, str(exc)))
             continue
-        msg = m["msg"]
-        serial = client = None
-        ex = _EXTRA_RE.fullmatch(msg)
-        if ex:
-            serial, client, msg = int(ex["serial"]), ex["client"], ex["rest"]
-        if (q := _QUERY_RE.fullmatch(msg)) is not None:
+        resolver, serial, client = rec.resolver, rec.serial, rec.client
+        if rec.action == Action.QUERY:
             row = {
-                "resolver": resolver, "ts": ts, "name": q["name"].lower().rstrip("."),
-                "qtype": q["qtype"], "answer": None, "answers": None, "answer_source": None,
-                "forwarded_to": None, "client_ip": client or q["client"], "query_serial": serial,
-                "raw_line_no": n, "answer_line_no": None,
+                "resolver": resolver, "ts": ts, "name": rec.name, "qtype": rec.qtype,
+                "answer": None, "answers": None, "answer_source": None, "forwarded_to": None,
+                "client_ip": client, "query_serial": serial, "raw_line_no": n,
+                "answer_line_no": None,
             }
             rows.append(row)
             open_by_key[(resolver, serial, client) if serial is not None
                         else (resolver, "name", row["name"])] = row
             continue
-        if (f := _FORWARD_RE.fullmatch(msg)) is not None:
-            row = _find(open_by_key, resolver, serial, client, f["name"])
+        if rec.action == Action.FORWARDED:
+            row = _find(open_by_key, resolver, serial, client, rec.name)
             if row is not None and row["forwarded_to"] is None:
-                row["forwarded_to"] = f["server"]
+                row["forwarded_to"] = rec.server
             continue
-        if (a := _ANSWER_RE.fullmatch(msg)) is not None:
-            value = _value(a["value"])
-            source = "hosts" if a["source"].startswith("/") else a["source"]
-            if source == "validation":
+        if rec.action == Action.ANSWER:
+            if rec.source == "validation":
                 continue
-            row = _find(open_by_key, resolver, serial, client, a["name"])
+            value = rec.value
+            row = _find(open_by_key, resolver, serial, client, rec.name)
             if row is None:  # an answer whose query is outside this capture
                 row = {
-                    "resolver": resolver, "ts": ts, "name": a["name"].lower().rstrip("."),
+                    "resolver": resolver, "ts": ts, "name": rec.name,
                     "qtype": None, "answer": None, "answers": None, "answer_source": None,
                     "forwarded_to": None, "client_ip": client, "query_serial": serial,
                     "raw_line_no": n, "answer_line_no": None,
@@ -157,11 +97,8 @@ def parse_lines(
             row["answers"] = ",".join(answers)
             if row["answer"] is None or row["answer"].startswith("<"):
                 row["answer"] = value
-            row["answer_source"] = row["answer_source"] or source
+            row["answer_source"] = row["answer_source"] or rec.source
             row["answer_line_no"] = row["answer_line_no"] or n
-            continue
-        if ex is not None or _OTHER_ACTION_RE.match(msg):
-            malformed.append(Malformed(n, line, "query-log line in an unknown shape"))
             continue
         skipped += 1  # start-up banner, "using nameserver ...", warnings
     df = pd.DataFrame(rows, columns=[c for c in DTYPES if c != "run_id"])
@@ -170,7 +107,8 @@ def parse_lines(
     return ParseResult(typed(df, DTYPES), malformed, lines=n, skipped=skipped, source="dns.log")
 
 
-def _find(open_by_key: dict, resolver: str, serial: int | None, client: str | None, name: str):
+def _find(open_by_key: dict, resolver: str, serial: int | None, client: str | None,
+          name: str | None):
     if serial is not None:
         return open_by_key.get((resolver, serial, client))
-    return open_by_key.get((resolver, "name", name.lower().rstrip(".")))
+    return open_by_key.get((resolver, "name", name))

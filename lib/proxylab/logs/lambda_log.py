@@ -15,24 +15,30 @@ AWS: ``2025-05-25T05:05:05.823Z`` or ``2025-05-25T05:05:05.823000+00:00
     2025-05-25T05:05:10.830Z 8f5e... Task timed out after 5.01 seconds
     anything the function printed
 
+The line grammars are :mod:`proxylab.grammar.platform` (START/END/REPORT) and
+:mod:`proxylab.grammar.step` (the probe's step line); this module builds the
+``function_events`` and ``invocations`` tables from them.
+
 Plain prints are never malformed (a function may print anything); only lines
 that start like a platform line or a probe step line and then break off are.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from proxylab.grammar.platform import PLATFORM_RE, RID, parse_end, parse_report, parse_start
+from proxylab.grammar.step import is_step_line, parse_step
 from proxylab.logs.base import Malformed, ParseResult, to_utc, typed
+from proxylab.vocab import Outcome
 
-OUTCOMES = ("ok", "http_error", "tunnel_error", "timeout", "dns_error", "tls_error", "other")
+OUTCOMES = tuple(o.value for o in Outcome)
 KINDS = ("start", "end", "report", "step", "error", "timeout", "log", "platform", "print")
 
 DTYPES: dict[str, str] = {
@@ -73,20 +79,13 @@ _PREFIX_RE = re.compile(
     rf"(?:(?P<iso>{_ISO})|(?P<epoch>\d{{13}}))[ \t]+"
     r"(?:\d{4}/\d{2}/\d{2}/\[[^\]]*\][0-9A-Za-z]+[ \t]+)?"  # optional log stream name
 )
-_RID = r"[0-9A-Za-z][0-9A-Za-z-]*"
-_START_RE = re.compile(rf"START RequestId: (?P<rid>{_RID})(?: Version: (?P<version>\S+))?\s*")
-_END_RE = re.compile(rf"END RequestId: (?P<rid>{_RID})\s*")
-_REPORT_RE = re.compile(rf"REPORT RequestId: (?P<rid>{_RID})(?P<rest>(?:\s.*)?)")
-_REPORT_FIELD_RE = re.compile(r"([A-Za-z][A-Za-z ]*?):\s*([^\t]+?)\s*(?=\t|$)")
+_RID = RID
 _TIMEOUT_RE = re.compile(
     rf"(?:(?P<ts>{_ISO})\s+)?(?:(?P<rid>{_RID})\s+)?"
     r"Task timed out after (?P<secs>\d+(?:\.\d+)?) seconds"
 )
 _LEVEL_RE = re.compile(r"\[(?P<level>ERROR|CRITICAL|WARNING|WARN|INFO|DEBUG)\](?P<rest>.*)")
 _LOGGING_RE = re.compile(rf"\t(?P<ts>{_ISO})\t(?P<rid>{_RID})\t(?P<msg>.*)")
-_PLATFORM_RE = re.compile(
-    r"(INIT_START|INIT_REPORT|RESTORE_START|RESTORE_REPORT|EXTENSION|TELEMETRY)\b"
-)
 
 
 @dataclass
@@ -111,62 +110,6 @@ def strip_prefix(line: str) -> tuple[pd.Timestamp | str | None, str]:
     return m["iso"], line[m.end():]
 
 
-def _num(text: str) -> float:
-    value = float(text.split()[0])
-    if not math.isfinite(value):
-        raise ValueError(text)
-    return value
-
-
-def _report(rest: str) -> dict[str, Any]:
-    fields = {k.strip(): v for k, v in _REPORT_FIELD_RE.findall(rest)}
-    out: dict[str, Any] = {}
-    names = {
-        "Duration": "duration_ms",
-        "Billed Duration": "billed_ms",
-        "Memory Size": "memory_mb",
-        "Max Memory Used": "max_memory_mb",
-        "Init Duration": "init_ms",
-    }
-    for key, col in names.items():
-        if key in fields:
-            value = _num(fields[key])
-            out[col] = int(value) if col.endswith("_mb") else value
-    if "Duration" not in fields:
-        raise ValueError("REPORT line without Duration")
-    if fields.get("Status"):
-        out["status"] = fields["Status"]
-    return out
-
-
-def _step(text: str) -> dict[str, Any]:
-    data = json.loads(text)
-    if not isinstance(data, dict) or data.get("proxylab") != "step":
-        raise ValueError("not a proxylab step object")
-    step, outcome = data.get("step"), data.get("outcome")
-    if not isinstance(step, str) or not step:
-        raise ValueError("step line without a step name")
-    if outcome not in OUTCOMES:
-        raise ValueError(f"step outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
-    status = data.get("status")
-    if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
-        raise ValueError(f"step status {status!r} is not an integer")
-    elapsed = data.get("elapsed_ms")
-    if elapsed is not None and (isinstance(elapsed, bool) or not isinstance(elapsed, (int, float))
-                                or not math.isfinite(elapsed)):
-        raise ValueError(f"step elapsed_ms {elapsed!r} is not a number")
-    url, host, error = data.get("url"), data.get("host"), data.get("error")
-    return {
-        "step": step,
-        "target_url": url if isinstance(url, str) else None,
-        "host": host.lower() if isinstance(host, str) and host else None,
-        "outcome": outcome,
-        "status": status,
-        "detail": error if isinstance(error, str) else (None if error is None else str(error)),
-        "elapsed_ms": None if elapsed is None else float(elapsed),
-    }
-
-
 def parse_lines(lines: Iterable[str], run_id: str = "") -> FunctionLogResult:
     """Parse a function log into ``function_events`` and ``invocations``."""
     rows: list[dict[str, Any]] = []
@@ -186,34 +129,26 @@ def parse_lines(lines: Iterable[str], run_id: str = "") -> FunctionLogResult:
         ts, msg = strip_prefix(line)
         row: dict[str, Any] = {"ts": ts, "message": msg, "raw_line_no": n, "request_id": current}
         try:
-            if msg.startswith("START RequestId"):
-                m = _START_RE.fullmatch(msg)
-                if not m:
-                    raise ValueError("START line without a request id")
-                current = m["rid"]
+            if (start := parse_start(msg)) is not None:
+                current = start[0]
                 row.update(kind="start", request_id=current)
                 rec = invocation(current)
-                rec["start_ts"], rec["version"] = ts, m["version"]
-            elif msg.startswith("END RequestId"):
-                m = _END_RE.fullmatch(msg)
-                if not m:
-                    raise ValueError("END line without a request id")
-                row.update(kind="end", request_id=m["rid"])
-                invocation(m["rid"])["end_ts"] = ts
-            elif msg.startswith("REPORT RequestId"):
-                m = _REPORT_RE.fullmatch(msg)
-                if not m:
-                    raise ValueError("REPORT line without a request id")
-                fields = _report(m["rest"])
-                row.update(kind="report", request_id=m["rid"])
-                rec = invocation(m["rid"])
-                rec.update({k: v for k, v in fields.items() if k != "status"})
-                if fields.get("status") == "timeout":
+                rec["start_ts"], rec["version"] = ts, start[1]
+            elif (end := parse_end(msg)) is not None:
+                row.update(kind="end", request_id=end)
+                invocation(end)["end_ts"] = ts
+            elif (rep := parse_report(msg)) is not None:
+                row.update(kind="report", request_id=rep.request_id)
+                rec = invocation(rep.request_id)
+                rec.update({k: v for k, v in asdict(rep).items()
+                            if k not in ("status", "request_id") and v is not None})
+                if rep.status == "timeout":
                     rec["timed_out"] = True
-                if current == m["rid"]:
+                if current == rep.request_id:
                     current = None
-            elif msg.lstrip().startswith('{"proxylab"'):
-                row.update(kind="step", **_step(msg))
+            elif is_step_line(msg):
+                st = parse_step(msg)
+                row.update(kind="step", **{**asdict(st), "outcome": st.outcome.value})
                 if current:
                     invocation(current)["steps"] += 1
             elif "Task timed out after" in msg:
@@ -239,7 +174,7 @@ def parse_lines(lines: Iterable[str], run_id: str = "") -> FunctionLogResult:
                 row.update(kind=kind, detail=rest.strip())
                 if kind == "error" and row["request_id"]:
                     invocation(row["request_id"])["errors"] += 1
-            elif _PLATFORM_RE.match(msg):
+            elif PLATFORM_RE.match(msg):
                 row.update(kind="platform")
             else:
                 row.update(kind="print")

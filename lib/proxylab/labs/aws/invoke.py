@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import math
-import re
 import secrets
 import zipfile
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from proxylab.grammar.platform import report_numbers
 from proxylab.labs.aws.stack import Clock
 from proxylab.labs.base import FunctionCode, Invocation, LabError
 from proxylab.labs.local.lambda_env import RESERVED_KEYS as RESERVED
@@ -30,8 +30,6 @@ PROBE_SOURCE = Path(__file__).resolve().parents[2] / "functions" / "probe.py"
 PROBE_HANDLER = "probe.handler"
 NONCE_VAR = "PROXYLAB_INVOCATION"
 
-REPORT_RE = re.compile(r"REPORT RequestId: (?P<rid>\S+)\s+Duration: (?P<dur>[\d.]+) ms")
-INIT_RE = re.compile(r"Init Duration: (?P<init>[\d.]+) ms")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -158,12 +156,10 @@ def invoke(lam: Any, function_name: str, event: dict[str, Any], clock: Clock) ->
     rid = resp.get("ResponseMetadata", {}).get("RequestId", "")
     duration = init = None
     for line in log_lines:
-        m = REPORT_RE.search(line)
-        if m:
-            rid = rid or m["rid"]
-            duration = float(m["dur"])
-            mi = INIT_RE.search(line)
-            init = float(mi["init"]) if mi else None
+        rep = report_numbers(line)
+        if rep is not None:
+            rid = rid or rep.request_id
+            duration, init = rep.duration_ms, rep.init_ms
     error = None
     status = "ok"
     if resp.get("FunctionError"):

@@ -20,7 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from proxylab.grammar.platform import is_init_start, is_report_of, is_start_of
+from proxylab.grammar.services import ServiceRecord
+from proxylab.grammar.squid import LineError, parse_native
+from proxylab.grammar.step import find_step
 from proxylab.labs.aws.stack import Clock
+from proxylab.vocab import Via
 
 SLACK_S = 5.0  # clock skew between this machine, Lambda and the Squid host
 
@@ -59,16 +64,14 @@ def invocation_lines(evts: Iterable[dict[str, Any]], request_id: str) -> list[st
     for e in evts:
         by_stream.setdefault(e.get("logStreamName", ""), []).extend(_lines(e.get("message", "")))
     for lines in by_stream.values():
-        starts = [
-            i for i, ln in enumerate(lines) if ln.startswith(f"START RequestId: {request_id}")
-        ]
+        starts = [i for i, ln in enumerate(lines) if is_start_of(ln, request_id)]
         if not starts:
             continue
         first = starts[0]
-        if first > 0 and lines[first - 1].startswith("INIT_START"):
+        if first > 0 and is_init_start(lines[first - 1]):
             first -= 1
         for j in range(starts[0], len(lines)):
-            if lines[j].startswith(f"REPORT RequestId: {request_id}"):
+            if is_report_of(lines[j], request_id):
                 return lines[first : j + 1]
         return None
     return None
@@ -92,14 +95,13 @@ def poll_function_log(
 
 
 def squid_fields(line: str) -> tuple[float, float, str, str] | None:
-    """(end time, elapsed s, client ip, url) of a Squid native line, or None if it is not one."""
-    parts = line.split()
-    if len(parts) < 7:
-        return None
+    """(end time, elapsed s, client ip, url) of a Squid native line by the grammar
+    (:mod:`proxylab.grammar.squid`), or None if it is not a well-formed one."""
     try:
-        return float(parts[0]), int(parts[1]) / 1000.0, parts[2], parts[6]
-    except ValueError:
+        rec = parse_native(line)
+    except LineError:
         return None
+    return rec.ts, (rec.elapsed_ms or 0) / 1000.0, rec.client_ip, rec.url
 
 
 def squid_lines_for(evts: Iterable[dict[str, Any]], clients: set[str], window: Window) -> list[str]:
@@ -136,21 +138,14 @@ def service_record(message: str) -> dict[str, Any] | None:
         status: int | None = int(rec.get("status"))
     except (TypeError, ValueError):
         return None
-    return {
-        "ts": ts,
-        "service": "execute-api",
-        "source_ip": rec.get("sourceIp") or None,
-        "local_ip": None,  # API Gateway does not log which of its addresses answered
-        "via": "interface-endpoint" if vpce else "internet",
-        "vpce_id": vpce,
-        "host": rec.get("domainName") or None,
-        "method": rec.get("httpMethod") or None,
-        "path": rec.get("path") or None,
-        "status": status,
-        "request_id": rec.get("requestId"),
-        "api_id": rec.get("apiId"),
-        "evidence": "apigateway-access-log",
-    }
+    return ServiceRecord(
+        ts=ts, service="execute-api", via=Via.INTERFACE_ENDPOINT if vpce else Via.INTERNET,
+        status=status, source_ip=rec.get("sourceIp") or None,
+        local_ip=None,  # API Gateway does not log which of its addresses answered
+        vpce_id=vpce, host=rec.get("domainName") or None, method=rec.get("httpMethod") or None,
+        path=rec.get("path") or None, request_id=rec.get("requestId"), api_id=rec.get("apiId"),
+        evidence="apigateway-access-log",
+    ).to_dict()
 
 
 def service_records_for(
@@ -169,16 +164,6 @@ def service_records_for(
 
 
 def probe_steps(function_lines: Iterable[str]) -> list[dict[str, Any]]:
-    """The probe's step records ({"proxylab":"step",...}) found in the function's lines."""
-    steps = []
-    for line in function_lines:
-        i = line.find('{"proxylab"')
-        if i < 0:
-            continue
-        try:
-            rec = json.loads(line[i:])
-        except ValueError:
-            continue
-        if isinstance(rec, dict) and rec.get("proxylab") == "step":
-            steps.append(rec)
-    return steps
+    """The probe's step records ({"proxylab":"step",...}) found in the function's lines
+    (:func:`proxylab.grammar.step.find_step`)."""
+    return [rec for line in function_lines if (rec := find_step(line)) is not None]

@@ -29,8 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from proxylab.grammar.hostport import host_of
+from proxylab.grammar.services import ServiceRecord
 from proxylab.labs.local import topology as t
 from proxylab.labs.local.wsgi_server import TLSWSGIServer
+from proxylab.vocab import Via
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -65,8 +68,8 @@ class EvidenceLog:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.lock = threading.Lock()
 
-    def write(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+    def write(self, record: ServiceRecord) -> None:
+        data = (record.to_json() + "\n").encode()
         with self.lock:
             os.write(self.fd, data)
 
@@ -85,20 +88,13 @@ def logged(app: WSGIApp, service: str, local_ip: str, log: EvidenceLog) -> WSGIA
         body = app(environ, sr)
         code = int(status_box[0].split()[0]) if status_box else 0
         query = environ.get("QUERY_STRING", "")
-        log.write(
-            {
-                "ts": time.time(),
-                "service": service,
-                "source_ip": source_ip,
-                "local_ip": local_ip,
-                "via": came.via,
-                "vpce_id": came.vpce_id,
-                "host": (environ.get("HTTP_HOST") or "").split(":")[0],
-                "method": environ.get("REQUEST_METHOD", ""),
-                "path": environ.get("PATH_INFO", "") + (f"?{query}" if query else ""),
-                "status": code,
-            }
-        )
+        log.write(ServiceRecord(
+            ts=time.time(), service=service, via=Via(came.via), status=code,
+            source_ip=source_ip, local_ip=local_ip, vpce_id=came.vpce_id,
+            host=host_of(environ.get("HTTP_HOST") or ""),
+            method=environ.get("REQUEST_METHOD", ""),
+            path=environ.get("PATH_INFO", "") + (f"?{query}" if query else ""),
+        ))
         return body
 
     return wrapper
@@ -141,7 +137,7 @@ def apigw_app(region: str, apis: dict[str, str]) -> WSGIApp:
     suffix = f".execute-api.{region}.amazonaws.com"
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        host = (environ.get("HTTP_HOST") or "").split(":")[0].lower()
+        host = host_of(environ.get("HTTP_HOST") or "") or ""
         request_id = str(uuid.uuid4())
         extra = [("x-amzn-RequestId", request_id), ("x-amz-apigw-id", request_id[:16])]
         api_id = (

@@ -12,6 +12,11 @@ as CloudWatch shows them around the function's own output::
     END RequestId: <id>
     REPORT RequestId: <id>\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\t...
 
+The platform lines are written through :mod:`proxylab.grammar.platform`, the module
+the tables and the AWS lab read them with. (Over 500 lines: the init / invoke /
+failure paths of one environment share its state and its output stream; split by
+phase they would pass that state around instead.)
+
 Failures are reported the way Lambda reports them: a raising handler through the
 runtime's own ``/error`` post; a timeout as ``<ts> <id> Task timed out after N.NN
 seconds`` with a ``Sandbox.Timedout`` error; an import failure through ``/init/error``
@@ -48,6 +53,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from proxylab.grammar.platform import end_line, init_report_line, report_line, start_line
 from proxylab.labs.base import Invocation
 from proxylab.labs.local import lambda_env
 from proxylab.labs.local.invoker import InvocationSpec
@@ -374,7 +380,7 @@ class Environment:
 
     def _on_next(self) -> None:
         assert self.output is not None
-        self.output.mark(f"START RequestId: {self.spec.request_id} Version: $LATEST")
+        self.output.mark(start_line(self.spec.request_id))
 
     def _wait(self, until: float, done) -> bool:
         """Wait until ``done()`` or the runtime exits or ``until`` (monotonic)."""
@@ -417,11 +423,11 @@ class Environment:
                 status_tail = "Status: timeout"
             self.stop()
             out.finish(timeout=2.0)
-            out.mark(f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\t{status_tail}")
-            out.mark(f"START RequestId: {rid} Version: $LATEST")
+            out.mark(init_report_line(init_ms, status_tail))
+            out.mark(start_line(rid))
             if etype == "Runtime.ExitError":
                 out.mark(error["errorMessage"])
-            out.mark(f"END RequestId: {rid}")
+            out.mark(end_line(rid))
             out.mark(self._report(0.0, None, status_tail))
             return self._result("error", started_at, error=error, init_ms=None,
                                 duration_ms=0.0)
@@ -463,7 +469,7 @@ class Environment:
             out.mark(message)
         self.stop()
         out.finish(timeout=2.0)
-        out.mark(f"END RequestId: {rid}")
+        out.mark(end_line(rid))
         out.mark(self._report(duration_ms, init_ms, status_tail))
         return self._result(status, started_at, payload=payload, error=error,
                             init_ms=init_ms, duration_ms=duration_ms)
@@ -472,18 +478,8 @@ class Environment:
         peak_kb = self.peak_kb or self.rusage_maxrss_kb or 0
         self.max_memory_mb = max(1, round(peak_kb / 1024)) if peak_kb else 0
         self.billed_ms = max(1, math.ceil(duration_ms))
-        parts = [
-            f"REPORT RequestId: {self.spec.request_id}",
-            f"Duration: {duration_ms:.2f} ms",
-            f"Billed Duration: {self.billed_ms} ms",
-            f"Memory Size: {self.spec.memory_mb} MB",
-            f"Max Memory Used: {self.max_memory_mb} MB",
-        ]
-        if init_ms is not None:
-            parts.append(f"Init Duration: {init_ms:.2f} ms")
-        if tail:
-            parts.append(tail)
-        return "\t".join(parts)
+        return report_line(self.spec.request_id, duration_ms, self.billed_ms,
+                           self.spec.memory_mb, self.max_memory_mb, init_ms, tail)
 
     def _result(self, status: str, started_at: float, *, payload: Any = None,
                 error: dict | None = None, init_ms: float | None = None,

@@ -19,25 +19,20 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
-import importlib.util
 import ipaddress
 import marshal
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-# Flavours (the primary shape of a name; FIPS and dual-stack are separate flags).
-REGIONAL = "regional"
-GLOBAL = "global"
-S3_BUCKET = "s3-virtual-hosted"
-EXECUTE_API = "execute-api"
-LAMBDA_URL = "lambda-url"
-VPCE = "vpce"
-AWS_OTHER = "aws-other"  # an AWS domain whose shape we do not recognise
-NON_AWS = "non-aws"
+from proxylab.awsdata.cache import FORMAT, cache_file, loader, write_cache
+from proxylab.grammar.hostport import split_authority
+from proxylab.vocab import Flavour
+
+# Flavours: the vocabulary's (plain strings in the marshal cache: a StrEnum is one).
+REGIONAL, GLOBAL, S3_BUCKET = Flavour.REGIONAL, Flavour.GLOBAL, Flavour.S3_BUCKET
+EXECUTE_API, LAMBDA_URL, VPCE = Flavour.EXECUTE_API, Flavour.LAMBDA_URL, Flavour.VPCE
+AWS_OTHER, NON_AWS = Flavour.AWS_OTHER, Flavour.NON_AWS
 
 
 @dataclass(frozen=True)
@@ -79,13 +74,6 @@ class _Partition:
 
 
 @functools.lru_cache(maxsize=1)
-def _loader():
-    from botocore.loaders import create_loader  # only when the cached tables are cold
-
-    return create_loader()
-
-
-@functools.lru_cache(maxsize=1)
 def _partitions() -> tuple[_Partition, ...]:
     """The partitions, from the cached tables (see :func:`_build_partitions`)."""
     return tuple(_Partition(name, re.compile(rx), dns, ds, glob, frozenset(regions))
@@ -101,11 +89,11 @@ def _build_partitions() -> list[tuple]:
 
 @functools.lru_cache(maxsize=1)
 def _derive_partitions() -> tuple[_Partition, ...]:
-    loader = _loader()
-    endpoints = loader.load_data("endpoints")
+    botocore_data = loader()
+    endpoints = botocore_data.load_data("endpoints")
     regions_by = {p["partition"]: frozenset(p["regions"]) for p in endpoints["partitions"]}
     out = []
-    for p in loader.load_data("partitions")["partitions"]:
+    for p in botocore_data.load_data("partitions")["partitions"]:
         o = p["outputs"]
         out.append(
             _Partition(
@@ -168,32 +156,10 @@ def _pack(i: HostInfo) -> str:
                       "1" if i.fips else "0", "1" if i.dualstack else "0", i.dns_suffix or ""])
 
 
-_TABLES_FORMAT = 3  # bump when what the cached tables hold changes
 
 
-def _cache_file(kind: str, ext: str) -> str:
-    """Where tables derived from botocore's data are cached: keyed on the files botocore
-    is installed as and the mtimes of its data search paths (those of ``create_loader()``:
-    ~/.aws/models and botocore/data), so a new botocore or a user model makes a new key.
-    Computed without importing botocore (~80 ms), which a warm cache then never needs."""
-    spec = importlib.util.find_spec("botocore")
-    pkg = os.path.dirname(spec.origin) if spec and spec.origin else ""
-    parts = [str(_TABLES_FORMAT), kind]
-    for f in (os.path.join(pkg, "__init__.py"), os.path.join(pkg, "data"),
-              *(os.path.join(base, name)
-                for base in (os.path.expanduser("~/.aws/models"), os.path.join(pkg, "data"))
-                for name in ("", "endpoints.json", "partitions.json"))):
-        try:
-            parts.append(f"{f}:{os.stat(f).st_mtime_ns}")
-        except OSError:
-            parts.append(f"{f}:-")
-    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "proxylab", f"botocore-{kind}-{key}.{ext}")
-
-
-def _tables_cache_file() -> str:
-    return _cache_file("tables", "marshal")
+def _tablescache_file() -> str:
+    return cache_file("tables", "marshal")
 
 
 @functools.lru_cache(maxsize=1)
@@ -201,11 +167,11 @@ def _tables() -> dict:
     """The host table and the service index, derived from botocore's data once and cached
     on disk (``marshal`` of strings: loads in ~5 ms, where deriving them costs ~0.15 s
     of each audit's start-up). An unreadable or unwritable cache just means deriving."""
-    path = _tables_cache_file()
+    path = _tablescache_file()
     try:
         with open(path, "rb") as fh:
             tables = marshal.load(fh)
-        if isinstance(tables, dict) and tables.get("format") == _TABLES_FORMAT:
+        if isinstance(tables, dict) and tables.get("format") == FORMAT:
             return tables
     except (OSError, EOFError, ValueError, TypeError):
         pass
@@ -214,30 +180,17 @@ def _tables() -> dict:
     return tables
 
 
-def write_cache(path: str, dump: Callable[[Any], None], binary: bool = False) -> None:
-    """Replace a cache file atomically (concurrent audits never read half a file);
-    a cache that cannot be written only costs the next run its derivation."""
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb" if binary else "w") as fh:
-            dump(fh)
-        os.replace(tmp, path)
-    except OSError:
-        pass
-
-
 def build_tables() -> dict:
     """Derive the tables from botocore's data (what :func:`_tables` caches)."""
     known = {h: _pack(i) for h, i in _build_known_hosts().items()}
-    return {"format": _TABLES_FORMAT, "known": known, "services": _build_service_index(),
+    return {"format": FORMAT, "known": known, "services": _build_service_index(),
             "partitions": _build_partitions(), "services_in": _build_services_in()}
 
 
 def _build_known_hosts() -> dict[str, HostInfo]:
     table: dict[str, HostInfo] = {}
     parts = _derive_partitions()  # not the cached tables: this builds them
-    for p in _loader().load_data("endpoints")["partitions"]:
+    for p in loader().load_data("endpoints")["partitions"]:
         pname = p["partition"]
         pdefaults = p.get("defaults", {})
         for svc, sdata in p["services"].items():
@@ -289,13 +242,13 @@ def _build_service_index() -> dict[str, list[tuple[str, str]]]:
     Reads only the head of each (gzipped) ``service-2.json``, where ``metadata`` sits,
     so indexing ~450 models costs milliseconds instead of seconds.
     """
-    loader = _loader()
+    botocore_data = loader()
     pref_re = re.compile(rb'"endpointPrefix"\s*:\s*"([^"]+)"')
     id_re = re.compile(rb'"serviceId"\s*:\s*"([^"]+)"')
     index: dict[str, list[tuple[str, str]]] = {}
-    for name in loader.list_available_services("service-2"):
+    for name in botocore_data.list_available_services("service-2"):
         head = b""
-        for base in loader.search_paths:
+        for base in botocore_data.search_paths:
             d = os.path.join(base, name)
             if not os.path.isdir(d):
                 continue
@@ -311,7 +264,7 @@ def _build_service_index() -> dict[str, list[tuple[str, str]]]:
                 break
         mp, mi = pref_re.search(head), id_re.search(head)
         if not (mp and mi):
-            md = loader.load_service_model(name, "service-2")["metadata"]
+            md = botocore_data.load_service_model(name, "service-2")["metadata"]
             prefix, sid = md.get("endpointPrefix"), md.get("serviceId", name)
         else:
             prefix, sid = mp.group(1).decode(), mi.group(1).decode()
@@ -459,18 +412,14 @@ def _services_in(partition: str) -> frozenset[str]:
 
 def _build_services_in() -> dict[str, list[str]]:
     return {p["partition"]: sorted(p["services"])
-            for p in _loader().load_data("endpoints")["partitions"]}
+            for p in loader().load_data("endpoints")["partitions"]}
 
 
 def split_hostport(hostport: str) -> tuple[str, int | None]:
-    """``host:port`` / ``[v6]:port`` / ``user@host`` / ``host?q`` -> (host, port)."""
+    """``host:port`` / ``[v6]:port`` / ``user@host`` / ``host?q`` -> (lower-case host, port),
+    by the grammar's authority splitter (:func:`proxylab.grammar.hostport.split_authority`)."""
     hp = hostport.rsplit("@", 1)[-1].split("?", 1)[0].split("#", 1)[0]
-    if hp.startswith("["):
-        end = hp.find("]")
-        host, rest = hp[1:end] if end > 0 else hp[1:], hp[end + 1 :] if end > 0 else ""
-        port = rest[1:] if rest.startswith(":") else ""
-    elif hp.count(":") == 1:
-        host, port = hp.split(":")
-    else:
-        host, port = hp, ""
-    return host.lower(), int(port) if port.isdigit() else None
+    if hp.startswith("[") and "]" not in hp:
+        hp = hp[1:]  # a cut-off IPv6 literal: all host
+    host, port = split_authority(hp)
+    return (host or "").lower(), port
