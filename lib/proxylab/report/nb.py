@@ -14,7 +14,6 @@ from proxylab.report.document import _display, md_table
 from proxylab.report.redact import Redactor
 from proxylab.report.render import project_root, resolve  # noqa: F401 - for the notebooks
 
-
 Captures = Iterable[str | Path] | str | Path | None
 
 # What to do when a selection finds nothing (shown in the notebook, said by the CLI).
