@@ -188,11 +188,11 @@ def route_matrix(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
     if runs is not None and len(runs):
         titles = dict(zip(runs["scenario"].astype(str), runs["title"].astype(str), strict=False))
     ncol, nrow = len(services), len(scen_order)
-    label_in, cell_in = 2.2, (COLUMN_IN - 2.2) / 3
+    label_in, cell_in = 2.1, (COLUMN_IN - 2.1) / 3
     fig_w = max(COLUMN_IN, label_in + cell_in * ncol)
-    fig_h = 1.25 + 1.0 * nrow
+    fig_h = 1.3 + 1.1 * nrow
     fig, ax = plt.subplots(figsize=(fig_w, fig_h))
-    host_chars = max(18, int(cell_in * 19))  # about 19 characters per inch at 6.5 pt
+    host_chars = max(18, int(cell_in * 16))  # about 16 characters per inch at 7.5 pt
     for i, scen in enumerate(scen_order):
         for j, service in enumerate(services):
             cell = r[(r["scenario"] == scen) & (r["service"] == service)]
@@ -200,7 +200,7 @@ def route_matrix(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
                 ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=NOT_CALLED_COLOR,
                                            edgecolor="white", lw=3))
                 ax.text(j + 0.5, i + 0.5, "not called", ha="center", va="center",
-                        fontsize=8, color="#555555", style="italic")
+                        fontsize=9, color="#555555", style="italic")
                 continue
             routes_here = list(dict.fromkeys(cell["route"].astype(str)))
             mixed = len(routes_here) > 1
@@ -209,12 +209,12 @@ def route_matrix(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
             ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=color, edgecolor="white", lw=3,
                                        hatch="///" if mixed else None))
             ax.text(j + 0.5, i + 0.2, _route_words(cell, routes_here), ha="center",
-                    va="center", fontsize=8.5, color=ink, fontweight="bold")
+                    va="center", fontsize=9.5, color=ink, fontweight="bold")
             ax.text(j + 0.5, i + 0.47, _cell_text(cell, routes_here), ha="center",
-                    va="center", fontsize=8, color=ink)
+                    va="center", fontsize=9, color=ink)
             hosts = "\n".join(wrap_host(redact(h), host_chars)
                               for h in dict.fromkeys(cell["host"]))
-            ax.text(j + 0.5, i + 0.8, hosts, ha="center", va="center", fontsize=6.5,
+            ax.text(j + 0.5, i + 0.8, hosts, ha="center", va="center", fontsize=7.5,
                     color=ink, linespacing=1.0)
     ax.set_xlim(0, ncol)
     ax.set_ylim(nrow, 0)
@@ -223,7 +223,7 @@ def route_matrix(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
     ax.xaxis.tick_top()
     ax.set_yticks([i + 0.5 for i in range(nrow)])
     ax.set_yticklabels([_row_label(s, redact(titles.get(s, ""))) for s in scen_order],
-                       fontsize=8.5)
+                       fontsize=9.5)
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
@@ -236,14 +236,14 @@ def route_matrix(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
     fig.suptitle("Route taken by each request", fontsize=11, fontweight="bold", y=0.995)
     fig.text(0.5, 1 - 0.36 / fig_h,
              "each cell: the route, each step's outcome, the host it called",
-             ha="center", fontsize=8, color="#444444")
+             ha="center", fontsize=9, color="#444444")
     fig.tight_layout(rect=(0, 0.55 / fig_h, 1, 1 - 0.25 / fig_h))
-    fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=8,
+    fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=9,
                handlelength=1.6, columnspacing=1.2)
     return fig
 
 
-def _row_label(scenario: str, title: str, width: int = 28) -> str:
+def _row_label(scenario: str, title: str, width: int = 24) -> str:
     """The scenario id and its whole title, wrapped (never shortened: the words that
     differ between scenarios are often the last ones)."""
     return f"{scenario}\n{textwrap.fill(title, width)}" if title else scenario

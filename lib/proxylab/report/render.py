@@ -136,7 +136,7 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
     say("rendering index.html and report.md")
     t0 = time.monotonic()
     report_nb = nb_out / NOTEBOOKS[-1]
-    to_html(report_nb, done.html, hide_input=True, title=title or "proxylab report")
+    to_html(report_nb, done.html, hide_input=True, title=title or "proxylab report", lang=lang)
     to_markdown(report_nb, done.markdown)
     to_html(nb_out / "03-analyse.ipynb", out_dir / "analysis.html", hide_input=False,
             title="proxylab analysis")
@@ -194,8 +194,9 @@ def _strip_parameters(nb: Any) -> None:
                                                                    .get("tags", [])))]
 
 
-def to_html(notebook: Path, out: Path, hide_input: bool, title: str) -> Path:
-    """Self-contained HTML: images are data URIs, no external scripts."""
+def to_html(notebook: Path, out: Path, hide_input: bool, title: str, lang: str = "en") -> Path:
+    """Self-contained HTML: images are data URIs, no external scripts; ``lang`` set so
+    browsers pick Japanese fonts and line breaking for a Japanese report."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -208,8 +209,18 @@ def to_html(notebook: Path, out: Path, hide_input: bool, title: str) -> Path:
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _drop_external_scripts(body)
+    body = body.replace("</head>", f"<style>{READABLE_CSS}</style>\n</head>", 1)
+    body = re.sub(r"<html lang=\"[^\"]*\"", f"<html lang=\"{lang}\"", body, count=1)
     out.write_text(body, encoding="utf-8")
     return out
+
+
+# Charts are PNGs at twice their design width (report/charts.py): shown no wider than
+# the column, at full sharpness; a wide table scrolls instead of pushing the page wider.
+READABLE_CSS = (".jp-RenderedImage img, .jp-OutputArea-output img "
+                "{max-width: 100%; height: auto;} "
+                ".jp-RenderedHTMLCommon table {display: block; overflow-x: auto; "
+                "max-width: 100%;}")
 
 
 def _drop_external_scripts(html: str) -> str:
