@@ -92,7 +92,21 @@ def cjk_fonts() -> list[str]:
                 except (OSError, RuntimeError, ValueError):  # an unreadable font file
                     continue
         names = {f.name for f in font_manager.fontManager.ttflist}
+        if any(f in names for f in CJK_FAMILIES):
+            _save_font_cache()
     return [f for f in CJK_FAMILIES if f in names]
+
+
+def _save_font_cache() -> None:
+    """Write matplotlib's font list back (its own file and format, as on its first
+    import), so the next kernel finds the CJK font without scanning the font folders."""
+    import matplotlib
+
+    path = f"{matplotlib.get_cachedir()}/fontlist-v{font_manager.FontManager.__version__}.json"
+    try:
+        font_manager.json_dump(font_manager.fontManager, path)
+    except OSError:  # a read-only cache: scanning again next time is only slower
+        pass
 
 
 def configure_fonts() -> list[str]:
