@@ -303,7 +303,7 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figu
                                 *pr["host"].dropna().astype(str)]))
     dq = dq[dq["name"].isin(hosts)]
     stamps = [s for s in (*pr["ts"], *sh["ts"]) if not pd.isna(s)]
-    fig, ax = plt.subplots(figsize=(10, 2.2 + 0.45 * max(len(hosts), 1)))
+    fig, ax = plt.subplots(figsize=(COLUMN_IN, 2.6 + 0.6 * max(len(hosts), 1)))
     if not stamps:
         ax.axis("off")
         ax.text(0.5, 0.5, "no timed evidence in this run", ha="center", va="center")
@@ -341,8 +341,9 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figu
         if text not in answers.setdefault(str(row["name"]), []):
             answers[str(row["name"])].append(text)
     ax.set_yticks(list(y.values()))
-    ax.set_yticklabels([redact(h) + ("\nDNS " + ", ".join(answers[h][:2]) if h in answers else "")
-                        for h in hosts], fontsize=7.5)
+    ax.set_yticklabels([wrap_host(redact(h), 24)
+                        + ("\nDNS " + ",\n".join(answers[h][:2]) if h in answers else "")
+                        for h in hosts], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("seconds since the first evidence of this run")
     ax.grid(axis="x", alpha=0.3)
@@ -357,8 +358,9 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figu
                    markeredgecolor="black", label="via interface endpoint"),
     ]
     ax.set_title(redact(f"Requests of run {run_id}"), fontsize=10)
-    fig.tight_layout(rect=(0, 0.16, 1, 1))
-    fig.legend(handles=legend, loc="lower center", ncol=3, frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.75 / fig.get_figheight(), 1, 1))
+    fig.legend(handles=legend, loc="lower center", ncol=3, frameon=False, fontsize=8,
+               handlelength=1.2, columnspacing=1.0)
     return fig
 
 
