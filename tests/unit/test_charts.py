@@ -123,3 +123,8 @@ def test_palette_is_okabe_ito_and_separates_endpoint_from_failure():
     assert set(charts.ROUTE_COLORS.values()) <= set(charts.OKABE_ITO.values())
     assert charts.ROUTE_COLORS[Route.ENDPOINT] != charts.ROUTE_COLORS[Route.FAILED_AT_PROXY]
     assert set(charts.ROUTE_WORDS) == set(charts.ROUTE_COLORS) == set(Route)
+
+
+def test_timeline_fits_the_column_at_2x(a):
+    w, _ = _png_size(charts.png(charts.timeline(a.tables, SEED[2].name)))
+    assert w <= 760 * 2, w

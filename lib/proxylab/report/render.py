@@ -216,11 +216,17 @@ def to_html(notebook: Path, out: Path, hide_input: bool, title: str, lang: str =
 
 
 # Charts are PNGs at twice their design width (report/charts.py): shown no wider than
-# the column, at full sharpness; a wide table scrolls instead of pushing the page wider.
+# the column, at full sharpness; a wide table scrolls instead of pushing the page wider;
+# log excerpts stay monospace (the lab template's Markdown rules set a proportional
+# font on <pre>) and wrap only at whitespace, so a copied log line is whole.
 READABLE_CSS = (".jp-RenderedImage img, .jp-OutputArea-output img "
                 "{max-width: 100%; height: auto;} "
                 ".jp-RenderedHTMLCommon table {display: block; overflow-x: auto; "
-                "max-width: 100%;}")
+                "max-width: 100%;} "
+                ".jp-RenderedHTMLCommon pre, .jp-RenderedHTMLCommon pre code "
+                "{font-family: var(--jp-code-font-family, monospace), monospace; "
+                "font-size: 0.85em; white-space: pre-wrap; word-break: normal; "
+                "overflow-wrap: normal; overflow-x: auto;}")
 
 
 def _drop_external_scripts(html: str) -> str:
