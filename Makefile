@@ -5,11 +5,15 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
-SYSTEM_PACKAGES := squid dnsmasq-base iproute2 curl python3-venv python3-pip
+# Japanese scenario titles in charts: IPA Gothic (Debian fonts-ipafont-gothic, a 3.5 MB
+# download, 12 MB installed) rather than fonts-noto-cjk (57 MB, 91 MB installed);
+# report/charts.py falls back to either (and to the other CJK families it knows).
+CJK_FONT_PACKAGE := fonts-ipafont-gothic fontconfig
+SYSTEM_PACKAGES := squid dnsmasq-base iproute2 curl python3-venv python3-pip $(CJK_FONT_PACKAGE)
 # Commands whose absence means the system packages are not installed yet.
 SYSTEM_COMMANDS := squid dnsmasq ip curl
 
-.PHONY: all setup system venv squid6 test test-unit lint report bench clean lab-down
+.PHONY: all setup system venv squid6 test test-unit lint report bench clean lab-down lab notebook nbfilter
 
 all: test
 
@@ -21,6 +25,7 @@ setup: system venv
 system:
 	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
 	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	fc-list :lang=ja 2>/dev/null | grep -q . || missing="$$missing a-Japanese-font"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages (missing:$$missing)"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "error: installing system packages needs root (run as root or sudo make ...)"; exit 1; fi; \
@@ -33,7 +38,7 @@ system:
 	  for s in squid dnsmasq; do (service $$s stop || true) >/dev/null 2>&1; done; \
 	fi
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed nbfilter
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,6 +80,19 @@ bench: setup
 
 lab-down: venv
 	$(VENV)/bin/proxylab lab down --all
+
+# --- notebooks -------------------------------------------------------------------
+# JupyterLab on notebooks/, on 127.0.0.1 with a fresh token; the URL is printed.
+lab notebook: venv
+	$(VENV)/bin/proxylab notebook
+
+# Git stores notebooks through a clean filter that drops outputs (.gitattributes names
+# it), so JupyterLab's autosave never puts outputs into a commit. Written into this
+# checkout's git config; a checkout that is not a git repository has nothing to filter.
+nbfilter:
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git config filter.proxylab-nbstrip.clean "$(PYTHON) lib/proxylab/report/nbstrip.py"; \
+	  git config --unset filter.proxylab-nbstrip.required || true; fi
 
 clean: lab-down
 	rm -rf $(VENV) reports/*/ data/runs/*/ benchmarks/out

@@ -84,7 +84,7 @@ def bench_report_from_fixtures(repeat: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "-m", "proxylab.cli", "report", "--from",
-                            *map(str, fixtures), "--out", tmp, "--name", "bench", "--quiet"],
+                            *map(str, fixtures), "--out", tmp, "--quiet"],
                            check=True, stdout=subprocess.DEVNULL, cwd=ROOT, timeout=600)
             times.append(time.perf_counter() - t0)
     print(f"proxylab report --from (4 fixture runs, 4 notebooks + render): median "

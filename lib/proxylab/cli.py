@@ -8,6 +8,7 @@ turns the errors users can act on into one clear line and a non-zero exit.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import signal
 import sys
@@ -15,7 +16,7 @@ import threading
 
 from proxylab import __version__
 
-COMMAND_MODULES = ("lab", "run", "scenarios", "report", "audit")
+COMMAND_MODULES = ("lab", "run", "scenarios", "report", "audit", "notebook")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  proxylab run --catalog seed      the seed's four runs, captures in data/runs/\n"
             "  proxylab report --catalog seed   the same, rendered to reports/seed/\n"
             "  proxylab lab down                remove everything the lab started\n"
+            "  proxylab notebook                JupyterLab on the notebooks (127.0.0.1)\n"
             "Each command has its own --help."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -59,11 +61,30 @@ def _raise_terminated(signum: int, _frame: object) -> None:
     raise Terminated(signum)
 
 
+def suggest_command(argv: list[str], commands: list[str]) -> str | None:
+    """The error for a mistyped sub-command, with the nearest real one(s); ``None``
+    when the first word is an option or a real command (argparse handles those)."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    if not argv or word is None or word != argv[0] or word in commands:
+        return None
+    close = difflib.get_close_matches(word, commands, n=2, cutoff=0.6)
+    if not close:
+        close = [c for c in commands if c.startswith(word[:2])][:2]
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown command {word!r}{hint} (commands: {', '.join(commands)})"
+
+
 def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         for s in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(s, _raise_terminated)
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    problem = suggest_command(argv, list(_subparsers(parser).choices))
+    if problem:
+        parser.print_usage(sys.stderr)
+        print(f"proxylab: error: {problem}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -81,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("proxylab: interrupted", file=sys.stderr)
         return 130
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ a colleague renders the same way.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "index.html (self-contained) and report.md (images as files)."
         ),
     )
-    p.add_argument("--catalog", default="seed",
-                   help="catalogue id (seed, examples) or a YAML path (default: seed)")
+    p.add_argument("--catalog",
+                   help="run this catalogue on a lab: an id (seed, examples) or a YAML path")
     p.add_argument("--scenario", action="append", dest="scenarios", metavar="ID",
                    help="only this scenario (repeatable)")
     p.add_argument("--repeat", type=int, default=1, help="runs per scenario (default 1)")
@@ -39,7 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "with stable placeholders")
     p.add_argument("--name", help="report name: reports/<name>/ (default: the catalogue id, "
                                   "or the --from directory's name)")
-    p.add_argument("--out", default="reports", help="reports directory (default: reports/)")
+    p.add_argument("--out", metavar="DIR",
+                   help="write the report into DIR itself (default: reports/<name>/)")
+    p.add_argument("--open", action="store_true",
+                   help="open index.html in a browser when done (nothing happens without one)")
     p.add_argument("--runs-dir", help="where new captures go (default: data/runs)")
     p.add_argument("--title", help="report title")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -59,6 +63,16 @@ def run(args: argparse.Namespace) -> int:
 
     say = _say(args.quiet)
     t0 = time.monotonic()
+    if not args.from_ and not args.catalog:
+        raise UserError(
+            "say what to report on:\n"
+            "  --catalog seed      run the seed scenarios on the local lab (needs root), "
+            "then render\n"
+            "  --from data/runs    render existing captures (no lab, no root)\n"
+            "(`make report` is `proxylab report --catalog seed`)")
+    if args.out and args.name:
+        raise UserError("--out DIR is the report's own directory and --name only names "
+                        "reports/<name>/: pass one of them (e.g. --out reports/blog)")
     if args.from_:
         missing = [p for p in args.from_ if not Path(p).exists()]
         if missing:
@@ -83,13 +97,32 @@ def run(args: argparse.Namespace) -> int:
                             progress=not args.quiet)
         captures = [str(p) for p in paths]
         name = args.name or _name_from_catalog(args.catalog)
-    out_dir = Path(args.out) / name
+    out_dir = Path(args.out) if args.out else Path("reports") / name
     done = render.execute(captures, out_dir, lang=args.lang, redact=args.redact,
                           title=args.title, progress=None if args.quiet else say)
     say(f"done in {time.monotonic() - t0:.1f}s")
-    print(done.html)
-    print(done.markdown)
+    for page in done.pages:  # stdout: one path per line, for scripts
+        print(page)
+    if args.open:
+        _open(done.html, say)
     return 0
+
+
+def _open(page: Path, say) -> bool:
+    """Open the page in the user's graphical browser if there is one. Without a display
+    (a server, CI, ssh) nothing is started - ``webbrowser`` would otherwise run a text
+    browser such as lynx in the foreground - and the file's address is said instead."""
+    import webbrowser
+
+    headless = sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    try:
+        opened = not headless and webbrowser.open(page.resolve().as_uri())
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        say(f"no browser to open; the report is {page.resolve().as_uri()}")
+    return opened
 
 
 def _name_from(paths: list[str]) -> str:

@@ -2,39 +2,157 @@
 
 Every function returns a matplotlib Figure and takes an optional ``redact``
 callable (text -> text) so identifiers are replaced the same way in chart labels
-as in the report's text and tables. Labels are ASCII on purpose: the charts are
-shared by the English and Japanese reports and need no CJK font.
+as in the report's text and tables.
+
+Readable where the report is read: the charts are drawn for a 760 px column
+(``COLUMN_IN`` inches at ``LOGICAL_DPI``) and saved at twice that resolution; colours
+are Okabe & Ito's colour-blind-safe set and every colour is also said in words.
+Scenario titles may be Japanese: a CJK font is put behind DejaVu Sans in matplotlib's
+per-glyph fallback list, and "Glyph ... missing" warnings are caught where drawing
+happens (logged, never printed into a notebook and so never into a report).
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
+import re
 import textwrap
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib import font_manager
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
+from proxylab.vocab import Route
+
+log = logging.getLogger(__name__)
+
+COLUMN_IN = 7.6  # a 760 px blog column at LOGICAL_DPI
+LOGICAL_DPI = 100
+SCALE = 2  # PNGs at 2x for high-density screens
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with any colour vision.
+OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
+             "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "grey": "#999999"}
 ROUTE_COLORS = {
-    "proxy": "#4C78A8",
-    "endpoint": "#54A24B",
-    "direct": "#B279A2",
-    "failed-at-proxy": "#E45756",
-    "failed-direct": "#F58518",
-    "inconsistent": "#9D9D9D",
+    Route.PROXY: OKABE_ITO["blue"],
+    Route.ENDPOINT: OKABE_ITO["green"],
+    Route.DIRECT: OKABE_ITO["purple"],
+    Route.FAILED_AT_PROXY: OKABE_ITO["vermillion"],
+    Route.FAILED_DIRECT: OKABE_ITO["orange"],
+    Route.INCONSISTENT: OKABE_ITO["grey"],
 }
+# The words written in each cell (and the legend), so no colour has to be told apart.
+ROUTE_WORDS = {
+    Route.PROXY: "via proxy",
+    Route.ENDPOINT: "VPC endpoint",
+    Route.DIRECT: "direct",
+    Route.FAILED_AT_PROXY: "FAILED at proxy",
+    Route.FAILED_DIRECT: "FAILED direct",
+    Route.INCONSISTENT: "inconsistent",
+}
+NOT_CALLED_COLOR, MIXED_COLOR = "#F2F2F2", "#FFFFFF"
+DARK_TEXT_ON = {Route.PROXY}  # white text only where black would be too dark to read
 OUTCOME_MARKS = {"ok": "ok", "http_error": "HTTP err", "tunnel_error": "tunnel err",
                  "timeout": "timeout", "dns_error": "DNS err", "tls_error": "TLS err",
                  "other": "error"}
 STEP_SHORT = {"s3_get": "get", "s3_put": "put", "web": "web", "api": "api"}
+# One matrix column per service, its steps (and hosts) inside.
+STEP_SERVICE = {"s3_get": "S3", "s3_put": "S3", "web": "web", "api": "API"}
+SERVICE_ORDER = ("S3", "web", "API")
 Redact = Callable[[str], str]
 
+# Families with Japanese (and most Chinese) glyphs, lightest Debian package first:
+# fonts-ipafont-gothic (the Makefile's), fonts-vlgothic, fonts-noto-cjk, ...
+CJK_FAMILIES = ("IPAPGothic", "IPAGothic", "IPAexGothic", "VL PGothic", "VL Gothic",
+                "Noto Sans CJK JP", "Noto Sans JP", "Source Han Sans JP", "TakaoPGothic",
+                "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC")
+_CJK_FILE = re.compile(r"(ipa[a-z]*\.tt|vl-?gothic|notosanscjk|noto.*cjk|sourcehansans|takao|"
+                       r"wqy)", re.IGNORECASE)
+_GLYPH = re.compile(r"Glyph \d+ .*missing from")
+missing_glyphs: list[str] = []  # what was caught (tests and curious readers look here)
 
-def png(fig: plt.Figure, dpi: int = 110) -> bytes:
-    """The figure as PNG bytes, then closed: notebooks display these bytes, so the
-    HTML embeds them and the Markdown export writes them as files."""
+
+def cjk_fonts() -> list[str]:
+    """The CJK families matplotlib can use. Matplotlib caches its font list; a font
+    installed after the cache was written (``make setup`` on a used machine) is added
+    from the system font directories here."""
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    if not any(f in names for f in CJK_FAMILIES):
+        for path in font_manager.findSystemFonts():
+            if _CJK_FILE.search(path):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # an unreadable font file
+                    continue
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        if any(f in names for f in CJK_FAMILIES):
+            _save_font_cache()
+    return [f for f in CJK_FAMILIES if f in names]
+
+
+def _save_font_cache() -> None:
+    """Write matplotlib's font list back (its own file and format, as on its first
+    import), so the next kernel finds the CJK font without scanning the font folders."""
+    import matplotlib
+
+    path = f"{matplotlib.get_cachedir()}/fontlist-v{font_manager.FontManager.__version__}.json"
+    try:
+        font_manager.json_dump(font_manager.fontManager, path)
+    except OSError:  # a read-only cache: scanning again next time is only slower
+        pass
+
+
+def configure_fonts() -> list[str]:
+    """DejaVu Sans for Latin text, then the CJK families for the glyphs it lacks
+    (matplotlib >= 3.6 falls back glyph by glyph through ``font.family``)."""
+    families = ["DejaVu Sans", *cjk_fonts()[:1]]
+    plt.rcParams["font.family"] = families
+    # CJK fonts ship one weight; matplotlib says "Failed to find font weight bold ..."
+    # on its logger for every bold label (on stderr, so into the report) and uses the
+    # regular weight, which is what we want.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    return families
+
+
+@contextmanager
+def glyph_warnings_logged() -> Iterator[None]:
+    """Catch "Glyph N missing from font(s)" where text is laid out and drawn: they are
+    logged (and kept in :data:`missing_glyphs`) instead of reaching the notebook's
+    stderr, which is how they used to land in ``index.html``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        text = str(w.message)
+        if _GLYPH.search(text):
+            missing_glyphs.append(text)
+            log.info("chart text: %s", text)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with glyph_warnings_logged():
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+configure_fonts()
+
+
+@_quiet
+def png(fig: plt.Figure, dpi: int = LOGICAL_DPI * SCALE) -> bytes:
+    """The figure as PNG bytes (2x resolution), then closed: notebooks display these
+    bytes, so the HTML embeds them and the Markdown export writes them as files."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
@@ -60,71 +178,101 @@ def wrap_host(host: str, width: int = 22) -> str:
     return "\n".join(lines)
 
 
+@_quiet
 def route_matrix(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
                  redact: Redact | None = None) -> plt.Figure:
-    """Scenarios (rows) x hostnames (columns), each cell coloured by route, with
-    each step's outcome written in it. Several runs of one scenario that disagree
-    are shown as 'mixed' with the counts."""
+    """Scenarios (rows) x services (columns: S3, web, API), each cell coloured by the
+    route and saying it in words, with each step's outcome and the host(s) it went
+    to. Several runs (or steps) of one cell that disagree are shown as 'mixed', hatched,
+    with the counts. Drawn for a 760 px column; row labels wrap, never truncate."""
     redact = redact or _identity
     if routes.empty:
-        fig, ax = plt.subplots(figsize=(6, 1.5))
+        fig, ax = plt.subplots(figsize=(COLUMN_IN, 1.5))
         ax.axis("off")
         ax.text(0.5, 0.5, "no probe steps captured", ha="center", va="center")
         return fig
     r = routes.copy()
     r["scenario"] = r["scenario"].astype(str)
     r["host"] = r["host"].astype(str)
+    r["service"] = r["step"].astype(str).map(lambda st: STEP_SERVICE.get(st, st))
     scen_order = list(dict.fromkeys(r["scenario"]))
-    host_order = _host_order(r)
+    services = [sv for sv in SERVICE_ORDER if sv in set(r["service"])]
+    services += sorted(set(r["service"]) - set(services))
     titles = {}
     if runs is not None and len(runs):
         titles = dict(zip(runs["scenario"].astype(str), runs["title"].astype(str), strict=False))
-    ncol, nrow = len(host_order), len(scen_order)
-    cell_w, label_w = 1.9, 3.2
-    fig_w = max(7.0, label_w + cell_w * ncol)
-    fig_h = 1.7 + 0.62 * nrow
+    ncol, nrow = len(services), len(scen_order)
+    label_in, cell_in = 2.1, (COLUMN_IN - 2.1) / 3
+    fig_w = max(COLUMN_IN, label_in + cell_in * ncol)
+    fig_h = 1.3 + 1.1 * nrow
     fig, ax = plt.subplots(figsize=(fig_w, fig_h))
+    host_chars = max(18, int(cell_in * 16))  # about 16 characters per inch at 7.5 pt
     for i, scen in enumerate(scen_order):
-        for j, host in enumerate(host_order):
-            cell = r[(r["scenario"] == scen) & (r["host"] == host)]
+        for j, service in enumerate(services):
+            cell = r[(r["scenario"] == scen) & (r["service"] == service)]
             if cell.empty:
-                ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor="#F4F4F4", edgecolor="white",
-                                           lw=2))
+                ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=NOT_CALLED_COLOR,
+                                           edgecolor="white", lw=3))
+                ax.text(j + 0.5, i + 0.5, "not called", ha="center", va="center",
+                        fontsize=9, color="#555555", style="italic")
                 continue
             routes_here = list(dict.fromkeys(cell["route"].astype(str)))
-            color = ROUTE_COLORS.get(routes_here[0], "#CCCCCC") if len(routes_here) == 1 \
-                else "#DDDDDD"
-            ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=color, edgecolor="white", lw=2,
-                                       hatch="//" if len(routes_here) > 1 else None))
-            ax.text(j + 0.5, i + 0.5, _cell_text(cell, routes_here), ha="center", va="center",
-                    fontsize=8, color="white" if len(routes_here) == 1 else "black",
-                    fontweight="bold")
+            mixed = len(routes_here) > 1
+            color = MIXED_COLOR if mixed else ROUTE_COLORS.get(routes_here[0], "#CCCCCC")
+            ink = "white" if not mixed and routes_here[0] in DARK_TEXT_ON else "black"
+            ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=color, edgecolor="white", lw=3,
+                                       hatch="///" if mixed else None))
+            ax.text(j + 0.5, i + 0.2, _route_words(cell, routes_here), ha="center",
+                    va="center", fontsize=9.5, color=ink, fontweight="bold")
+            ax.text(j + 0.5, i + 0.47, _cell_text(cell, routes_here), ha="center",
+                    va="center", fontsize=9, color=ink)
+            hosts = "\n".join(wrap_host(redact(h), host_chars)
+                              for h in dict.fromkeys(cell["host"]))
+            ax.text(j + 0.5, i + 0.8, hosts, ha="center", va="center", fontsize=7.5,
+                    color=ink, linespacing=1.0)
     ax.set_xlim(0, ncol)
     ax.set_ylim(nrow, 0)
     ax.set_xticks([j + 0.5 for j in range(ncol)])
-    ax.set_xticklabels([wrap_host(redact(h)) for h in host_order], fontsize=7.5)
+    ax.set_xticklabels(services, fontsize=10, fontweight="bold")
     ax.xaxis.tick_top()
     ax.set_yticks([i + 0.5 for i in range(nrow)])
-    ylabels = [f"{s}\n{textwrap.shorten(redact(titles.get(s, '')), 44, placeholder='...')}"
-               if titles.get(s) else s for s in scen_order]
-    ax.set_yticklabels(ylabels, fontsize=8)
+    ax.set_yticklabels([_row_label(s, redact(titles.get(s, ""))) for s in scen_order],
+                       fontsize=9.5)
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    present = [k for k in ROUTE_COLORS if k in set(r["route"].astype(str))]
-    handles = [Patch(facecolor=ROUTE_COLORS[k], label=k) for k in present]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02),
-              ncol=min(len(handles), 6), frameon=False, fontsize=8)
-    fig.suptitle("Route taken by each request (cell text: step and its outcome)", fontsize=10,
-                 y=0.995)
-    fig.tight_layout()
+    handles = [Patch(facecolor=ROUTE_COLORS[k], edgecolor="#777777", label=ROUTE_WORDS[k])
+               for k in ROUTE_COLORS]
+    handles.append(Patch(facecolor=MIXED_COLOR, edgecolor="#777777", hatch="///",
+                         label="mixed (runs disagree)"))
+    handles.append(Patch(facecolor=NOT_CALLED_COLOR, edgecolor="#777777",
+                         label="not called"))
+    fig.suptitle("Route taken by each request", fontsize=11, fontweight="bold", y=0.995)
+    fig.text(0.5, 1 - 0.36 / fig_h,
+             "each cell: the route, each step's outcome, the host it called",
+             ha="center", fontsize=9, color="#444444")
+    fig.tight_layout(rect=(0, 0.55 / fig_h, 1, 1 - 0.25 / fig_h))
+    fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=9,
+               handlelength=1.6, columnspacing=1.2)
     return fig
 
 
-def _host_order(r: pd.DataFrame) -> list[str]:
-    step_rank = {"s3_get": 0, "s3_put": 0, "web": 1, "api": 2}
-    first = r.groupby("host", observed=True)["step"].first().astype(str)
-    return sorted(first.index, key=lambda h: (step_rank.get(first[h], 9), h))
+def _row_label(scenario: str, title: str, width: int = 24) -> str:
+    """The scenario id and its whole title, wrapped (never shortened: the words that
+    differ between scenarios are often the last ones)."""
+    return f"{scenario}\n{textwrap.fill(title, width)}" if title else scenario
+
+
+def _route_words(cell: pd.DataFrame, routes_here: list[str]) -> str:
+    if len(routes_here) > 1:
+        return "mixed"
+    route = routes_here[0]
+    words = ROUTE_WORDS.get(route, route)
+    kinds = cell["endpoint_kind"].dropna().astype(str).unique() if "endpoint_kind" in cell \
+        else []
+    if route == Route.ENDPOINT and len(kinds) == 1:
+        words = f"{kinds[0]} endpoint"
+    return words
 
 
 def _cell_text(cell: pd.DataFrame, routes_here: list[str]) -> str:
@@ -136,10 +284,11 @@ def _cell_text(cell: pd.DataFrame, routes_here: list[str]) -> str:
         lines.append(f"{STEP_SHORT.get(step, step)}: {text}")
     if len(routes_here) > 1:
         counts = cell["route"].astype(str).value_counts()
-        lines.append("mixed: " + ", ".join(f"{k} x{v}" for k, v in counts.items()))
+        lines.append(", ".join(f"{ROUTE_WORDS.get(k, k)} x{v}" for k, v in counts.items()))
     return "\n".join(lines)
 
 
+@_quiet
 def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figure:
     """One run's requests over time: Squid tunnels as bars (start = logged time -
     elapsed) and service-front hits as markers, one row per host. dnsmasq logs
@@ -154,7 +303,7 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figu
                                 *pr["host"].dropna().astype(str)]))
     dq = dq[dq["name"].isin(hosts)]
     stamps = [s for s in (*pr["ts"], *sh["ts"]) if not pd.isna(s)]
-    fig, ax = plt.subplots(figsize=(10, 2.2 + 0.45 * max(len(hosts), 1)))
+    fig, ax = plt.subplots(figsize=(COLUMN_IN, 2.6 + 0.6 * max(len(hosts), 1)))
     if not stamps:
         ax.axis("off")
         ax.text(0.5, 0.5, "no timed evidence in this run", ha="center", va="center")
@@ -192,8 +341,9 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figu
         if text not in answers.setdefault(str(row["name"]), []):
             answers[str(row["name"])].append(text)
     ax.set_yticks(list(y.values()))
-    ax.set_yticklabels([redact(h) + ("\nDNS " + ", ".join(answers[h][:2]) if h in answers else "")
-                        for h in hosts], fontsize=7.5)
+    ax.set_yticklabels([wrap_host(redact(h), 24)
+                        + ("\nDNS " + ",\n".join(answers[h][:2]) if h in answers else "")
+                        for h in hosts], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("seconds since the first evidence of this run")
     ax.grid(axis="x", alpha=0.3)
@@ -208,11 +358,13 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figu
                    markeredgecolor="black", label="via interface endpoint"),
     ]
     ax.set_title(redact(f"Requests of run {run_id}"), fontsize=10)
-    fig.tight_layout(rect=(0, 0.16, 1, 1))
-    fig.legend(handles=legend, loc="lower center", ncol=3, frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.75 / fig.get_figheight(), 1, 1))
+    fig.legend(handles=legend, loc="lower center", ncol=3, frameon=False, fontsize=8,
+               handlelength=1.2, columnspacing=1.0)
     return fig
 
 
+@_quiet
 def topology(lab: dict[str, Any], redact: Redact | None = None,
              endpoints: dict[str, Any] | None = None) -> plt.Figure:
     """The lab as a diagram: the four places, the peering link, the proxy's way

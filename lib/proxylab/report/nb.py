@@ -12,19 +12,65 @@ from proxylab.capture import find_captures
 from proxylab.report import charts
 from proxylab.report.document import _display, md_table
 from proxylab.report.redact import Redactor
+from proxylab.report.render import project_root, resolve  # noqa: F401 - for the notebooks
+
+Captures = Iterable[str | Path] | str | Path | None
+
+# What to do when a selection finds nothing (shown in the notebook, said by the CLI).
+HOW_TO_CAPTURE = (
+    "Make captures with `sudo make report` (the seed scenarios on the local lab) or "
+    "`sudo .venv/bin/proxylab run --catalog seed`; they go to `data/runs/`. Or set "
+    "`captures` to capture directories (or a runs directory), e.g. "
+    "`captures = \"tests/fixtures/captures\"`."
+)
 
 
-def capture_paths(captures: Iterable[str | Path] | str | None) -> list[Path]:
-    """Papermill passes lists; a single string (a runs directory) is accepted too."""
+def capture_paths(captures: Captures) -> list[Path]:
+    """Papermill passes lists; a single string (a runs directory) is accepted too.
+    Relative paths are taken from the project root, not the kernel's directory."""
     if captures is None:
         return []
     if isinstance(captures, (str, Path)):
         captures = [captures]
-    return [Path(c) for c in captures]
+    return [resolve(c) for c in captures]
+
+
+def select(captures: Captures = "data/runs", latest: bool = False) -> list[str]:
+    """The capture directories a notebook works on, as absolute paths.
+
+    ``latest``: keep only the newest run of each scenario from the most recent
+    catalogue and lab backend (what a runs directory's newest ``make report`` wrote),
+    so a ``data/runs/`` holding weeks of runs shows one coherent set. An empty
+    selection is said in the notebook, with the command that makes captures."""
+    paths = capture_paths(captures)
+    missing = [p for p in paths if not p.exists()]
+    caps = find_captures(*[p for p in paths if p.exists()]) if len(missing) < len(paths) else []
+    if latest and caps:
+        caps = latest_set(caps)
+    if not caps:
+        where = ", ".join(f"`{p}`" for p in paths) or "(nothing given)"
+        why = f" (no such directory: {', '.join(f'`{p}`' for p in missing)})" if missing else ""
+        _display(f"**No captures found** in {where}{why}.\n\n{HOW_TO_CAPTURE}")
+    return [str(c.path) for c in caps]
+
+
+def latest_set(caps: list[Any]) -> list[Any]:
+    """The newest run per scenario among captures of the newest capture's catalogue and
+    backend (``find_captures`` returns them oldest first)."""
+    def key(c: Any) -> tuple[str, str]:
+        return (c.record.catalog, c.record.lab.backend)
+
+    newest = key(caps[-1])
+    by_scenario: dict[str, Any] = {}
+    for c in caps:
+        if key(c) == newest:
+            by_scenario[c.record.scenario.id or c.run_id] = c
+    return sorted(by_scenario.values(), key=lambda c: (c.record.started_at, c.run_id))
 
 
 def lab_from_captures(captures: Iterable[str | Path]) -> dict[str, Any] | None:
-    caps = find_captures(*capture_paths(captures))
+    paths = capture_paths(captures)  # none given: none found (not the default runs dir)
+    caps = find_captures(*paths) if paths else []
     return caps[-1].record.lab.to_dict() if caps else None
 
 
@@ -57,7 +103,8 @@ def show_lab(lab: dict[str, Any] | None, redact: Redactor | None = None) -> None
 
 def show_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
     """The captures as a table (scenario, status, when, where)."""
-    caps = find_captures(*capture_paths(paths))
+    given = capture_paths(paths)
+    caps = find_captures(*given) if given else []
     df = pd.DataFrame([{
         "run_id": c.run_id,
         "scenario": c.record.scenario.id,

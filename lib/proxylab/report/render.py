@@ -26,17 +26,55 @@ from typing import Any
 from proxylab.errors import UserError
 
 NOTEBOOKS = ("01-lab.ipynb", "02-run-scenarios.ipynb", "03-analyse.ipynb", "04-report.ipynb")
+NOTEBOOKS_DIR = "notebooks"
 
 
 def notebooks_dir() -> Path:
     """The repository's notebooks/ (source checkout) - the only place they live."""
     here = Path(__file__).resolve()
     for parent in here.parents:
-        cand = parent / "notebooks"
+        cand = parent / NOTEBOOKS_DIR
         if (cand / NOTEBOOKS[-1]).exists():
             return cand
     raise UserError("cannot find the notebooks/ directory (expected next to lib/ in the "
                     "proxylab checkout)")
+
+
+def project_root() -> Path:
+    """The checkout the notebooks' relative paths mean. JupyterLab starts each kernel in
+    the notebook's own directory (``notebooks/``, or ``reports/<name>/notebooks/`` for an
+    executed copy), so ``"data/runs"`` relative to the kernel finds nothing; relative to
+    this root it finds the captures wherever the notebook was opened from.
+
+    ``PROXYLAB_ROOT`` if set (``proxylab notebook`` sets it); else the nearest directory
+    above the working directory holding ``notebooks/`` and ``pyproject.toml``; else the
+    checkout this package was installed from."""
+    env = os.environ.get("PROXYLAB_ROOT")
+    if env:
+        return Path(env).resolve()
+    cwd = Path.cwd().resolve()
+    for cand in (cwd, *cwd.parents):
+        if (cand / "pyproject.toml").is_file() and (cand / NOTEBOOKS_DIR).is_dir():
+            return cand
+    return notebooks_dir().parent
+
+
+def resolve(path: str | Path) -> Path:
+    """An absolute path as given; a relative one from :func:`project_root`."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else project_root() / p
+
+
+def _for_notebook(path: str | Path) -> str:
+    """A capture path as the executed notebooks record it: relative to the project root
+    when inside it (no local directory names in a shared report), else absolute; the
+    notebooks resolve either from the root, so re-running an executed copy in
+    JupyterLab finds the same captures."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(project_root()))
+    except ValueError:
+        return str(p)
 
 
 @dataclass
@@ -46,11 +84,13 @@ class Rendered:
     markdown: Path
     executed: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    pages: list[Path] = field(default_factory=list)  # everything a reader opens
 
 
 def parameters_for(name: str, captures: list[str], lang: str, redact: bool, key: str,
                    title: str | None) -> dict[str, Any]:
-    common = {"captures": captures}
+    # Exactly the captures given (the notebooks' own default picks the latest set).
+    common = {"captures": [_for_notebook(c) for c in captures], "latest": False}
     if name.startswith("01"):
         return {**common, "redact": redact, "redact_key": key}
     if name.startswith("02"):
@@ -81,7 +121,10 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
                 pm.execute_notebook(
                     str(src / name), str(target),
                     parameters=parameters_for(name, captures, lang, redact, key, title),
-                    kernel_name=kernel_name or _kernel(), progress_bar=progress is not None,
+                    kernel_name=kernel_name or _kernel(),
+                    # tqdm's bar redraws with carriage returns: garbage in a log file or
+                    # CI output, where our own "[i/4]" lines already say what runs.
+                    progress_bar=progress is not None and _is_tty(sys.stderr),
                     cwd=str(Path.cwd()), log_output=False,
                 )
         except pm.PapermillExecutionError as exc:
@@ -98,7 +141,15 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
     to_html(nb_out / "03-analyse.ipynb", out_dir / "analysis.html", hide_input=False,
             title="proxylab analysis")
     done.seconds["render"] = round(time.monotonic() - t0, 2)
+    done.pages = [done.html, done.markdown, out_dir / "analysis.html"]
     return done
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
 
 
 @contextlib.contextmanager
@@ -159,8 +210,24 @@ def to_html(notebook: Path, out: Path, hide_input: bool, title: str, lang: str =
     exporter.language_code = lang
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _drop_external_scripts(body)
+    body = body.replace("</head>", f"<style>{READABLE_CSS}</style>\n</head>", 1)
+    body = re.sub(r"<html lang=\"[^\"]*\"", f"<html lang=\"{lang}\"", body, count=1)
     out.write_text(body, encoding="utf-8")
     return out
+
+
+# Charts are PNGs at twice their design width (report/charts.py): shown no wider than
+# the column, at full sharpness; a wide table scrolls instead of pushing the page wider;
+# log excerpts stay monospace (the lab template's Markdown rules set a proportional
+# font on <pre>) and wrap only at whitespace, so a copied log line is whole.
+READABLE_CSS = (".jp-RenderedImage img, .jp-OutputArea-output img "
+                "{max-width: 100%; height: auto;} "
+                ".jp-RenderedHTMLCommon table {display: block; overflow-x: auto; "
+                "max-width: 100%;} "
+                ".jp-RenderedHTMLCommon pre, .jp-RenderedHTMLCommon pre code "
+                "{font-family: var(--jp-code-font-family, monospace), monospace; "
+                "font-size: 0.85em; white-space: pre-wrap; word-break: normal; "
+                "overflow-wrap: normal; overflow-x: auto;}")
 
 
 def _drop_external_scripts(html: str) -> str:
