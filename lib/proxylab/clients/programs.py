@@ -41,6 +41,10 @@ def kind(exc):
         return "tunnel_error", text
     return "other", text
 
+def fail(exc):
+    outcome, text = kind(exc)
+    report(outcome, None, text)
+
 def done(status):
     report("ok" if status < 400 else "http_error", status)
 '''
@@ -54,7 +58,7 @@ try:
 except urllib.error.HTTPError as e:
     done(e.code)
 except Exception as e:
-    report(*kind(e))
+    fail(e)
 '''
 
 REQUESTS = _PY_HEAD + r'''
@@ -63,7 +67,7 @@ url, limit = sys.argv[1], float(sys.argv[2])
 try:
     done(requests.get(url, timeout=limit).status_code)
 except Exception as e:
-    report(*kind(e))
+    fail(e)
 '''
 
 HTTPX = _PY_HEAD + r'''
@@ -72,7 +76,7 @@ url, limit = sys.argv[1], float(sys.argv[2])
 try:
     done(httpx.get(url, timeout=limit).status_code)
 except Exception as e:
-    report(*kind(e))
+    fail(e)
 '''
 
 # botocore decides on proxies once, when the client is made, against its endpoint
