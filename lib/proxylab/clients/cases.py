@@ -13,7 +13,8 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from proxylab.errors import UserError, did_you_mean
+from proxylab.clients.registry import pick
+from proxylab.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,7 @@ CASES: dict[str, Case] = {c.id: c for c in (
 
 
 def select(ids: list[str] | None) -> list[Case]:
-    if not ids:
-        return list(CASES.values())
-    unknown = [i for i in ids if i not in CASES]
-    if unknown:
-        raise UserError(f"unknown case {unknown[0]!r}{did_you_mean(unknown[0], list(CASES))}"
-                        f" (known: {', '.join(CASES)})")
-    return [CASES[i] for i in dict.fromkeys(ids)]
+    return pick(CASES, ids, "case")
 
 
 def lab_values(resources: dict[str, str], web_ip: str) -> dict[str, str]:

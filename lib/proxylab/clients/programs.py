@@ -61,23 +61,22 @@ except Exception as e:
     fail(e)
 '''
 
-REQUESTS = _PY_HEAD + r'''
-import requests
-url, limit = sys.argv[1], float(sys.argv[2])
-try:
-    done(requests.get(url, timeout=limit).status_code)
-except Exception as e:
-    fail(e)
-'''
 
-HTTPX = _PY_HEAD + r'''
-import httpx
+
+def _get(imports: str, call: str) -> str:
+    """A program whose client returns the response (no exception for a 4xx/5xx)."""
+    return _PY_HEAD + f"""
+{imports}
 url, limit = sys.argv[1], float(sys.argv[2])
 try:
-    done(httpx.get(url, timeout=limit).status_code)
+    done({call})
 except Exception as e:
     fail(e)
-'''
+"""
+
+
+REQUESTS = _get("import requests", "requests.get(url, timeout=limit).status_code")
+HTTPX = _get("import httpx", "httpx.get(url, timeout=limit).status_code")
 
 # botocore decides on proxies once, when the client is made, against its endpoint
 # URL: the endpoint it chose is printed as the detail, so the matrix can show it.

@@ -20,13 +20,15 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from proxylab.clients import programs
 from proxylab.errors import UserError, did_you_mean
+# The PATH lab commands get (clean_env): a client must be found there.
+from proxylab.labs.local.processes import BASE_PATH as LAB_PATH
 from proxylab.vocab import Outcome
 
-# The PATH lab commands get (processes.clean_env): a client must be found there.
-LAB_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -208,13 +210,17 @@ CLIENTS: dict[str, ClientSpec] = {c.name: c for c in (
 )}
 
 
-def select(names: list[str] | None) -> list[ClientSpec]:
-    """The named clients in the order given (all, in registry order, for None);
-    an unknown name is refused with the known ones."""
+def pick(table: dict[str, T], names: list[str] | None, what: str) -> list[T]:
+    """The named entries of ``table`` in the order given, once each (all, in table
+    order, for None); an unknown name is refused with the known ones."""
     if not names:
-        return list(CLIENTS.values())
-    unknown = [n for n in names if n not in CLIENTS]
+        return list(table.values())
+    unknown = [n for n in names if n not in table]
     if unknown:
-        raise UserError(f"unknown client {unknown[0]!r}{did_you_mean(unknown[0], list(CLIENTS))}"
-                        f" (known: {', '.join(CLIENTS)})")
-    return [CLIENTS[n] for n in dict.fromkeys(names)]
+        raise UserError(f"unknown {what} {unknown[0]!r}{did_you_mean(unknown[0], list(table))}"
+                        f" (known: {', '.join(table)})")
+    return [table[n] for n in dict.fromkeys(names)]
+
+
+def select(names: list[str] | None) -> list[ClientSpec]:
+    return pick(CLIENTS, names, "client")
