@@ -24,8 +24,7 @@ from typing import TypeVar
 
 from proxylab.clients import programs
 from proxylab.errors import UserError, did_you_mean
-# The PATH lab commands get (clean_env): a client must be found there.
-from proxylab.labs.local.processes import BASE_PATH as LAB_PATH
+from proxylab.labs.local.processes import BASE_PATH as LAB_PATH  # what lab commands get
 from proxylab.vocab import Outcome
 
 T = TypeVar("T")
