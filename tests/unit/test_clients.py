@@ -16,6 +16,7 @@ import pytest
 from proxylab.cli import main
 from proxylab.clients import cases, programs, registry, render
 from proxylab.clients import cell as cell_driver
+from proxylab.clients import measure as measure_mod
 from proxylab.clients.matrix import Cell, Matrix, attribute, unmatched_connects
 from proxylab.clients.registry import Result
 from proxylab.errors import UserError
@@ -216,6 +217,20 @@ def test_python_programs_tell_a_timeout_from_a_refusal(program, silent_server):
     assert refused.outcome == Outcome.OTHER and "refused" in refused.error.lower()
 
 
+def test_an_interrupt_cancels_the_cells_not_yet_started():
+    started: list[int] = []
+
+    def run(i: int) -> dict:
+        started.append(i)
+        if i == 0:
+            raise KeyboardInterrupt
+        return {}
+
+    with pytest.raises(KeyboardInterrupt):
+        measure_mod._run_all(run, list(range(50)), workers=1)
+    assert len(started) < 5
+
+
 # ---------------------------------------------------------------- rendering
 def _matrix() -> Matrix:
     clients = [{"name": "curl", "summary": "", "version": "7.88.1",
@@ -232,8 +247,10 @@ def _matrix() -> Matrix:
              Cell("curl", "no-proxy-star", "7.88.1", route=MeasuredRoute.PROXY,
                   source=EvidenceSource.SERVICE, outcome=Outcome.OK, status=200),
              Cell("httpx", "no-proxy-star", None, note="not installed: pip install httpx")]
-    return Matrix(clients, case_list, cells, {"lab": {"name": "t"}, "timeout_s": 3,
-                                              "unmatched_connects": {"h:443": 2}})
+    endpoints = {"s3_gateway": True, "execute_api_interface": False,
+                 "execute_api_private_dns": False}
+    return Matrix(clients, case_list, cells, {"lab": {"name": "t", "endpoints": endpoints},
+                                              "timeout_s": 3, "unmatched_connects": {"h:443": 2}})
 
 
 def test_text_matrix():
@@ -254,6 +271,7 @@ def test_markdown_matrix_and_json_round_trip():
     assert "| *version* | 7.88.1 | not installed |" in md
     assert "| http-upper | direct | not installed |" in md
     assert "HTTP_PROXY \\| only" in md  # a pipe in a cell does not break the table
+    assert "S3 gateway on, execute-api interface off (private DNS off)" in md
     again = Matrix.from_dict(json.loads(json.dumps(m.to_dict())))
     assert again.cell("curl", "no-proxy-star").route is MeasuredRoute.PROXY
     assert again.cell("curl", "no-proxy-star").source is EvidenceSource.SERVICE

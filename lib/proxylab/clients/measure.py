@@ -105,6 +105,19 @@ def target_for(kind: str, token: str, desc: LabDescription, values: dict[str, st
     raise ValueError(f"unknown target kind {kind!r}")
 
 
+def _run_all(run: Callable[[Any], dict[str, Any]], plans: list[Any],
+             workers: int) -> list[dict[str, Any]]:
+    """``run`` over ``plans``, ``workers`` at a time, results in plan order. On
+    Ctrl-C / SIGTERM the cells not yet started are cancelled (the pool's own exit
+    would start every queued one first); the running ones end within their limit."""
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
+        futures = [pool.submit(run, p) for p in plans]
+        return [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def measure(lab: Lab, clients: list[ClientSpec], cases: list[Case], *,
             timeout_s: float = DEFAULT_TIMEOUT_S, workers: int = DEFAULT_WORKERS,
             keep_lab: bool = False, say: Say = lambda _: None, wait: bool = False) -> Matrix:
@@ -145,8 +158,7 @@ def measure(lab: Lab, clients: list[ClientSpec], cases: list[Case], *,
             return _run_cell(lab, workdir, target.token, client.argv(target, timeout_s, ca),
                              env, limit)
 
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            records = list(pool.map(run, plans))
+        records = _run_all(run, plans, workers)
         evidence = lab.collect(mark, Invocation(status="ok", request_id="clients-matrix"))
     squid = squid_log.parse_lines(evidence.files.get("proxy_access.log", [])).frame
     services = services_log.parse_lines(evidence.files.get("services.log", [])).frame

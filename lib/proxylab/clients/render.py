@@ -8,6 +8,8 @@ evidence, error and timing.
 
 from __future__ import annotations
 
+from typing import Any
+
 from proxylab.clients.matrix import Matrix
 
 
@@ -46,7 +48,8 @@ def markdown(matrix: Matrix) -> str:
         "",
         f"Lab `{lab.get('name', '?')}` ({lab.get('backend', '?')}, Squid "
         f"{lab.get('squid_version', '?')}), {meta.get('timeout_s', '?')} s per request, "
-        f"{meta.get('wall_s', '?')} s in all. `proxy`: Squid or a front saw the request come "
+        f"{meta.get('wall_s', '?')} s in all; endpoints: {_layout(lab.get('endpoints'))}. "
+        "`proxy`: Squid or a front saw the request come "
         "through the proxy; `direct`: a VPC endpoint served it, or it timed out with no "
         "proxy evidence (the subnet has no NAT); `failed`: neither (see the JSON for the "
         "client's error).",
@@ -68,6 +71,17 @@ def markdown(matrix: Matrix) -> str:
     if notes:
         out += ["", "## Notes", "", *(f"- {n.strip()}" for n in notes if n.strip())]
     return "\n".join(out) + "\n"
+
+
+def _layout(endpoints: dict[str, Any] | None) -> str:
+    """The lab's endpoint layout in words: what ``direct`` could reach depends on it
+    (S3 through the gateway endpoint, the API through the interface endpoint)."""
+    if not endpoints:
+        return "unknown"
+    on = {True: "on", False: "off"}
+    return (f"S3 gateway {on[bool(endpoints.get('s3_gateway'))]}, execute-api interface "
+            f"{on[bool(endpoints.get('execute_api_interface'))]} (private DNS "
+            f"{on[bool(endpoints.get('execute_api_private_dns'))]})")
 
 
 def _footnotes(matrix: Matrix) -> list[str]:
