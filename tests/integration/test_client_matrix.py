@@ -64,4 +64,5 @@ def test_every_cell_records_its_version_and_evidence(matrix):
             continue
         assert c.version and c.evidence and c.token in c.url
     assert matrix.meta["unmatched_connects"] == {}
+    assert matrix.meta["malformed"] == {}
     assert matrix.cell("botocore", "http-upper").note.startswith("n/a")

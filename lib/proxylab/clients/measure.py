@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from proxylab.clients import cell as cell_driver
 from proxylab.clients.cases import Case, lab_values
@@ -129,7 +130,7 @@ def measure(lab: Lab, clients: list[ClientSpec], cases: list[Case], *,
     with lab_session(lab, keep_lab, say, wait=wait) as desc, \
             tempfile.TemporaryDirectory(prefix="proxylab-clients-") as tmp:
         workdir = Path(tmp)
-        web_host = desc.resources["web_url"].split("://", 1)[-1].split("/", 1)[0]
+        web_host = urlsplit(desc.resources.get("web_url", "")).hostname or ""
         values = lab_values(desc.resources, resolve(lab, workdir, web_host))
         ca = desc.plumbing_env.get("SSL_CERT_FILE", "")
         cells: list[Cell] = []
@@ -160,8 +161,9 @@ def measure(lab: Lab, clients: list[ClientSpec], cases: list[Case], *,
 
         records = _run_all(run, plans, workers)
         evidence = lab.collect(mark, Invocation(status="ok", request_id="clients-matrix"))
-    squid = squid_log.parse_lines(evidence.files.get("proxy_access.log", [])).frame
-    services = services_log.parse_lines(evidence.files.get("services.log", [])).frame
+    squid_parsed = squid_log.parse_lines(evidence.files.get("proxy_access.log", []))
+    services_parsed = services_log.parse_lines(evidence.files.get("services.log", []))
+    squid, services = squid_parsed.frame, services_parsed.frame
     for (cell, client, _target, _env), record in zip(plans, records, strict=True):
         result = (Result(Outcome.TIMEOUT, None, "killed after its time limit")
                   if record.get("killed") else
@@ -183,6 +185,11 @@ def measure(lab: Lab, clients: list[ClientSpec], cases: list[Case], *,
         "service_lines": len(services),
         "unmatched_connects": unmatched_connects(cells, squid),
         "missing_evidence": evidence.missing,
+        # Lines neither parser could read: counted, a few kept, never fatal.
+        "malformed": {p.source: {"count": len(p.malformed),
+                                 "sample": [f"{m.line_no}: {m.text} ({m.reason})"
+                                            for m in p.malformed[:3]]}
+                      for p in (squid_parsed, services_parsed) if p.malformed},
     }
     clients_meta = [{"name": c.name, "summary": c.summary, "version": versions[c.name],
                      "install": c.install} for c in clients]
