@@ -40,6 +40,18 @@ class Route(StrEnum):
         return self in (Route.FAILED_AT_PROXY, Route.FAILED_DIRECT)
 
 
+class MeasuredRoute(StrEnum):
+    """Which way one client's request went in the client matrix (``proxylab clients``).
+
+    Coarser than :class:`Route` on purpose: the matrix asks only whether the client
+    chose the proxy, so a request Squid forwarded but could not complete is still
+    ``proxy``, and a request the VPC carried through an endpoint is ``direct``."""
+
+    PROXY = "proxy"  # Squid logged it (the client used the proxy)
+    DIRECT = "direct"  # an endpoint served it, or it timed out with no proxy evidence (no NAT)
+    FAILED = "failed"  # the client failed before either (refused, bad proxy URL, TLS, ...)
+
+
 class EndpointKind(StrEnum):
     GATEWAY = "gateway"
     INTERFACE = "interface"
