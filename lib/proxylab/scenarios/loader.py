@@ -6,6 +6,10 @@ the scenario and the dotted field it concerns, so a user fixes a file in one go:
     my.yaml:14: scenario 'seed-3': field 'env.NO_PROXY': expected a string, got list
 
 The format is documented in docs/scenarios.md; keep the two in step.
+
+Why one module of ~700 lines: it is the whole scenario format, field by field, in the
+order docs/scenarios.md describes it, all reporting into one collector of located
+problems; reading the YAML safely is apart (:mod:`.yaml_source`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from proxylab.scenarios.model import (
     references,
     resolve_text,
 )
+from proxylab.scenarios.yaml_source import MAX_CATALOG_BYTES, TooBig, _Map, load_bounded
 
 CATALOG_FIELDS = ("catalog", "title", "description", "defaults", "scenarios")
 SCENARIO_FIELDS = (
@@ -69,46 +74,6 @@ HANDLER_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 
 # --------------------------------------------------------------------------- YAML
-
-
-class _Map(dict):
-    """A YAML mapping that remembers the line of each key (1-based)."""
-
-    line: int = 0
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: dict[Any, int] = {}
-        self.duplicates: list[tuple[Any, int]] = []
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
-    loader.flatten_mapping(node)
-    m = _Map()
-    m.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            key = str(key)
-        line = key_node.start_mark.line + 1
-        if key in m:
-            m.duplicates.append((key, line))
-        m[key] = loader.construct_object(value_node, deep=True)
-        m.lines[key] = line
-    return m
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-
-
-def _seq_lines(node: yaml.Node) -> list[int]:
-    return [n.start_mark.line + 1 for n in getattr(node, "value", [])]
 
 
 def _type_name(value: Any) -> str:
@@ -188,56 +153,6 @@ def validate_catalog(ref: str | Path) -> tuple[Catalog | None, list[Problem]]:
     return parse_catalog(text, path)
 
 
-# A catalogue is a few kilobytes. These bounds stop a hostile or broken file (a
-# "billion laughs" alias bomb of a few hundred bytes expands to gigabytes once
-# anything walks it) before anything walks it: the node graph is measured first.
-MAX_CATALOG_BYTES = 1 << 20
-MAX_EXPANDED_NODES = 100_000
-
-
-def _expanded_size(node: yaml.Node) -> int:
-    """How many nodes the document holds once every alias is expanded, computed on
-    the composed graph (an alias is the anchored node object itself) in linear time;
-    stops counting past the bound."""
-    sizes: dict[int, int] = {}
-    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
-    while stack:  # post-order without recursion: deep nesting cannot blow the stack
-        n, children_done = stack.pop()
-        if id(n) in sizes:
-            continue
-        if not children_done:
-            stack.append((n, True))
-            stack.extend((c, False) for c in _children(n) if id(c) not in sizes)
-            continue
-        sizes[id(n)] = min(MAX_EXPANDED_NODES + 1,
-                           1 + sum(sizes.get(id(c), 0) for c in _children(n)))
-    return sizes[id(node)]
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [x for pair in node.value for x in pair]
-    return []
-
-
-def _load_bounded(text: str) -> Any:
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        size = _expanded_size(node)
-        if size > MAX_EXPANDED_NODES:
-            raise _TooBig(f"the YAML expands to more than {MAX_EXPANDED_NODES:,} values once "
-                          "its anchors and aliases are followed; a catalogue is far smaller "
-                          "(is this an alias bomb?)")
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
 class _Blank(dict):
     """Resources in which every reference exists and is empty."""
 
@@ -255,10 +170,6 @@ def env_size_floor(env: dict[str, str]) -> int:
     return sum(len(k) + len(resolve_text(str(v), _Blank())) for k, v in env.items())
 
 
-class _TooBig(ValueError):
-    pass
-
-
 def parse_catalog(text: str, path: Path) -> tuple[Catalog | None, list[Problem]]:
     """Parse catalogue text; ``path`` names it in messages and anchors ``code``."""
     v = _Validator(str(path), path.parent)
@@ -266,8 +177,8 @@ def parse_catalog(text: str, path: Path) -> tuple[Catalog | None, list[Problem]]
         return None, [Problem(file=str(path), message=f"the file is larger than "
                               f"{MAX_CATALOG_BYTES >> 20} MiB; a catalogue is a few kilobytes")]
     try:
-        data = _load_bounded(text)
-    except _TooBig as exc:
+        data = load_bounded(text)
+    except TooBig as exc:
         return None, [Problem(file=str(path), message=str(exc))]
     except RecursionError:
         return None, [Problem(file=str(path), message="the YAML is nested too deeply")]

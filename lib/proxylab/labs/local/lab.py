@@ -4,6 +4,11 @@ Four network namespaces (see :mod:`topology`), real Squid, three real dnsmasq
 resolvers, TLS fronts for the web site, S3 and API Gateway, and the Lambda runtime.
 State lives in ``/run/proxylab/<name>/`` (``lab.json`` is written *before* anything
 is created, so `down` can always find what a crashed `up` left).
+
+Why one module of ~700 lines: ``LocalLab`` is the order of bring-up and tear-down
+(wire, issue certificates, start, wait healthy, apply, mark, collect, down) over one
+saved state; everything that stands alone is already its own module (topology,
+netns, processes, dns, squid and its root, fronts, pki, invoker, runtime API).
 """
 
 from __future__ import annotations
