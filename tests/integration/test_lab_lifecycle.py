@@ -96,7 +96,11 @@ def test_down_after_an_interrupted_up():
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     # Half built is not up: `run` will rebuild it instead of failing every run.
-    assert not get_lab("local", name="halfup").describe().up
+    half = get_lab("local", name="halfup").describe()
+    assert not half.up
+    status = subprocess.run([sys.executable, "-m", "proxylab.cli", "lab", "status", "--name",
+                             "halfup"], capture_output=True, text=True, timeout=60)
+    assert status.returncode == 3 and "partial: missing" in status.stdout, status.stdout
     down = subprocess.run(
         [sys.executable, "-m", "proxylab.cli", "lab", "down", "--name", "halfup"],
         capture_output=True,

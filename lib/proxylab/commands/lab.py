@@ -272,7 +272,12 @@ def print_description(desc: LabDescription) -> None:
     state = "[green]up[/green]" if desc.up else "[red]down[/red]"
     console.print(f"lab [bold]{desc.name}[/bold] ({desc.backend}, {desc.region}): {state}")
     if not desc.up:
-        console.print("  nothing is running. Start it with: proxylab lab up")
+        missing = [s.name for s in desc.services if s.detail == "missing"]
+        if missing:
+            console.print("  partial: missing " + ", ".join(missing)
+                          + ". Rebuild it with: proxylab lab up (or remove it: proxylab lab down)")
+        else:
+            console.print("  nothing is running. Start it with: proxylab lab up")
         return
     places = Table(title="places", show_lines=True)
     for col in ("place", "stands for", "addresses", "routes"):

@@ -191,6 +191,15 @@ class LocalLab:
         self._save(up_seconds=round(time.monotonic() - started, 3))
         return self.describe()
 
+    def missing_parts(self) -> list[str]:
+        """What a lab that has state but is not up lacks (empty for a lab never made)."""
+        saved = self._saved()
+        if not saved:
+            return []
+        out = [] if "up_seconds" in saved else ["a finished `lab up` (it was interrupted)"]
+        out += [f"namespace {n}" for n in self.namespaces if not netns.exists(n)]
+        return out
+
     def _is_up(self) -> bool:
         """Built to the end (``up_seconds`` is saved last, so a ``lab up`` killed half
         way is not "up") and every namespace still there."""
@@ -466,6 +475,9 @@ class LocalLab:
                 ]
             places.append(Place(place, t.STANDS_FOR[place], addrs, routes, ns))
         services: list[Service] = []
+        if not up:
+            # Parts of a lab that is not (or no longer) whole: what `lab status` names.
+            services = [Service(part, "", "", False, "missing") for part in self.missing_parts()]
         if up:
             health = self._health()
             where = {s: (p, f"{a}:{port}") for s, p, a, port in self._checks()}
