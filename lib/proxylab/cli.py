@@ -15,7 +15,7 @@ import threading
 
 from proxylab import __version__
 
-COMMAND_MODULES = ("lab", "run", "scenarios", "report", "audit")
+COMMAND_MODULES = ("lab", "run", "scenarios", "report", "audit", "setup")
 
 
 def build_parser() -> argparse.ArgumentParser:

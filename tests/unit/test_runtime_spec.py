@@ -13,11 +13,11 @@ from proxylab.labs.local.invoker import InvocationSpec, invocation_from_dict
 from proxylab.labs.local.lambda_host import OutputCapture
 
 
-def env_for(**layers):
+def env_for(runtime_id="python3.11", **layers):
     return lambda_env.function_env(
-        handler="probe.handler", task_root="/task", runtime_dir="/rt", python_bin_dir="/py/bin",
+        handler="probe.handler", task_root="/task", runtime_dir="/rt", bin_dir="/py/bin",
         runtime_api="127.0.0.1:9001", function_name="fn", memory_mb=128,
-        region="ap-northeast-1", python_version="3.11", log_stream="s",
+        region="ap-northeast-1", runtime_id=runtime_id, log_stream="s",
         credentials={"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "secret",
                      "AWS_SESSION_TOKEN": "token"},
         **layers)

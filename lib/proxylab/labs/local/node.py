@@ -1,0 +1,230 @@
+"""The Node.js side of the local Lambda runtime: the node binary, the real runtime
+interface client (``aws-lambda-ric`` from npm) and a function's npm dependencies.
+
+All of it lives in a cache outside the repository (``/var/cache/proxylab/node``, or
+``$PROXYLAB_NODE_CACHE``), installed once by ``proxylab setup node`` (``make node``)
+and only *looked up* at invocation time: an invocation never reaches a registry, and
+a missing piece is a :class:`NodeMissing` that names the command installing it.
+
+Layout::
+
+    <cache>/ric-<version>-node<major>/node_modules/aws-lambda-ric/bin/index.mjs
+    <cache>/deps-<sha12 of package.json>/node_modules/...    (a function's dependencies)
+
+The RIC carries a native addon (aws-lambda-cpp + curl, built by its npm install
+scripts with cmake/autoconf/automake/libtool/g++), compiled against one Node ABI:
+hence one RIC directory per Node major. ``aws-lambda-ric`` 3.x runs on Node 20
+(4.x requires Node >= 22).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from proxylab.labs.base import LabError
+from proxylab.vocab import Runtime
+
+DEFAULT_CACHE = Path("/var/cache/proxylab/node")
+CACHE_ENV = "PROXYLAB_NODE_CACHE"
+RIC_PACKAGE = "aws-lambda-ric"
+RIC_VERSION = "3.3.0"
+SETUP_COMMAND = "proxylab setup node"  # also: make node
+# What the RIC's install scripts need to build aws-lambda-cpp and curl (its README).
+BUILD_PACKAGES = ("cmake", "autoconf", "automake", "libtool", "g++", "make", "python3")
+BUILD_COMMANDS = {"cmake": "cmake", "autoconf": "autoconf", "automake": "automake",
+                  "libtool": "libtoolize", "g++": "g++", "make": "make", "python3": "python3"}
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+NPM_TIMEOUT_S = 900.0
+
+
+class NodeMissing(LabError):
+    """A Node runtime piece is not installed; the message says how to install it."""
+
+
+@dataclass(frozen=True)
+class NodeRuntime:
+    """What the function host needs to start a Node function."""
+
+    runtime: Runtime
+    node: Path  # the node binary
+    ric_dir: Path  # .../node_modules/aws-lambda-ric (Lambda: /var/runtime)
+    version: str  # the node binary's own version, e.g. "v20.20.2"
+
+    @property
+    def entry(self) -> Path:
+        """The RIC's bootstrap script (``npx aws-lambda-ric`` runs this)."""
+        return self.ric_dir / "bin" / "index.mjs"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
+
+
+def ric_dir(major: int, root: Path | None = None) -> Path:
+    return (root or cache_root()) / f"ric-{RIC_VERSION}-node{major}" / "node_modules" / RIC_PACKAGE
+
+
+def _version_of(node: Path) -> str | None:
+    try:
+        proc = subprocess.run([str(node), "--version"], capture_output=True, text=True,
+                              timeout=10, env={"PATH": SYSTEM_PATH})
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _major(version: str) -> int | None:
+    try:
+        return int(version.lstrip("v").split(".")[0])
+    except ValueError:
+        return None
+
+
+def node_binary(major: int) -> tuple[Path, str] | None:
+    """The machine's node if it is this major (Node builds from the registry: later)."""
+    found = shutil.which("node", path=SYSTEM_PATH)
+    if found:
+        version = _version_of(Path(found))
+        if version and _major(version) == major:
+            return Path(found), version
+    return None
+
+
+def _install_hint(runtime: Runtime, what: str) -> str:
+    return f"{runtime} needs {what}: install it with `{SETUP_COMMAND}` (or `make node`)"
+
+
+def resolve(runtime: Runtime | str, root: Path | None = None) -> NodeRuntime:
+    """The installed pieces for ``runtime``; :class:`NodeMissing` says what to run."""
+    runtime = Runtime(runtime)
+    major = runtime.node_major
+    if major is None:
+        raise LabError(f"{runtime} is not a Node.js runtime")
+    found = node_binary(major)
+    if found is None:
+        machine = shutil.which("node", path=SYSTEM_PATH)
+        have = _version_of(Path(machine)) if machine else None
+        raise NodeMissing(
+            f"{runtime} needs Node.js {major}, and this machine has "
+            f"{'Node.js ' + have if have else 'no node'}; only runtimes whose Node is installed "
+            f"can run (`{SETUP_COMMAND}` lists which)")
+    ric = ric_dir(major, root)
+    if not all((ric / part).is_file() for part in ("bin/index.mjs", "dist/rapid-client.node")):
+        raise NodeMissing(_install_hint(
+            runtime, f"the runtime interface client {RIC_PACKAGE}@{RIC_VERSION} in "
+                     f"{ric.parent.parent}"))
+    return NodeRuntime(runtime=runtime, node=found[0], ric_dir=ric, version=found[1])
+
+
+def deps_key(package_json: Path) -> str:
+    """Which cached node_modules a package.json gets: its dependencies, hashed."""
+    data = json.loads(package_json.read_text())
+    wanted = data.get("dependencies") or {}
+    return hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def deps_dir(package_json: Path, root: Path | None = None) -> Path:
+    return (root or cache_root()) / f"deps-{deps_key(package_json)}"
+
+
+def installed_deps(package_json: Path, root: Path | None = None) -> Path:
+    """The cached ``node_modules`` for ``package_json``'s dependencies (NodeMissing if not
+    installed: dependencies are installed by setup, never during an invocation)."""
+    modules = deps_dir(package_json, root) / "node_modules"
+    if not (deps_dir(package_json, root) / ".installed").is_file():
+        raise NodeMissing(f"the dependencies of {package_json} are not installed: "
+                          f"run `{SETUP_COMMAND}`")
+    return modules
+
+
+# ------------------------------------------------------------------------------ setup
+
+
+def _npm(args: list[str], cwd: Path, log: Callable[[str], None]) -> None:
+    npm = shutil.which("npm", path=SYSTEM_PATH)
+    if npm is None:
+        raise NodeMissing("npm is not installed (apt-get install npm)")
+    env = {"PATH": SYSTEM_PATH, "HOME": str(cwd), "npm_config_update_notifier": "false",
+           "npm_config_fund": "false", "npm_config_audit": "false"}
+    proc = subprocess.run([npm, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=NPM_TIMEOUT_S)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip()[-1500:]
+        raise LabError(f"npm {' '.join(args)} failed in {cwd}:\n{tail}")
+
+
+def missing_build_packages() -> list[str]:
+    return [pkg for pkg, cmd in BUILD_COMMANDS.items()
+            if shutil.which(cmd, path=SYSTEM_PATH) is None]
+
+
+def install_build_packages(log: Callable[[str], None]) -> None:
+    missing = missing_build_packages()
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise LabError(f"building {RIC_PACKAGE} needs {', '.join(missing)}: "
+                       f"apt-get install {' '.join(missing)} (as root)")
+    log(f"installing build packages for {RIC_PACKAGE}: {' '.join(missing)} (apt)")
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive"}
+    proc = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+                          env=env, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise LabError(f"apt-get install {' '.join(missing)} failed:\n{proc.stderr[-1500:]}")
+
+
+def _install_into(target: Path, specs: list[str], log: Callable[[str], None]) -> None:
+    """npm install ``specs`` into ``target`` (built beside it, renamed into place: an
+    interrupted install never looks installed)."""
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "package.json").write_text(json.dumps({"private": True, "description":
+                                                   "proxylab cache"}))
+    _npm(["install", "--no-save", *specs], tmp, log)
+    (tmp / ".installed").write_text(" ".join(specs) + "\n")
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+
+
+def setup(package_jsons: list[Path], log: Callable[[str], None] = print,
+          root: Path | None = None) -> list[str]:
+    """Install, once, the RIC for every Node major this machine has and the
+    dependencies of each ``package.json``; returns the runtimes that can run."""
+    root = root or cache_root()
+    ready: list[str] = []
+    for runtime in Runtime:
+        major = runtime.node_major
+        if major is None:
+            continue
+        found = node_binary(major)
+        if found is None:
+            log(f"{runtime}: skipped, no Node.js {major} on this machine")
+            continue
+        ric = ric_dir(major, root)
+        if (ric / "dist" / "rapid-client.node").is_file():
+            log(f"{runtime}: {RIC_PACKAGE}@{RIC_VERSION} already in {ric} (node {found[1]})")
+        else:
+            install_build_packages(log)
+            log(f"{runtime}: fetching {RIC_PACKAGE}@{RIC_VERSION} from the npm registry and "
+                f"building its native client into {ric.parent.parent} (a few minutes)")
+            _install_into(ric.parent.parent, [f"{RIC_PACKAGE}@{RIC_VERSION}"], log)
+        ready.append(str(runtime))
+    for pj in package_jsons:
+        target = deps_dir(pj, root)
+        if (target / ".installed").is_file():
+            log(f"dependencies of {pj}: already in {target}")
+            continue
+        data = json.loads(pj.read_text())
+        specs = [f"{k}@{v}" for k, v in sorted((data.get("dependencies") or {}).items())]
+        log(f"dependencies of {pj}: fetching {' '.join(specs) or 'nothing'} from the npm "
+            f"registry into {target}")
+        _install_into(target, specs, log)
+    return ready
