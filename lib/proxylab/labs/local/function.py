@@ -57,9 +57,8 @@ def invoke_in_lab(
     runtime = Runtime(code.runtime) if code is not None else Runtime.PYTHON3
     node_fields: dict[str, str] = {}
     if runtime is not Runtime.PYTHON3:
-        found = node.resolve(runtime)  # NodeMissing names the command that installs it
-        node_fields = {"runtime": str(runtime), "node": str(found.node),
-                       "ric_dir": str(found.ric_dir)}
+        # NodeMissing names the command that installs what is missing.
+        node_fields = node.resolve(runtime).spec_fields()
     if code is not None and code.path is None and runtime is not Runtime.PYTHON3:
         task_root, handler = str(NODE_PROBE_DIR / "index.mjs"), NODE_PROBE_HANDLER
         node_fields["node_modules"] = str(node.installed_deps(NODE_PROBE_DIR / "package.json"))

@@ -62,6 +62,11 @@ class NodeRuntime:
         """The RIC's bootstrap script (``npx aws-lambda-ric`` runs this)."""
         return self.ric_dir / "bin" / "index.mjs"
 
+    def spec_fields(self) -> dict[str, str]:
+        """The :class:`~proxylab.labs.local.invoker.InvocationSpec` fields naming it."""
+        return {"runtime": str(self.runtime), "node": str(self.node),
+                "ric_dir": str(self.ric_dir)}
+
 
 def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
@@ -147,12 +152,19 @@ def installed_deps(package_json: Path, root: Path | None = None) -> Path:
 # ------------------------------------------------------------------------------ setup
 
 
-def _npm(args: list[str], cwd: Path, log: Callable[[str], None]) -> None:
+def _npm(args: list[str], cwd: Path, node: Path | None = None) -> None:
+    """Run npm with the user's own npm configuration (registry, CA, cache: setup is a
+    user's command, nothing of it reaches a function). With ``node``, the native build
+    compiles against that node's installed headers (``nodedir``) instead of
+    downloading them from nodejs.org, which this machine cannot reach."""
     npm = shutil.which("npm", path=SYSTEM_PATH)
     if npm is None:
         raise NodeMissing("npm is not installed (apt-get install npm)")
-    env = {"PATH": SYSTEM_PATH, "HOME": str(cwd), "npm_config_update_notifier": "false",
-           "npm_config_fund": "false", "npm_config_audit": "false"}
+    env = {**os.environ, "PATH": f"{node.parent}:{SYSTEM_PATH}" if node else SYSTEM_PATH,
+           "npm_config_update_notifier": "false", "npm_config_fund": "false",
+           "npm_config_audit": "false"}
+    if node is not None and (node.parent.parent / "include" / "node" / "node.h").is_file():
+        env["npm_config_nodedir"] = str(node.parent.parent)
     proc = subprocess.run([npm, *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=NPM_TIMEOUT_S)
     if proc.returncode != 0:
@@ -180,7 +192,7 @@ def install_build_packages(log: Callable[[str], None]) -> None:
         raise LabError(f"apt-get install {' '.join(missing)} failed:\n{proc.stderr[-1500:]}")
 
 
-def _install_into(target: Path, specs: list[str], log: Callable[[str], None]) -> None:
+def _install_into(target: Path, specs: list[str], node: Path | None = None) -> None:
     """npm install ``specs`` into ``target`` (built beside it, renamed into place: an
     interrupted install never looks installed)."""
     tmp = target.with_name(target.name + ".partial")
@@ -188,7 +200,7 @@ def _install_into(target: Path, specs: list[str], log: Callable[[str], None]) ->
     tmp.mkdir(parents=True)
     (tmp / "package.json").write_text(json.dumps({"private": True, "description":
                                                    "proxylab cache"}))
-    _npm(["install", "--no-save", *specs], tmp, log)
+    _npm(["install", "--no-save", *specs], tmp, node)
     (tmp / ".installed").write_text(" ".join(specs) + "\n")
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
@@ -215,7 +227,7 @@ def setup(package_jsons: list[Path], log: Callable[[str], None] = print,
             install_build_packages(log)
             log(f"{runtime}: fetching {RIC_PACKAGE}@{RIC_VERSION} from the npm registry and "
                 f"building its native client into {ric.parent.parent} (a few minutes)")
-            _install_into(ric.parent.parent, [f"{RIC_PACKAGE}@{RIC_VERSION}"], log)
+            _install_into(ric.parent.parent, [f"{RIC_PACKAGE}@{RIC_VERSION}"], found[0])
         ready.append(str(runtime))
     for pj in package_jsons:
         target = deps_dir(pj, root)
@@ -226,5 +238,5 @@ def setup(package_jsons: list[Path], log: Callable[[str], None] = print,
         specs = [f"{k}@{v}" for k, v in sorted((data.get("dependencies") or {}).items())]
         log(f"dependencies of {pj}: fetching {' '.join(specs) or 'nothing'} from the npm "
             f"registry into {target}")
-        _install_into(target, specs, log)
+        _install_into(target, specs)
     return ready

@@ -1,0 +1,188 @@
+"""Node.js functions in the lab on the real ``aws-lambda-ric`` (issue 11, first slice).
+
+seed-1's variables (``HTTP(S)_PROXY`` only) with the Node probe and with the Python
+probe, in one lab: the AWS SDK for JavaScript v3 ignores the proxy variables, so S3
+arrives over the gateway endpoint and Squid logs no S3 CONNECT, while boto3 in the
+same scenario crosses the proxy. Node 20's ``fetch`` and ``https.request`` ignore
+them too: with no NAT the web and API calls time out, naming no proxy. A Node
+handler that throws is reported as Lambda reports it.
+
+Needs the RIC (``proxylab setup node``): skipped with that command when it is not
+installed, a failure under CI.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+
+from proxylab import cli
+from proxylab.capture import Capture, read_capture
+from proxylab.labs import get_lab
+from proxylab.labs.local import node
+from proxylab.logs import lambda_log
+from proxylab.logs.squid import parse_line
+from proxylab.vocab import Runtime
+
+pytestmark = pytest.mark.lab
+
+LAB = "nodet"
+REGION = "ap-northeast-1"
+
+
+@pytest.fixture(scope="module")
+def node20() -> node.NodeRuntime:
+    try:
+        return node.resolve(Runtime.NODEJS20)
+    except node.NodeMissing as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI: {exc}")
+        pytest.skip(f"{exc} -- install: {node.SETUP_COMMAND}")
+
+
+CATALOG = """
+catalog: node-itest
+title: Node and Python side by side
+defaults:
+  env:
+    HTTP_PROXY: "${proxy_url}"
+    HTTPS_PROXY: "${proxy_url}"
+    STEP_TIMEOUT: "2"
+  timeout_s: 30
+  function: regional
+  endpoints: {s3_gateway: true, execute_api_interface: false, execute_api_private_dns: false}
+scenarios:
+  - id: py-seed-1
+    title: seed-1, Python probe
+  - id: node-seed-1
+    title: seed-1, Node probe
+    runtime: nodejs20.x
+  - id: node-throws
+    title: a Node handler that throws
+    runtime: nodejs20.x
+    code: throws.mjs
+"""
+
+THROWS = """
+console.log("about to fail on purpose");
+export const handler = async () => {
+  throw new TypeError("always throws");
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def runs(node20, tmp_path_factory) -> Iterator[dict[str, Capture]]:
+    work = tmp_path_factory.mktemp("node-catalog")
+    (work / "node.yaml").write_text(textwrap.dedent(CATALOG))
+    (work / "throws.mjs").write_text(textwrap.dedent(THROWS))
+    out = work / "runs"
+    lab = get_lab("local", name=LAB)
+    lab.down()
+    try:
+        rc = cli.main(["run", "--catalog", str(work / "node.yaml"), "--name", LAB,
+                       "--runs-dir", str(out), "--keep-lab", "-q"])
+        captures = {read_capture(p).record.scenario.id: read_capture(p) for p in out.iterdir()}
+        assert rc in (0, 1), rc  # 1: the throwing handler is a function error
+        yield captures
+    finally:
+        left = lab.down()
+        assert not left, f"lab down left: {left}"
+
+
+def connects(c: Capture) -> set[str]:
+    return {sl.url for sl in map(parse_line, c.lines("proxy_access.log")) if sl.method == "CONNECT"}
+
+
+def steps(c: Capture) -> dict[str, dict]:
+    rows = lambda_log.parse_lines(c.lines("function.log")).steps.to_dict("records")
+    return {str(r["step"]): r for r in rows}
+
+
+def s3_vias(c: Capture) -> set[str]:
+    import json
+
+    hits = (json.loads(line) for line in c.lines("services.log") if line.strip())
+    return {h["via"] for h in hits if h.get("service") == "s3"}
+
+
+def bucket_host(c: Capture) -> str:
+    return f"{dict(c.record.resources)['bucket']}.s3.{REGION}.amazonaws.com"
+
+
+def test_runtime_is_recorded_in_each_capture(runs):
+    assert {sid: c.record.scenario.runtime for sid, c in runs.items()} == {
+        "py-seed-1": "python3.x", "node-seed-1": "nodejs20.x", "node-throws": "nodejs20.x"}
+
+
+def test_node_probe_runs_on_the_real_ric_with_lambdas_environment(runs, node20):
+    c = runs["node-seed-1"]
+    assert c.record.status == "ok", c.record.error
+    log = c.lines("function.log")
+    assert log[0].startswith("START RequestId: ")
+    assert any(line.startswith("REPORT RequestId: ") and "Init Duration: " in line for line in log)
+    # The RIC's console: "<ISO ts>\t<request id>\tINFO\t<message>" (Node's Lambda format).
+    rid = c.record.invocation.request_id
+    assert any(line.endswith(f"\t{rid}\tINFO\tDownloading input/data.csv from bucket "
+                             f"{dict(c.record.resources)['bucket']}") for line in log), log
+    assert set(steps(c)) == {"s3_get", "s3_put", "web", "api", "web_https", "api_https"}
+
+
+def test_seed_1_node_s3_takes_the_gateway_endpoint_python_crosses_the_proxy(runs):
+    py, nd = runs["py-seed-1"], runs["node-seed-1"]
+    assert py.record.status == "ok", py.record.error
+    assert f"{bucket_host(py)}:443" in connects(py)
+    assert s3_vias(py) == {"internet"}
+    # SDK v3: no CONNECT for S3 at all; S3 saw it arrive from the VPC over the endpoint.
+    assert not {t for t in connects(nd) if ".s3." in t}, connects(nd)
+    assert s3_vias(nd) == {"gateway-endpoint"}
+    got = steps(nd)
+    assert (got["s3_get"]["outcome"], got["s3_put"]["outcome"]) == ("ok", "ok")
+    assert got["s3_get"]["host"] == bucket_host(nd)
+
+
+def test_seed_1_node_20_fetch_and_https_ignore_the_proxy_and_time_out(runs):
+    nd = runs["node-seed-1"]
+    got = steps(nd)
+    for step in ("web", "api", "web_https", "api_https"):
+        assert got[step]["outcome"] == "timeout", (step, got[step])
+    assert connects(nd) == set()  # nothing of the Node function went to Squid
+
+
+def test_a_throwing_node_handler_is_reported_as_lambda_reports_it(runs):
+    c = runs["node-throws"]
+    assert c.record.status == "function-error"
+    err = c.record.invocation.error
+    assert err["errorType"] == "TypeError"
+    assert err["errorMessage"] == "always throws"
+    assert isinstance(err.get("trace"), list) and err["trace"][0].startswith("TypeError")
+    log = c.lines("function.log")
+    assert any(line.endswith("\tINFO\tabout to fail on purpose") for line in log), log
+    # The RIC logs the error itself: "<ts>\t<id>\tERROR\tInvoke Error \t{...}"
+    assert any("\tERROR\tInvoke Error" in line for line in log), log
+
+
+def test_a_node_runtime_without_its_node_is_refused_with_the_install_command():
+    absent = [r for r in Runtime if r.node_major and node.node_binary(r.node_major) is None]
+    if not absent:
+        pytest.skip("every Node.js runtime is installed on this machine")
+    with pytest.raises(node.NodeMissing) as info:
+        node.resolve(absent[-1])
+    assert f"Node.js {absent[-1].node_major}" in str(info.value)
+    assert node.SETUP_COMMAND in str(info.value)
+
+
+def test_lab_exec_gives_node_the_lab_ca(runs):
+    """Node trusts only its own roots plus NODE_EXTRA_CA_CERTS: without it every TLS
+    call to a lab front would fail where it would not on AWS."""
+    lab = get_lab("local", name=LAB)
+    script = ("fetch(process.argv[1], {signal: AbortSignal.timeout(5000)})"
+              ".then(r => process.exit(r.status < 500 ? 0 : 3), e => { console.error(e); "
+              "process.exit(4) })")
+    url = f"https://s3.{REGION}.amazonaws.com/"
+    assert lab.exec("lambda", ["node", "-e", script, url], timeout_s=15) == 0
+    assert lab.exec("lambda", ["node", "-e", script, url], env={"NODE_EXTRA_CA_CERTS": ""},
+                    timeout_s=15) == 4
