@@ -122,7 +122,10 @@ def test_node_probe_runs_on_the_real_ric_with_lambdas_environment(runs, node20):
     c = runs["node-seed-1"]
     assert c.record.status == "ok", c.record.error
     log = c.lines("function.log")
-    assert log[0].startswith("START RequestId: ")
+    # Init-phase output (the RIC's "Executing ..." line, console lines with request id
+    # "undefined") comes before START, as in CloudWatch.
+    assert any(line.startswith("Executing 'index.handler' in function directory")
+               for line in log[:log.index(next(x for x in log if x.startswith("START ")))])
     assert any(line.startswith("REPORT RequestId: ") and "Init Duration: " in line for line in log)
     # The RIC's console: "<ISO ts>\t<request id>\tINFO\t<message>" (Node's Lambda format).
     rid = c.record.invocation.request_id

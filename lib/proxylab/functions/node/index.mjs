@@ -118,7 +118,8 @@ export function classify(err) {
 function describe(err) {
   const parts = [];
   for (const e of chain(err)) {
-    const text = `${e.name ?? "Error"}: ${e.message ?? ""}${e.code ? ` (${e.code})` : ""}`;
+    const code = typeof e.code === "string" ? ` (${e.code})` : ""; // not DOMException's numbers
+    const text = `${e.name ?? "Error"}: ${e.message ?? ""}${code}`;
     if (!parts.includes(text)) parts.push(text);
   }
   return parts.join(" <- ");
