@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +44,27 @@ def node20() -> node.NodeRuntime:
         pytest.skip(f"{exc} -- install: {node.SETUP_COMMAND}")
 
 
+def newer_nodes() -> list[Runtime]:
+    """The Node runtimes past 20 that this machine has installed (setup node)."""
+    out = []
+    for r in (Runtime.NODEJS22, Runtime.NODEJS24):
+        try:
+            node.resolve(r)
+        except node.NodeMissing:
+            continue
+        out.append(r)
+    return out
+
+
+NEWER = newer_nodes()
+
+ENV_PROXY = """
+  - id: {sid}
+    title: seed-1, Node probe on {runtime}, NODE_USE_ENV_PROXY=1
+    runtime: {runtime}
+    env: {{NODE_USE_ENV_PROXY: "1"}}
+"""
+
 CATALOG = """
 catalog: node-itest
 title: Node and Python side by side
@@ -60,10 +82,22 @@ scenarios:
   - id: node-seed-1
     title: seed-1, Node probe
     runtime: nodejs20.x
+  - id: node-env-proxy
+    title: seed-1, Node probe, NODE_USE_ENV_PROXY=1 (Node 20 does not know it)
+    runtime: nodejs20.x
+    env: {NODE_USE_ENV_PROXY: "1"}
   - id: node-throws
     title: a Node handler that throws
     runtime: nodejs20.x
     code: throws.mjs
+  - id: node-env
+    title: the environment a Node function gets
+    runtime: nodejs20.x
+    code: env.mjs
+"""
+
+ENV_HANDLER = """
+export const handler = async () => ({ env: process.env, node: process.version });
 """
 
 THROWS = """
@@ -77,8 +111,11 @@ export const handler = async () => {
 @pytest.fixture(scope="module")
 def runs(node20, tmp_path_factory) -> Iterator[dict[str, Capture]]:
     work = tmp_path_factory.mktemp("node-catalog")
-    (work / "node.yaml").write_text(textwrap.dedent(CATALOG))
+    extra = "".join(ENV_PROXY.format(sid=f"{r.value.split('.')[0]}-env-proxy", runtime=r)
+                    for r in NEWER)
+    (work / "node.yaml").write_text(textwrap.dedent(CATALOG) + extra)
     (work / "throws.mjs").write_text(textwrap.dedent(THROWS))
+    (work / "env.mjs").write_text(textwrap.dedent(ENV_HANDLER))
     out = work / "runs"
     lab = get_lab("local", name=LAB)
     lab.down()
@@ -115,7 +152,9 @@ def bucket_host(c: Capture) -> str:
 
 def test_runtime_is_recorded_in_each_capture(runs):
     assert {sid: c.record.scenario.runtime for sid, c in runs.items()} == {
-        "py-seed-1": "python3.x", "node-seed-1": "nodejs20.x", "node-throws": "nodejs20.x"}
+        "py-seed-1": "python3.x", "node-seed-1": "nodejs20.x", "node-env-proxy": "nodejs20.x",
+        "node-throws": "nodejs20.x", "node-env": "nodejs20.x",
+        **{f"{r.value.split('.')[0]}-env-proxy": str(r) for r in NEWER}}
 
 
 def test_node_probe_runs_on_the_real_ric_with_lambdas_environment(runs, node20):
@@ -147,11 +186,16 @@ def test_seed_1_node_s3_takes_the_gateway_endpoint_python_crosses_the_proxy(runs
     assert got["s3_get"]["host"] == bucket_host(nd)
 
 
-def test_seed_1_node_20_fetch_and_https_ignore_the_proxy_and_time_out(runs):
-    nd = runs["node-seed-1"]
+@pytest.mark.parametrize("sid", ["node-seed-1", "node-env-proxy"])
+def test_seed_1_node_20_fetch_and_https_ignore_the_proxy_and_time_out(runs, sid):
+    """Node 20 has no NODE_USE_ENV_PROXY (22.21 / 24.5 added it): with or without it,
+    fetch and https go direct and, with no NAT, time out naming no proxy."""
+    nd = runs[sid]
+    assert nd.record.env.get("HTTPS_PROXY", "").startswith("http://")
     got = steps(nd)
     for step in ("web", "api", "web_https", "api_https"):
         assert got[step]["outcome"] == "timeout", (step, got[step])
+        assert "proxy" not in (got[step]["detail"] or "").lower()
     assert connects(nd) == set()  # nothing of the Node function went to Squid
 
 
@@ -189,3 +233,37 @@ def test_lab_exec_gives_node_the_lab_ca(runs):
     assert lab.exec("lambda", ["node", "-e", script, url], timeout_s=15) == 0
     assert lab.exec("lambda", ["node", "-e", script, url], env={"NODE_EXTRA_CA_CERTS": ""},
                     timeout_s=15) == 4
+
+
+@pytest.mark.parametrize("runtime", NEWER or [pytest.param(None, marks=pytest.mark.skip(
+    reason=f"no Node.js 22/24 installed: {node.SETUP_COMMAND} --runtime nodejs24.x"))])
+def test_node_use_env_proxy_sends_fetch_and_https_through_squid_on_newer_node(runs, runtime):
+    """Node >= 22.21 / 24.5 with NODE_USE_ENV_PROXY=1: fetch and https.request use
+    HTTPS_PROXY (CONNECT at Squid), while the SDK's own https.Agent still goes direct."""
+    c = runs[f"{runtime.value.split('.')[0]}-env-proxy"]
+    assert c.record.status == "ok", c.record.error
+    got = steps(c)
+    for step in ("web", "api", "web_https", "api_https"):
+        assert got[step]["outcome"] == "ok", (step, got[step])
+    api = f"{dict(c.record.resources)['regional_api_id']}.execute-api.{REGION}.amazonaws.com"
+    assert {"www.google.com:443", f"{api}:443"} <= connects(c)
+    assert not {t for t in connects(c) if ".s3." in t}, connects(c)
+    assert s3_vias(c) == {"gateway-endpoint"}
+
+
+def test_a_node_function_gets_lambdas_node_environment_and_the_lab_ca(runs, node20):
+    c = runs["node-env"]
+    assert c.record.status == "ok", c.record.error
+    payload = c.record.invocation.payload
+    env = payload["env"]
+    assert payload["node"] == node20.version
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_nodejs20.x"
+    assert env["NODE_PATH"].split(":") == [
+        "/opt/nodejs/node20/node_modules", "/opt/nodejs/node_modules",
+        f"{node20.ric_dir}/node_modules", str(node20.ric_dir), env["LAMBDA_TASK_ROOT"]]
+    assert env["LAMBDA_RUNTIME_DIR"] == str(node20.ric_dir)
+    assert env["_HANDLER"] == "env.handler"
+    assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
+    assert Path(env["NODE_EXTRA_CA_CERTS"]).name == "ca.pem"  # lab plumbing
+    assert env["HTTPS_PROXY"] == dict(c.record.resources)["proxy_url"]
+    assert "HOME" not in env and "PYTHONPATH" not in env

