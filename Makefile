@@ -42,12 +42,13 @@ $(VENV)/.installed: pyproject.toml
 	@set -o pipefail; $(PY) -m pip install -q -e '.[test]' 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@touch $@
 
-# Node.js functions (runtime: nodejs20.x ...): the real aws-lambda-ric and the Node
+# Node.js functions (runtime: nodejs20.x): the real aws-lambda-ric and the Node
 # probe's @aws-sdk/client-s3, from the npm registry into /var/cache/proxylab/node,
-# once (about 2.5 minutes on a 2-core machine: the RIC builds its native client;
-# then a no-op). Without npm the Node tests skip, saying this command.
+# once (about 70 s on a 2-core machine: the RIC builds its native client; then a
+# no-op). nodejs22.x / nodejs24.x (Node from the registry, one RIC build each, about
+# 90 s more apiece): `proxylab setup node`. Without them their tests skip, saying so.
 node: venv
-	@$(VENV)/bin/proxylab setup node || echo "warning: Node.js runtimes not installed (see above); their tests will skip"
+	@$(VENV)/bin/proxylab setup node --runtime nodejs20.x || echo "warning: Node.js runtimes not installed (see above); their tests will skip"
 
 test: setup node
 	$(VENV)/bin/proxylab lab down --all --quiet || true

@@ -212,16 +212,6 @@ def test_a_throwing_node_handler_is_reported_as_lambda_reports_it(runs):
     assert any("\tERROR\tInvoke Error" in line for line in log), log
 
 
-def test_a_node_runtime_without_its_node_is_refused_with_the_install_command():
-    absent = [r for r in Runtime if r.node_major and node.node_binary(r.node_major) is None]
-    if not absent:
-        pytest.skip("every Node.js runtime is installed on this machine")
-    with pytest.raises(node.NodeMissing) as info:
-        node.resolve(absent[-1])
-    assert f"Node.js {absent[-1].node_major}" in str(info.value)
-    assert node.SETUP_COMMAND in str(info.value)
-
-
 def test_lab_exec_gives_node_the_lab_ca(runs):
     """Node trusts only its own roots plus NODE_EXTRA_CA_CERTS: without it every TLS
     call to a lab front would fail where it would not on AWS."""

@@ -46,3 +46,17 @@ def test_dependencies_are_keyed_by_what_package_json_asks_for(tmp_path):
     assert node.deps_key(a) != node.deps_key(b)
     with pytest.raises(node.NodeMissing, match="proxylab setup node"):
         node.installed_deps(a, root=tmp_path)
+
+
+def test_a_node_runtime_without_its_node_is_refused_with_the_install_command(tmp_path):
+    """An empty cache: any Node major but the machine's own is missing, and the message
+    says which command installs it."""
+    machine = next((r for r in Runtime if r.node_major and node.node_binary(r.node_major,
+                                                                           root=tmp_path)), None)
+    absent = next(r for r in (Runtime.NODEJS24, Runtime.NODEJS22) if r is not machine)
+    with pytest.raises(node.NodeMissing) as info:
+        node.resolve(absent, root=tmp_path)
+    text = str(info.value)
+    assert f"needs Node.js {absent.node_major}" in text
+    assert f"{node.SETUP_COMMAND} --runtime {absent}" in text
+    assert f"{node.NODE_PACKAGE}@{node.NODE_VERSIONS[absent.node_major]}" in text
