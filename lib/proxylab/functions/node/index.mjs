@@ -69,8 +69,9 @@ try {
 // ---------------------------------------------------------------------------- outcomes
 
 const TUNNEL_STATUS = [
-  /Proxy response \((\d{3})\)/, // undici's ProxyAgent: "Proxy response (500) !== 200 when HTTP Tunneling"
-  /[Tt]unnel(?:ing)? (?:connection )?failed:? (?:with )?(?:status )?(\d{3})/,
+  /Proxy response \((\d{3})\)/, // fetch (undici): "Proxy response (503) !== 200 when HTTP Tunneling"
+  // https (Node >= 24.5): "Failed to establish tunnel to h:443 via http://p:3128: HTTP/1.1 503 ..."
+  /Failed to establish tunnel .*: HTTP\/\d\.\d (\d{3})/,
 ];
 const DNS_CODES = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "EAI_NONAME"]);
 const TIMEOUT_CODES = new Set(["ETIMEDOUT", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT",
