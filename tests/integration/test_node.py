@@ -90,10 +90,28 @@ scenarios:
     title: a Node handler that throws
     runtime: nodejs20.x
     code: throws.mjs
+  - id: node-timeout
+    title: a Node handler that outlives its timeout
+    runtime: nodejs20.x
+    code: slow.mjs
+    timeout_s: 1
+  - id: node-import
+    title: a Node handler whose module cannot load
+    runtime: nodejs20.x
+    code: broken.mjs
   - id: node-env
     title: the environment a Node function gets
     runtime: nodejs20.x
     code: env.mjs
+"""
+
+SLOW = """
+export const handler = async () => new Promise((resolve) => setTimeout(resolve, 5000));
+"""
+
+BROKEN = """
+import "proxylab-no-such-package";
+export const handler = async () => 1;
 """
 
 ENV_HANDLER = """
@@ -116,6 +134,8 @@ def runs(node20, tmp_path_factory) -> Iterator[dict[str, Capture]]:
     (work / "node.yaml").write_text(textwrap.dedent(CATALOG) + extra)
     (work / "throws.mjs").write_text(textwrap.dedent(THROWS))
     (work / "env.mjs").write_text(textwrap.dedent(ENV_HANDLER))
+    (work / "slow.mjs").write_text(textwrap.dedent(SLOW))
+    (work / "broken.mjs").write_text(textwrap.dedent(BROKEN))
     out = work / "runs"
     lab = get_lab("local", name=LAB)
     lab.down()
@@ -154,6 +174,7 @@ def test_runtime_is_recorded_in_each_capture(runs):
     assert {sid: c.record.scenario.runtime for sid, c in runs.items()} == {
         "py-seed-1": "python3.x", "node-seed-1": "nodejs20.x", "node-env-proxy": "nodejs20.x",
         "node-throws": "nodejs20.x", "node-env": "nodejs20.x",
+        "node-timeout": "nodejs20.x", "node-import": "nodejs20.x",
         **{f"{r.value.split('.')[0]}-env-proxy": str(r) for r in NEWER}}
 
 
@@ -210,6 +231,35 @@ def test_a_throwing_node_handler_is_reported_as_lambda_reports_it(runs):
     assert any(line.endswith("\tINFO\tabout to fail on purpose") for line in log), log
     # The RIC logs the error itself: "<ts>\t<id>\tERROR\tInvoke Error \t{...}"
     assert any("\tERROR\tInvoke Error" in line for line in log), log
+
+
+def test_a_node_timeout_is_reported_as_lambda_reports_it(runs):
+    c = runs["node-timeout"]
+    assert c.record.status == "function-error"
+    err = c.record.invocation.error
+    assert err["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.0" in err["errorMessage"]
+    log = c.lines("function.log")
+    assert any(line.endswith(" Task timed out after " + line.rsplit(" after ", 1)[1])
+               and line.split(" ")[1] == c.record.invocation.request_id for line in log
+               if " Task timed out after " in line), log
+    assert any(line.startswith("REPORT ") and "Status: timeout" in line for line in log)
+
+
+def test_a_node_module_that_cannot_load_is_an_init_error(runs):
+    """What Lambda shows for an ES module whose import fails (e.g. aws-sdk v2 on
+    nodejs18.x+): "Uncaught Exception {"errorType":"Error", ... ERR_MODULE_NOT_FOUND}"
+    at init, not the CommonJS Runtime.ImportModuleError."""
+    c = runs["node-import"]
+    assert c.record.status == "function-error"
+    err = c.record.invocation.error
+    assert err["errorType"] == "Error", err
+    assert err["errorMessage"].startswith("Cannot find package 'proxylab-no-such-package'")
+    log = c.lines("function.log")
+    assert any("\tundefined\tERROR\tUncaught Exception \t" in line and
+               '"code":"ERR_MODULE_NOT_FOUND"' in line for line in log), log
+    assert any(line.startswith("INIT_REPORT Init Duration: ") and
+               "Phase: init\tStatus: error\tError Type: Error" in line for line in log), log
 
 
 def test_lab_exec_gives_node_the_lab_ca(runs):
