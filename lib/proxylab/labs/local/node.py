@@ -24,6 +24,8 @@ below: 22.23 / 24.22 are past 22.21 / 24.5, where ``NODE_USE_ENV_PROXY`` appeare
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -41,8 +43,8 @@ CACHE_ENV = "PROXYLAB_NODE_CACHE"
 RIC_PACKAGE = "aws-lambda-ric"
 RIC_VERSION = "3.3.0"
 SETUP_COMMAND = "proxylab setup node"  # also: make node
-# What the RIC's install scripts need to build aws-lambda-cpp and curl (its README).
-BUILD_PACKAGES = ("cmake", "autoconf", "automake", "libtool", "g++", "make", "python3")
+# What the RIC's install scripts need to build aws-lambda-cpp and curl (its README):
+# Debian package -> a command it installs.
 BUILD_COMMANDS = {"cmake": "cmake", "autoconf": "autoconf", "automake": "automake",
                   "libtool": "libtoolize", "g++": "g++", "make": "make", "python3": "python3"}
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -227,12 +229,32 @@ def _install_into(target: Path, specs: list[str], node: Path | None = None) -> N
     tmp.rename(target)
 
 
+@contextlib.contextmanager
+def _setup_lock(root: Path, log: Callable[[str], None]):
+    """One setup at a time per cache (several checkouts share it): a second one waits,
+    then finds everything installed."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".setup.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another setup of {root} to finish")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
 def setup(package_jsons: list[Path], log: Callable[[str], None] = print,
           root: Path | None = None, runtimes: list[Runtime] | None = None) -> list[str]:
     """Install, once, Node (where the machine lacks that major) and the RIC for each of
     ``runtimes`` (default: every Node runtime), and the dependencies of each
     ``package.json``; returns the runtimes that can run."""
     root = root or cache_root()
+    with _setup_lock(root, log):
+        return _setup(package_jsons, log, root, runtimes)
+
+
+def _setup(package_jsons: list[Path], log: Callable[[str], None], root: Path,
+           runtimes: list[Runtime] | None) -> list[str]:
     ready: list[str] = []
     for runtime in runtimes or list(Runtime):
         major = runtime.node_major
