@@ -3,7 +3,9 @@ awslambdaric), in a throwaway network namespace that has only ``lo``:
 
 - a trivial handler (returns at once): the runtime's own cost;
 - the probe (imports boto3 at init; every step fails fast there, as nothing
-  resolves in the namespace): the probe's cold start, without network waits.
+  resolves in the namespace): the probe's cold start, without network waits;
+- the same two for Node.js 20 on the real aws-lambda-ric (the Node probe imports
+  @aws-sdk/client-s3 at init), when ``proxylab setup node`` has installed it.
 
 Prints medians of wall time (what the lab pays per invocation), Init Duration and
 Duration as the REPORT line states them.
@@ -26,9 +28,13 @@ import uuid
 from pathlib import Path
 
 import proxylab.functions
+from proxylab.labs.local import node
+from proxylab.labs.local.function import NODE_PROBE_DIR
 from proxylab.labs.local.invoker import InvocationSpec, run_invocation
+from proxylab.vocab import Runtime
 
 TRIVIAL = "def handler(event, context):\n    return {'ok': True}\n"
+TRIVIAL_NODE = "export const handler = async () => ({ ok: true });\n"
 PROBE_ENV = {"STEP_TIMEOUT": "1", "BUCKET_NAME": "proxylab-demo-bucket",
              "SOURCE_KEY": "input/data.csv", "WEB_URL": "https://www.google.com",
              "API_GATEWAY_URL": "https://q8rw2x7k1m.execute-api.ap-northeast-1.amazonaws.com"
@@ -84,6 +90,18 @@ def main(argv: list[str] | None = None) -> int:
                 handler="probe.handler", task_root=probe_dir, env=PROBE_ENV,
                 timeout_s=20), runs),
         }
+        try:
+            nd = node.resolve(Runtime.NODEJS20).spec_fields()
+            deps = str(node.installed_deps(NODE_PROBE_DIR / "package.json"))
+        except node.NodeMissing as exc:
+            print(f"bench_runtime: Node skipped: {exc}", file=sys.stderr)
+        else:
+            (task / "trivial.mjs").write_text(TRIVIAL_NODE)
+            result["node_trivial"] = _measure(prefix, lambda: InvocationSpec(
+                handler="trivial.handler", task_root=str(task / "trivial.mjs"), **nd), runs)
+            result["node_probe"] = _measure(prefix, lambda: InvocationSpec(
+                handler="index.handler", task_root=str(NODE_PROBE_DIR / "index.mjs"),
+                env=PROBE_ENV, timeout_s=20, node_modules=deps, **nd), runs)
     finally:
         subprocess.run(["ip", "netns", "delete", ns], timeout=10)
         shutil.rmtree(etc, ignore_errors=True)
@@ -91,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        for name in ("trivial", "probe"):
+        for name in ("trivial", "probe", "node_trivial", "node_probe"):
+            if name not in result:
+                continue
             r = result[name]
-            print(f"cold invocation, {name:7s}: wall median {r['wall_median_ms']:.0f} ms "
+            print(f"cold invocation, {name:12s}: wall median {r['wall_median_ms']:.0f} ms "
                   f"(max {r['wall_max_ms']:.0f} ms), Init Duration median "
                   f"{r['init_median_ms']:.0f} ms, Duration median "
                   f"{r['duration_median_ms']:.0f} ms over {runs} runs")

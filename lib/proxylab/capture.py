@@ -37,7 +37,7 @@ from proxylab.grammar.text import read_lines
 from proxylab.labs.base import EndpointLayout, Invocation, LabDescription, Place, Service
 from proxylab.scenarios.model import Expectation, Scenario, resolve_text
 from proxylab.secrets import mask, mask_any, mask_policy_users
-from proxylab.vocab import RunStatus, parse_enum
+from proxylab.vocab import RunStatus, Runtime, parse_enum
 
 RAW_FILES = ("function.log", "proxy_access.log", "dns.log", "services.log")
 RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z0-9][a-z0-9._-]*$")
@@ -108,6 +108,9 @@ class ScenarioRecord:
     handler: str | None = None
     expect: Expectation | None = None
     source: str = ""
+    # A vocab.Runtime value; kept as the string written, so a runtime this version does
+    # not know still reads back (parse_enum it). Captures older than the field: Python.
+    runtime: str = Runtime.PYTHON3
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, env: Mapping[str, str]) -> ScenarioRecord:
@@ -115,7 +118,8 @@ class ScenarioRecord:
                    description=scenario.description, endpoints=scenario.endpoints,
                    env=_env(env), env_template=_env(scenario.env), event=dict(scenario.event),
                    timeout_s=scenario.timeout_s, code=scenario.code, handler=scenario.handler,
-                   expect=scenario.expect, source=scenario.source)
+                   expect=scenario.expect, source=scenario.source,
+                   runtime=str(scenario.runtime))
 
     @classmethod
     def from_dict(cls, data: Any, resources: Mapping[str, str]) -> ScenarioRecord:
@@ -129,13 +133,14 @@ class ScenarioRecord:
             d["env"], d["env_template"] = _env(_resolve_all(template, resources)), template
         d["expect"] = Expectation.from_dict(d["expect"]) if d.get("expect") else None
         d["event"] = dict(d.get("event") or {})
+        d["runtime"] = str(d.get("runtime") or Runtime.PYTHON3)
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "description": self.description,
                 "function": self.function, "endpoints": self.endpoints.to_dict(),
                 "event": self.event, "timeout_s": self.timeout_s, "code": self.code,
-                "handler": self.handler,
+                "handler": self.handler, "runtime": str(self.runtime),
                 "expect": None if self.expect is None else self.expect.to_dict(),
                 "source": self.source, "env_template": dict(self.env_template),
                 "env": dict(self.env)}

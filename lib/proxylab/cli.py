@@ -16,7 +16,7 @@ import threading
 
 from proxylab import __version__
 
-COMMAND_MODULES = ("lab", "run", "scenarios", "report", "audit", "notebook", "clients")
+COMMAND_MODULES = ("lab", "run", "scenarios", "report", "audit", "notebook", "clients", "setup")
 
 
 def build_parser() -> argparse.ArgumentParser:

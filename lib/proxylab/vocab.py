@@ -124,6 +124,23 @@ class Client(StrEnum):
     URLLIB = "urllib"
 
 
+class Runtime(StrEnum):
+    """A scenario's Lambda runtime (Lambda's identifier; ``python3.x`` is the probe's
+    Python, whichever 3.x the lab runs, as before runtimes could be chosen)."""
+
+    PYTHON3 = "python3.x"
+    NODEJS20 = "nodejs20.x"
+    NODEJS22 = "nodejs22.x"
+    NODEJS24 = "nodejs24.x"
+
+    @property
+    def node_major(self) -> int | None:
+        """20, 22, 24 for a Node.js runtime; None for Python."""
+        if not self.value.startswith("nodejs"):
+            return None
+        return int(self.value.removeprefix("nodejs").removesuffix(".x"))
+
+
 class Basis(StrEnum):
     """Whether a route was seen in the evidence or inferred where a source is absent."""
 

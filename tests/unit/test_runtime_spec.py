@@ -13,11 +13,11 @@ from proxylab.labs.local.invoker import InvocationSpec, invocation_from_dict
 from proxylab.labs.local.lambda_host import OutputCapture
 
 
-def env_for(**layers):
+def env_for(runtime_id="python3.11", **layers):
     return lambda_env.function_env(
-        handler="probe.handler", task_root="/task", runtime_dir="/rt", python_bin_dir="/py/bin",
+        handler="probe.handler", task_root="/task", runtime_dir="/rt", bin_dir="/py/bin",
         runtime_api="127.0.0.1:9001", function_name="fn", memory_mb=128,
-        region="ap-northeast-1", python_version="3.11", log_stream="s",
+        region="ap-northeast-1", runtime_id=runtime_id, log_stream="s",
         credentials={"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "secret",
                      "AWS_SESSION_TOKEN": "token"},
         **layers)
@@ -114,3 +114,32 @@ def test_output_is_bounded_and_the_rest_drained_and_counted():
     assert len(capture.buf) == 1000 and capture.dropped == 200 * 1000 - 1000
     assert lines[0] == "START RequestId: r" and lines[-1] == "END RequestId: r"
     assert "199000 more bytes" in lines[-2]
+
+
+def test_node_environment_is_lambdas_for_that_runtime():
+    env = env_for(runtime_id="nodejs20.x", plumbing_env={"NODE_EXTRA_CA_CERTS": "/lab/ca.pem"})
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_nodejs20.x"
+    # Lambda's NODE_PATH, with the RIC's directory where Lambda has /var/runtime.
+    assert env["NODE_PATH"] == ("/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:"
+                                "/rt/node_modules:/rt:/task")
+    assert "PYTHONPATH" not in env
+    assert env["NODE_EXTRA_CA_CERTS"] == "/lab/ca.pem"
+    assert env["LAMBDA_RUNTIME_DIR"] == "/rt" and env["LAMBDA_TASK_ROOT"] == "/task"
+
+
+def test_lab_plumbing_gives_node_the_lab_ca(tmp_path):
+    from proxylab.labs.local import pki
+
+    env = pki.plumbing_env(tmp_path / "ca.pem")
+    assert env["NODE_EXTRA_CA_CERTS"] == env["SSL_CERT_FILE"] == str(tmp_path / "ca.pem")
+
+
+def test_a_node_spec_names_its_runtime_and_client():
+    base = {"handler": "index.handler", "task_root": "/t"}
+    with pytest.raises(ValueError, match="'runtime' must be one of"):
+        InvocationSpec.from_dict({**base, "runtime": "nodejs18.x"})
+    with pytest.raises(ValueError, match="needs 'node' and 'ric_dir'"):
+        InvocationSpec.from_dict({**base, "runtime": "nodejs20.x"})
+    spec = InvocationSpec.from_dict({**base, "runtime": "nodejs20.x", "node": "/usr/bin/node",
+                                     "ric_dir": "/c/aws-lambda-ric"})
+    assert InvocationSpec.from_dict(spec.to_dict()) == spec

@@ -443,3 +443,38 @@ def test_a_huge_file_is_refused_with_its_size(tmp_path):
     p.write_text(HEADER + "#" * (2 << 20) + "\n")
     (msg,) = problems(p)
     assert "larger than 1 MiB" in msg
+
+
+def test_runtime_field(tmp_path):
+    (tmp_path / "h").mkdir()
+    (tmp_path / "h" / "app.mjs").write_text("export const handler = async () => 1;\n")
+    (tmp_path / "h" / "fail.py").write_text("def handler(e, c):\n    raise RuntimeError\n")
+    good = write(tmp_path, HEADER + """\
+  - {id: py, function: regional}
+  - {id: node, function: regional, runtime: nodejs20.x}
+  - {id: node-file, function: regional, runtime: nodejs22.x, code: h/app.mjs}
+  - {id: node-dir, function: regional, runtime: nodejs24.x, code: h, handler: app.handler}
+""")
+    cat = load_catalog(good)
+    assert [str(s.runtime) for s in cat.scenarios] == [
+        "python3.x", "nodejs20.x", "nodejs22.x", "nodejs24.x"]
+    assert cat.get("py").function_code() is None  # the Python probe, as before
+    probe = cat.get("node").function_code()
+    assert (probe.path, probe.handler, probe.runtime) == (None, None, "nodejs20.x")
+    own = cat.get("node-file").function_code()
+    assert (own.handler, own.runtime) == ("app.handler", "nodejs22.x")
+    assert cat.get("node").to_dict()["runtime"] == "nodejs20.x"
+
+    bad = write(tmp_path, HEADER + """\
+  - {id: typo, function: regional, runtime: nodejs18.x}
+  - {id: py-mjs, function: regional, code: h/app.mjs}
+  - {id: node-py, function: regional, runtime: nodejs20.x, code: h/fail.py}
+  - {id: node-dir-missing, function: regional, runtime: nodejs20.x, code: h, handler: fail.handler}
+""", name="bad.yaml")
+    out = problems(bad)
+    assert len(out) == 4, out
+    assert "scenario 'typo': field 'runtime': 'nodejs18.x' is not one of: python3.x, " in out[0]
+    assert "scenario 'py-mjs': field 'code': 'app.mjs' is not a python3.x handler file (.py)" \
+        in out[1]
+    assert "scenario 'node-py': field 'code': 'fail.py' is not a nodejs20.x handler file" in out[2]
+    assert "handler 'fail.handler': no fail.mjs|.js|.cjs in" in out[3]

@@ -114,13 +114,15 @@ class EvidenceMark:
 
 @dataclass(frozen=True)
 class FunctionCode:
-    """A user's own handler, run instead of the probe (scenario fields ``code`` and
-    ``handler``): ``path`` is a directory or a single ``.py`` file that becomes the
-    function's task root; ``handler`` is Lambda's ``module.function`` string. The
-    function variant still decides the function's configuration variables."""
+    """The function's code and runtime when it is not the Python probe (scenario fields
+    ``code``, ``handler``, ``runtime``): ``path`` is a directory or a single file
+    (``.py``; ``.mjs``/``.js`` for Node) that becomes the function's task root;
+    ``handler`` is Lambda's ``module.function`` string. ``path`` None: the lab's probe
+    for ``runtime``. The function variant still decides the configuration variables."""
 
-    path: str
-    handler: str
+    path: str | None
+    handler: str | None
+    runtime: str = "python3.x"  # a vocab.Runtime value
 
 
 @dataclass

@@ -46,6 +46,7 @@ from proxylab.scenarios.model import (
     resolve_text,
 )
 from proxylab.scenarios.yaml_source import MAX_CATALOG_BYTES, TooBig, _Map, load_bounded
+from proxylab.vocab import Runtime
 
 CATALOG_FIELDS = ("catalog", "title", "description", "defaults", "scenarios")
 SCENARIO_FIELDS = (
@@ -59,10 +60,16 @@ SCENARIO_FIELDS = (
     "timeout_s",
     "handler",
     "code",
+    "runtime",
     "expect",
     "proxy",
 )
-DEFAULT_FIELDS = ("function", "endpoints", "env", "event", "timeout_s", "handler", "code", "proxy")
+DEFAULT_FIELDS = ("function", "endpoints", "env", "event", "timeout_s", "handler", "code",
+                  "proxy", "runtime")
+RUNTIMES = tuple(str(r) for r in Runtime)
+# Which files hold a handler's module, per runtime family (Lambda's own lookup order
+# for Node: index.mjs, then .js, then .cjs).
+CODE_SUFFIXES = {"python": (".py",), "nodejs": (".mjs", ".js", ".cjs")}
 # The proxy policy travels inside the layout but is written as its own 'proxy:' block.
 ENDPOINT_FIELDS = tuple(f for f in EndpointLayout.__dataclass_fields__ if f != "proxy")
 EXPECT_FIELDS = ("status", "crosses_proxy", "bypasses_proxy", "steps", "services")
@@ -427,6 +434,7 @@ class _Validator:
                 f"missing (one of: {', '.join(FUNCTIONS)}; or set it in 'defaults')",
             )
         code, handler = merged.get("code"), merged.get("handler")
+        runtime = Runtime(merged.get("runtime", Runtime.PYTHON3))
         if handler is not None and "code" not in item and "code" not in self.default_keys:
             self.problem(
                 self.at(item, "handler", sid)
@@ -436,7 +444,7 @@ class _Validator:
             )
         handler_given = "handler" in item or "handler" in self.default_keys
         if code is not None and (handler is not None or not handler_given):
-            handler = self.code_handler(code, handler, item, sid)
+            handler = self.code_handler(code, handler, item, sid, runtime)
         expect = None
         if "expect" in item:
             expect = self.expect(item["expect"], self.at(item, "expect", sid), sid)
@@ -456,6 +464,7 @@ class _Validator:
             expect=expect,
             source=self.file,
             line=item.line,
+            runtime=runtime,
         )
 
     def fields(self, m: _Map, sid: str | None, prefix: str) -> dict[str, Any]:
@@ -505,6 +514,10 @@ class _Validator:
                     out["handler"] = h
                 else:
                     self.problem(where, f"{h!r} is not a Python handler (write module.function)")
+        if "runtime" in m:
+            r = self.choice(m["runtime"], RUNTIMES, self.at(m, "runtime", sid, prefix))
+            if r is not None:
+                out["runtime"] = r
         if "code" in m:
             where = self.at(m, "code", sid, prefix)
             c = m["code"]
@@ -514,8 +527,8 @@ class _Validator:
                     self.problem(
                         where, f"{c!r} does not exist (looked for {p}; relative to the catalogue)"
                     )
-                elif p.is_file() and p.suffix != ".py":
-                    self.problem(where, f"{c!r} is not a .py file or a directory")
+                elif p.is_file() and not any(p.suffix in x for x in CODE_SUFFIXES.values()):
+                    self.problem(where, f"{c!r} is not a .py, .mjs or .js file or a directory")
                 else:
                     out["code"] = p
         return out
@@ -598,8 +611,15 @@ class _Validator:
                 out[key] = v
         return out
 
-    def code_handler(self, code: Path, handler: str | None, item: _Map, sid: str) -> str | None:
+    def code_handler(self, code: Path, handler: str | None, item: _Map, sid: str,
+                     runtime: Runtime = Runtime.PYTHON3) -> str | None:
         where = self.at(item, "handler", sid) if "handler" in item else self.at(item, "code", sid)
+        suffixes = CODE_SUFFIXES["python" if runtime.node_major is None else "nodejs"]
+        if code.is_file() and code.suffix not in suffixes:
+            self.problem(self.at(item, "code", sid) if "code" in item else where,
+                         f"{code.name!r} is not a {runtime} handler file "
+                         f"({' or '.join(suffixes)})")
+            return None
         if code.is_file():
             if handler is None:
                 return f"{code.stem}.handler"
@@ -614,10 +634,10 @@ class _Validator:
                 "'code' is a directory: say which function runs with 'handler: module.function'",
             )
             return None
-        module_path = code / (handler.rsplit(".", 1)[0].replace(".", "/") + ".py")
-        if not module_path.is_file():
+        module = handler.rsplit(".", 1)[0].replace(".", "/")
+        if not any((code / (module + suffix)).is_file() for suffix in suffixes):
             self.problem(
-                where, f"handler {handler!r}: no {module_path.relative_to(code)} in {code}"
+                where, f"handler {handler!r}: no {module}{'|'.join(suffixes)} in {code}"
             )
             return None
         return handler

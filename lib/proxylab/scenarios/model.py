@@ -20,9 +20,10 @@ from typing import Any
 
 from proxylab.errors import UserError, did_you_mean
 from proxylab.labs.base import EndpointLayout, FunctionCode
+from proxylab.vocab import Runtime
 
 FUNCTIONS = ("regional", "private")
-STEPS = ("s3_get", "s3_put", "web", "api")
+STEPS = ("s3_get", "s3_put", "web", "api", "web_https", "api_https")  # the last two: Node probe
 OUTCOMES = ("ok", "http_error", "tunnel_error", "timeout", "dns_error", "tls_error", "other")
 RUN_STATUSES = ("ok", "function-error", "failed")
 VIAS = ("internet", "gateway-endpoint", "interface-endpoint")
@@ -184,11 +185,15 @@ class Scenario:
     expect: Expectation | None = None
     source: str = ""
     line: int | None = None
+    runtime: Runtime = Runtime.PYTHON3
 
     def function_code(self) -> FunctionCode | None:
+        """None for the Python probe; otherwise the code (None: the runtime's probe)."""
         if self.code is None or self.handler is None:
-            return None
-        return FunctionCode(path=self.code, handler=self.handler)
+            if self.runtime is Runtime.PYTHON3:
+                return None
+            return FunctionCode(path=None, handler=None, runtime=self.runtime)
+        return FunctionCode(path=self.code, handler=self.handler, runtime=self.runtime)
 
     def resolve_env(self, resources: dict[str, str]) -> dict[str, str]:
         """The variables the function gets, references replaced by the lab's values.
@@ -239,6 +244,7 @@ class Scenario:
             "timeout_s": self.timeout_s,
             "code": self.code,
             "handler": self.handler,
+            "runtime": str(self.runtime),
             "expect": None if self.expect is None else self.expect.to_dict(),
             "source": self.source,
         }

@@ -25,6 +25,7 @@ from proxylab.grammar.platform import report_numbers
 from proxylab.labs.aws.stack import Clock
 from proxylab.labs.base import FunctionCode, Invocation, LabError
 from proxylab.labs.local.lambda_env import RESERVED_KEYS as RESERVED
+from proxylab.vocab import Runtime
 
 PROBE_SOURCE = Path(__file__).resolve().parents[2] / "functions" / "probe.py"
 PROBE_HANDLER = "probe.handler"
@@ -36,7 +37,9 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 def build_zip(code: FunctionCode | None) -> tuple[bytes, str]:
     """A deterministic zip (fixed dates, sorted names) of the probe or a user's code,
     and its handler. Same bytes, same CodeSha256: unchanged code is not re-uploaded."""
-    if code is None:
+    if code is not None and code.runtime != Runtime.PYTHON3:
+        raise LabError(f"the AWS lab runs Python functions only so far, not {code.runtime}")
+    if code is None or code.path is None:
         if not PROBE_SOURCE.is_file():
             raise LabError(f"the probe function is missing: {PROBE_SOURCE} not found")
         files = [(PROBE_SOURCE, "probe.py")]

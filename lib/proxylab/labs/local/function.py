@@ -13,15 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 import proxylab.functions
 from proxylab.labs.base import FunctionCode, Invocation, LabError
-from proxylab.labs.local import netns
+from proxylab.labs.local import netns, node
 from proxylab.labs.local import topology as t
 from proxylab.labs.local.invoker import DEFAULT_CREDENTIALS, InvocationSpec, run_invocation
+from proxylab.vocab import Runtime
 
 if TYPE_CHECKING:
     from proxylab.labs.local.lab import LocalLab
 
 VARIANTS = {"regional": t.REGIONAL_API_ID, "private": t.PRIVATE_API_ID}
 PROBE_HANDLER = "probe.handler"
+# The Node probe: index.mjs (handler index.handler) and the package.json naming its
+# one dependency, installed into the Node cache by `proxylab setup node`.
+NODE_PROBE_DIR = Path(proxylab.functions.__file__).parent / "node"
+NODE_PROBE_HANDLER = "index.handler"
 
 
 def function_name(variant: str) -> str:
@@ -49,12 +54,23 @@ def invoke_in_lab(
     code: FunctionCode | None = None,
 ) -> Invocation:
     task_root, handler = str(Path(proxylab.functions.__file__).parent), PROBE_HANDLER
-    if code is not None:
+    runtime = Runtime(code.runtime) if code is not None else Runtime.PYTHON3
+    node_fields: dict[str, str] = {}
+    if runtime is not Runtime.PYTHON3:
+        # NodeMissing names the command that installs what is missing.
+        node_fields = node.resolve(runtime).spec_fields()
+    if code is not None and code.path is None and runtime is not Runtime.PYTHON3:
+        task_root, handler = str(NODE_PROBE_DIR / "index.mjs"), NODE_PROBE_HANDLER
+        node_fields["node_modules"] = str(node.installed_deps(NODE_PROBE_DIR / "package.json"))
+    elif code is not None and code.path is not None:
         path = Path(code.path)
         if not path.exists():
             raise LabError(f"function code {path} does not exist")
-        task_root = str(path if path.is_dir() else path.parent)
-        handler = code.handler
+        if runtime is Runtime.PYTHON3:
+            task_root = str(path if path.is_dir() else path.parent)
+        else:  # a single Node file is copied alone into a fresh task root by the host
+            task_root = str(path)
+        handler = code.handler or handler
     spec = InvocationSpec(
         handler=handler,
         task_root=task_root,
@@ -66,5 +82,6 @@ def invoke_in_lab(
         region=t.REGION,
         account_id=t.ACCOUNT_ID,
         credentials=dict(DEFAULT_CREDENTIALS),
+        **node_fields,
     )
     return run_invocation(netns.exec_prefix(lab.ns("lambda")), spec)

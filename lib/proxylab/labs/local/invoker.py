@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from proxylab.labs.base import Invocation
+from proxylab.vocab import Runtime, parse_enum
 
 DEFAULT_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "AKIAPROXYLABLOCAL000",
@@ -47,6 +48,13 @@ class InvocationSpec:
     neither may set a Lambda reserved key (refused as Lambda refuses it).
     ``timeout_s`` is the function's configured timeout, ``init_timeout_s`` Lambda's
     10 s limit for the init phase.
+
+    ``runtime`` (a :class:`~proxylab.vocab.Runtime` value) picks the runtime client:
+    ``python`` runs ``python -m awslambdaric``; a Node runtime runs ``node`` with
+    ``aws-lambda-ric`` from ``ric_dir`` (both resolved by the lab, see
+    :mod:`proxylab.labs.local.node`). A single ``.mjs``/``.js`` task root is copied
+    like a ``.py`` one, and ``node_modules`` (a cached dependency directory) is linked
+    into that fresh task root as Lambda's package would carry it.
     """
 
     handler: str
@@ -65,6 +73,10 @@ class InvocationSpec:
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     python: str = field(default_factory=lambda: sys.executable)
     stop_grace_s: float = 1.0
+    runtime: str = Runtime.PYTHON3
+    node: str = ""
+    ric_dir: str = ""
+    node_modules: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -81,6 +93,13 @@ class InvocationSpec:
         for name in ("handler", "task_root"):
             if not isinstance(data.get(name), str) or not data[name]:
                 raise ValueError(f"{source}: field {name!r} is required (a non-empty string)")
+        runtime = data.get("runtime", Runtime.PYTHON3)
+        if parse_enum(Runtime, runtime) is None:
+            raise ValueError(f"{source}: field 'runtime' must be one of "
+                             f"{', '.join(Runtime)}, not {runtime!r}")
+        if parse_enum(Runtime, runtime) is not Runtime.PYTHON3 and not all(
+                isinstance(data.get(k), str) and data[k] for k in ("node", "ric_dir")):
+            raise ValueError(f"{source}: a {runtime} spec needs 'node' and 'ric_dir'")
         for name in ("env", "plumbing_env", "credentials"):
             value = data.get(name, {})
             if not isinstance(value, dict) or not all(

@@ -2,9 +2,11 @@
 
 Layers, later wins:
 
-1. Lambda's *unreserved* defaults (``PATH``, ``LANG``, ``PYTHONPATH``, X-Ray
-   addresses): a function configuration may override these, as on Lambda.
-2. The lab's plumbing (``SSL_CERT_FILE`` / ``AWS_CA_BUNDLE`` pointing at the lab CA):
+1. Lambda's *unreserved* defaults (``PATH``, ``LANG``, ``PYTHONPATH`` or, for Node,
+   ``NODE_PATH``, X-Ray addresses): a function configuration may override these, as
+   on Lambda.
+2. The lab's plumbing (``SSL_CERT_FILE`` / ``AWS_CA_BUNDLE`` / ``NODE_EXTRA_CA_CERTS``
+   pointing at the lab CA):
    what the real service would not need, kept apart so reports can show it.
 3. The scenario's variables.
 4. Lambda's *reserved* variables (``AWS_REGION``, ``AWS_LAMBDA_RUNTIME_API``,
@@ -72,30 +74,41 @@ def function_env(
     handler: str,
     task_root: str,
     runtime_dir: str,
-    python_bin_dir: str,
+    bin_dir: str,
     runtime_api: str,
     function_name: str,
     memory_mb: int,
     region: str,
     credentials: dict[str, str],
-    python_version: str,
+    runtime_id: str,
     log_stream: str,
     plumbing_env: dict[str, str] | None = None,
     scenario_env: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Build the function's environment (see the module doc for the layers).
 
-    Raises ValueError when ``plumbing_env`` or ``scenario_env`` sets a reserved key.
+    ``runtime_id`` is what follows ``AWS_Lambda_`` in ``AWS_EXECUTION_ENV``:
+    ``python3.11`` (the interpreter's version) or ``nodejs20.x``; ``bin_dir`` holds
+    the runtime's binary (Lambda: /var/lang/bin). Raises ValueError when
+    ``plumbing_env`` or ``scenario_env`` sets a reserved key.
     """
     for layer in (plumbing_env or {}, scenario_env or {}):
         bad = reserved_keys_in(layer)
         if bad:
             raise ValueError(RESERVED_MESSAGE.format(keys=", ".join(bad)))
+    if runtime_id.startswith("nodejs"):
+        # Lambda: /opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:
+        # /var/runtime/node_modules:/var/runtime:/var/task (layers' /opt kept as Lambda's)
+        major = runtime_id.removeprefix("nodejs").removesuffix(".x")
+        search = {"NODE_PATH": f"/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:"
+                               f"{runtime_dir}/node_modules:{runtime_dir}:{task_root}"}
+    else:
+        search = {"PYTHONPATH": runtime_dir}
     env = {
         # Lambda: /var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin
-        "PATH": f"{python_bin_dir}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
         "LANG": "en_US.UTF-8",
-        "PYTHONPATH": runtime_dir,
+        **search,
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
         "_AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129",
@@ -107,7 +120,7 @@ def function_env(
         "_HANDLER": handler,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{python_version}",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime_id}",
         "AWS_LAMBDA_FUNCTION_NAME": function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",

@@ -3,7 +3,8 @@
 ``python -m proxylab.labs.local.lambda_host --spec SPEC.json --out RESULT.json``,
 started by the lab inside the Lambda subnet's namespace. It serves the Runtime API
 (:mod:`runtime_api`), starts the function with the real runtime interface client
-(``python -m awslambdaric <handler>``, cwd = task root) and exactly Lambda's
+(``python -m awslambdaric <handler>``; for Node runtimes ``node <aws-lambda-ric>/bin/
+index.mjs <handler>``, what ``npx aws-lambda-ric`` runs; cwd = task root) and exactly Lambda's
 environment (:mod:`lambda_env`), delivers the event, and writes the platform lines
 as CloudWatch shows them around the function's own output::
 
@@ -58,6 +59,7 @@ from proxylab.labs.base import Invocation
 from proxylab.labs.local import lambda_env
 from proxylab.labs.local.invoker import InvocationSpec
 from proxylab.labs.local.runtime_api import Invoke, RuntimeAPI
+from proxylab.vocab import Runtime
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -298,35 +300,51 @@ class Environment:
     def run(self) -> dict[str, Any]:
         spec = self.spec
         started_at = time.time()
-        try:
-            runtime_dir = lambda_env.runtime_dir_of(_awslambdaric_init(spec.python))
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            return self._result("lab-error", started_at, error={
-                "errorType": "Lab.RuntimeMissing", "errorMessage": str(exc)})
+        if spec.runtime != Runtime.PYTHON3:
+            runtime_dir, bin_dir = spec.ric_dir, str(Path(spec.node).parent)
+            runtime_id = spec.runtime
+            argv = [spec.node, str(Path(spec.ric_dir) / "bin" / "index.mjs"), spec.handler]
+            suffixes: tuple[str, ...] = (".mjs", ".js", ".cjs")
+            if not Path(argv[1]).is_file():
+                return self._result("lab-error", started_at, error={
+                    "errorType": "Lab.RuntimeMissing",
+                    "errorMessage": f"no aws-lambda-ric at {spec.ric_dir} (proxylab setup node)"})
+        else:
+            try:
+                runtime_dir = lambda_env.runtime_dir_of(_awslambdaric_init(spec.python))
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                return self._result("lab-error", started_at, error={
+                    "errorType": "Lab.RuntimeMissing", "errorMessage": str(exc)})
+            bin_dir = str(Path(spec.python).parent)
+            runtime_id = f"python{sys.version_info.major}.{sys.version_info.minor}"
+            argv = [spec.python, "-m", "awslambdaric", spec.handler]
+            suffixes = (".py",)
         task_root = Path(spec.task_root)
-        if task_root.is_file() and task_root.suffix == ".py":
+        if task_root.is_file() and task_root.suffix in suffixes:
             # A single handler file: unpacked alone into a fresh task root, as Lambda
-            # unpacks a deployment package into /var/task.
+            # unpacks a deployment package into /var/task (with its node_modules).
             self.tmp_task_root = Path(tempfile.mkdtemp(prefix="proxylab-task-"))
             shutil.copy2(task_root, self.tmp_task_root / task_root.name)
+            if spec.node_modules:
+                (self.tmp_task_root / "node_modules").symlink_to(spec.node_modules)
             task_root = self.tmp_task_root
         if not task_root.is_dir():
             return self._result("lab-error", started_at, error={
                 "errorType": "Lab.BadSpec",
                 "errorMessage": f"task_root {spec.task_root!r} is neither a directory "
-                                f"nor a .py file"})
+                                f"nor a {'/'.join(suffixes)} file"})
         try:
             env = lambda_env.function_env(
                 handler=spec.handler,
                 task_root=str(task_root.resolve()),
                 runtime_dir=runtime_dir,
-                python_bin_dir=str(Path(spec.python).parent),
+                bin_dir=bin_dir,
                 runtime_api="127.0.0.1:0",  # replaced once the port is bound
                 function_name=spec.function_name,
                 memory_mb=spec.memory_mb,
                 region=spec.region,
                 credentials=_default_session(spec.credentials),
-                python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+                runtime_id=runtime_id,
                 log_stream=lambda_env.log_stream_name(),
                 plumbing_env=spec.plumbing_env,
                 scenario_env=spec.env,
@@ -357,7 +375,7 @@ class Environment:
         started_at = time.time()
         try:
             self.proc = subprocess.Popen(
-                [spec.python, "-m", "awslambdaric", spec.handler],
+                argv,
                 cwd=env["LAMBDA_TASK_ROOT"], env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=_child_setup,
@@ -366,7 +384,7 @@ class Environment:
             self.api.close()
             return self._result("lab-error", started_at, error={
                 "errorType": "Lab.RuntimeStart",
-                "errorMessage": f"cannot start {spec.python} -m awslambdaric: {exc}"})
+                "errorMessage": f"cannot start {' '.join(argv[:-1])}: {exc}"})
         assert self.proc.stdout is not None
         self.output = OutputCapture(self.proc.stdout.fileno())
         self.output.start()

