@@ -237,3 +237,15 @@ def test_html_page_carries_the_report_language(tmp_path):
     ja = to_html(src, tmp_path / "ja.html", True, "t", lang="ja")
     assert '<html lang="ja">' in ja.read_text()
     assert '<html lang="en">' in to_html(src, tmp_path / "en.html", True, "t").read_text()
+
+
+def test_redacted_charts_draw_no_lab_address(a):
+    """--redact covers what charts draw too: the timeline's DNS answers and the topology."""
+    r = redact.build(a.tables, key="k")
+    for p in SEED:
+        fig = charts.timeline(a.tables, p.name, redact=r)
+        drawn = " ".join(t.get_text() for ax in fig.axes
+                         for t in [*ax.get_yticklabels(), *ax.texts, ax.title])
+        matplotlib.pyplot.close(fig)
+        assert "DNS" in drawn or "lambda-vpc" not in drawn
+        assert not re.search(r"\b(198\.18|10\.[01])\.\d+\.\d+\b", drawn), drawn
