@@ -45,3 +45,15 @@ def test_masking_keeps_what_the_analysis_needs() -> None:
     # The route decision reads the proxy URL's presence and scheme, not its password.
     env = {"HTTPS_PROXY": mask(PROXY), "NO_PROXY": "s3.ap-northeast-1.amazonaws.com"}
     assert proxies_from_env(env)["https"] == "http://alice:***@10.0.0.72:3128"
+
+
+def test_a_redacted_report_keeps_no_redaction_key(tmp_path: Path, monkeypatch) -> None:
+    from proxylab.report import render
+
+    monkeypatch.setattr(render.secrets, "token_hex", lambda n: "feedc0de" * 4)
+    out = tmp_path / "r"
+    assert cli.main(["report", "--from", str(FIX), "--out", str(out), "--redact",
+                     "--quiet"]) == 0
+    for p in out.rglob("*"):
+        if p.is_file():
+            assert b"feedc0de" not in p.read_bytes(), p

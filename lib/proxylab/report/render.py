@@ -131,6 +131,8 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
             raise UserError(f"notebook {name} failed in cell {exc.exec_count}: {exc.ename}: "
                             f"{exc.evalue} (executed copy with the traceback: {target}; "
                             f"the kernel's own log: {nb_out / 'kernel.log'})") from None
+        if key:
+            _forget_key(target, key)
         done.executed.append(target)
         done.seconds[name] = round(time.monotonic() - t0, 2)
     say("rendering index.html and report.md")
@@ -186,6 +188,14 @@ def _kernel() -> str:
         if Path(path).parent == prefix:
             return name
     return "python3"
+
+
+def _forget_key(notebook: Path, key: str) -> None:
+    """The redaction key makes the placeholders stable within one report; anyone holding
+    it could test guesses against them, so no saved notebook or page keeps it."""
+    text = notebook.read_text(encoding="utf-8")
+    if key in text:
+        notebook.write_text(text.replace(key, "***"), encoding="utf-8")
 
 
 def _strip_parameters(nb: Any) -> None:
