@@ -287,3 +287,11 @@ class UncheckedReason(StrEnum):
     SERVICE_NOT_LOGGED = "service-not-logged"  # the lab keeps no log of that service front
     EVIDENCE_INCOMPLETE = "evidence-incomplete"  # the capture notes the file is missing/partial
     UNKNOWN_RESOURCE = "unknown-resource"  # the expectation names a resource the lab lacks
+
+
+class Denial(StrEnum):
+    """Why the proxy refused a request (``TCP_DENIED``)."""
+
+    AUTH_REQUIRED = "auth-required"  # 407: no or wrong credentials
+    NOT_ALLOWED = "not-on-allowlist"  # 403 from a proxy with an allowlist
+    REFUSED = "refused-by-rules"  # 403 from the proxy's other rules (its hardening)

@@ -226,3 +226,27 @@ def _steps(c) -> dict[str, dict]:
     return {str(r.step): {"outcome": str(r.outcome),
                           "status": None if r.status is None or r.status != r.status
                           else int(r.status)} for r in st.itertuples()}
+
+
+@pytest.mark.parametrize("scenario, steps, denial, en, ja", [
+    ("allowlist", ("s3_get", "s3_put"), "not-on-allowlist", "not on the proxy's allowlist",
+     "許可リストにありません"),
+    ("auth-missing", ("s3_get", "web", "api"), "auth-required", "asked for credentials",
+     "認証情報を求めました"),
+])
+def test_the_analysis_names_the_denial_in_both_languages(policy_runs, scenario, steps, denial,
+                                                          en, ja):
+    from proxylab.analysis import analyse
+    from proxylab.report import words
+
+    c = policy_runs[scenario]
+    a = analyse(load_tables([c.path]))
+    for i, row in a.routes.iterrows():
+        if str(row["step"]) not in steps:
+            continue
+        fact = a.facts[i]
+        assert str(row["route"]) == "failed-at-proxy", row
+        assert {str(s.denial) for s in fact.squid} == {denial}, fact.squid
+        text_en = words.why(fact, "en").text
+        text_ja = words.why(fact, "ja").text
+        assert en in text_en and ja in text_ja, (text_en, text_ja)

@@ -30,7 +30,16 @@ import pandas as pd
 from proxylab.analysis import predict
 from proxylab.capture import RunRecord
 from proxylab.logs.tables import Tables
-from proxylab.vocab import Basis, EndpointKind, FlagKind, PathReason, Route, Via, parse_enum
+from proxylab.vocab import (
+    Basis,
+    Denial,
+    EndpointKind,
+    FlagKind,
+    PathReason,
+    Route,
+    Via,
+    parse_enum,
+)
 
 ROUTES = ("proxy", "endpoint", "direct", "failed-at-proxy", "failed-direct", "inconsistent")
 PROXY_SIDE = ("proxy", "failed-at-proxy")
@@ -67,6 +76,7 @@ class SquidRef:
     hierarchy: str
     peer: str | None
     ok: bool  # a completed request or tunnel
+    denial: Denial | None = None  # why Squid refused it, when it did (see denial_of)
 
 
 @dataclass(frozen=True)
@@ -177,9 +187,22 @@ def _ok_tunnel(row: pd.Series) -> bool:
     return (not pd.isna(status) and 200 <= int(status) < 400 and row["hierarchy"] != "HIER_NONE")
 
 
-def _squid_ref(r: pd.Series) -> SquidRef:
-    return SquidRef(_int(r["raw_line_no"]), str(r["method"]), str(r["url"]), str(r["squid_code"]),
-                    _int(r["http_status"]), str(r["hierarchy"]), _str(r["peer"]), _ok_tunnel(r))
+def _squid_ref(r: pd.Series, allowlist: bool = False) -> SquidRef:
+    code, status = str(r["squid_code"]), _int(r["http_status"])
+    return SquidRef(_int(r["raw_line_no"]), str(r["method"]), str(r["url"]), code, status,
+                    str(r["hierarchy"]), _str(r["peer"]), _ok_tunnel(r),
+                    denial_of(code, status, allowlist))
+
+
+def denial_of(code: str, status: int | None, allowlist: bool) -> Denial | None:
+    """Why Squid refused a request: 407 asks for credentials; 403 is the allowlist when
+    the proxy has one, else its other rules (hardening: manager, loopback, link-local,
+    ports). ``TCP_DENIED_ABORTED`` is the same denial, the client having hung up first."""
+    if not code.startswith("TCP_DENIED"):
+        return None
+    if status == 407:
+        return Denial.AUTH_REQUIRED
+    return Denial.NOT_ALLOWED if allowlist else Denial.REFUSED
 
 
 def _service_ref(h: pd.Series) -> ServiceRef:
@@ -236,7 +259,8 @@ def classify(tables: Tables) -> RouteResult:
                     hit = _service_ref(h)
                     used.add(idx)
                     break
-            sq = [_squid_ref(r) for _, r in squid[squid["host"] == host].iterrows()]
+            allowlist = record.lab.endpoints.proxy.allowlist
+            sq = [_squid_ref(r, allowlist) for _, r in squid[squid["host"] == host].iterrows()]
             dq = [_dns_ref(q) for _, q in dnsq[dnsq["name"] == host].iterrows()]
             url = None if pd.isna(st["target_url"]) else st["target_url"]
             decision = predict.decide(step, env, resources, url=url)

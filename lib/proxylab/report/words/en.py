@@ -115,9 +115,18 @@ def endpoint_front(p: tuple[RouteFact, ServiceRef]) -> str:
             f"{ref('services.log', h.line_no)})")
 
 
+DENIAL = {
+    "auth-required": ": the proxy asked for credentials and the function sent none, or wrong "
+                     "ones",
+    "not-on-allowlist": ": the host is not on the proxy's allowlist",
+    "refused-by-rules": ": refused by the proxy's own rules (its default hardening)",
+}
+
+
 def squid_failed(s: SquidRef) -> str:
+    why = DENIAL.get(str(s.denial), "") if s.denial else ""
     return (f"Squid answered {s.squid_code}/{status_text(s.http_status, 3)} with {s.hierarchy}"
-            f"{HIER.get(s.hierarchy, '')} ({ref('proxy_access.log', s.line_no)})")
+            f"{HIER.get(s.hierarchy, '')}{why} ({ref('proxy_access.log', s.line_no)})")
 
 
 def dns(d: DnsRef) -> str:

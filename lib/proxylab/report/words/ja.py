@@ -108,10 +108,18 @@ def endpoint_front(p: tuple[RouteFact, ServiceRef]) -> str:
             f"{ref('services.log', h.line_no)})")
 
 
+DENIAL = {
+    "auth-required": "。プロキシが認証情報を求めましたが、関数は送らなかったか誤っていました",
+    "not-on-allowlist": "。このホストはプロキシの許可リストにありません",
+    "refused-by-rules": "。プロキシ自身の規則 (既定のハードニング) で拒否されました",
+}
+
+
 def squid_failed(s: SquidRef) -> str:
+    why = DENIAL.get(str(s.denial), "") if s.denial else ""
     return (f"Squid は {s.squid_code}/{status_text(s.http_status, 3)} ({s.hierarchy}"
             f"{HIER.get(s.hierarchy, '')}) を返しました "
-            f"({ref('proxy_access.log', s.line_no)})")
+            f"({ref('proxy_access.log', s.line_no)}){why}")
 
 
 def dns(d: DnsRef) -> str:
