@@ -249,3 +249,12 @@ def test_redacted_charts_draw_no_lab_address(a):
         matplotlib.pyplot.close(fig)
         assert "DNS" in drawn or "lambda-vpc" not in drawn
         assert not re.search(r"\b(198\.18|10\.[01])\.\d+\.\d+\b", drawn), drawn
+
+
+def test_redaction_keeps_only_the_last_part_of_local_paths():
+    r = redact.Redactor(mapping={}, key=b"k")
+    assert r("read /home/alice/proj/data/runs/x/run.json ok") == "read …/run.json ok"
+    assert r("/root/work/reports/seed") == "…/seed"
+    assert r("AWS_CA_BUNDLE=/run/proxylab/lab/pki/ca.pem") == (
+        "AWS_CA_BUNDLE=/run/proxylab/lab/pki/ca.pem")  # the lab's own place, not the user's
+    assert r("https://host/home/x") == "https://host/home/x"  # a URL path is not local

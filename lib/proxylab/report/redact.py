@@ -28,6 +28,10 @@ IPV6_RE = re.compile(r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{0,
 VPCE_RE = re.compile(r"\bvpce-[0-9a-f]{8,17}\b")
 ARN_ACCOUNT_RE = re.compile(r"(arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:)(\d{12})(:)")
 API_HOST_RE = re.compile(r"\b([a-z0-9]{10})\.execute-api\.")
+# Local paths say who ran the report and where (a home directory, a checkout, a temp
+# dir): kept to their last part, which is what a reader needs ("…/run.json").
+LOCAL_PATH_RE = re.compile(r"(?<![\w./-])/(?:home|root|Users|tmp|work|var/folders|mnt|srv)"
+                           r"(?:/[^\s/'\"`)<>,;:]+)*/(?P<last>[^\s/'\"`)<>,;:]+)")
 # Reverse-lookup names spell an address backwards: 211.143.1.10.in-addr.arpa
 PTR_RE = re.compile(r"(?<![\d.])((?:\d{1,3}\.){4})in-addr\.arpa")
 
@@ -55,6 +59,7 @@ class Redactor:
         text = VPCE_RE.sub(lambda m: self._fallback("vpce", m[0]), text)
         text = IPV4_RE.sub(lambda m: self._ip(m[0]), text)
         text = API_HOST_RE.sub(lambda m: self._fallback("api", m[1]) + ".execute-api.", text)
+        text = LOCAL_PATH_RE.sub(lambda m: "…/" + m["last"], text)
         return text
 
     def _literals(self) -> list[str]:
