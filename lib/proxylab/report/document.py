@@ -17,10 +17,11 @@ from typing import Any
 import pandas as pd
 
 from proxylab.analysis import Analysis, analyse
-from proxylab.capture import RunRecord
+from proxylab.capture import Capture, RunRecord
 from proxylab.logs.tables import load_tables
 from proxylab.report import charts, i18n, words
 from proxylab.report.redact import Redactor, build
+from proxylab.vocab import Verdict
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
 
@@ -67,10 +68,13 @@ class Report:
 
     @classmethod
     def load(cls, captures: Iterable[str | Path], lang: str = "en", redact: bool = False,
-             key: str = "") -> Report:
+             key: str = "", skipped: Iterable[str] = ()) -> Report:
+        """``skipped``: reasons of captures a selection (:func:`~proxylab.report.nb.select`)
+        already set aside, reported beside those the loader itself skips."""
         if lang not in words.LANGS:
             raise ValueError(f"lang must be one of {', '.join(words.LANGS)}, not {lang!r}")
         tables = load_tables([Path(c) for c in captures])
+        tables.skipped[:0] = [m for m in skipped if m not in tables.skipped]
         return cls(analyse(tables), lang, build(tables, enabled=redact, key=key))
 
     # ---------------------------------------------------------------- helpers
@@ -224,15 +228,29 @@ class Report:
         ex = a.expectations
         if ex.empty:
             parts.append(self.t("expect_none"))
+            return "\n".join(parts)
+        # A FAILED item contradicts the evidence; an UNCHECKED one the capture cannot
+        # tell (no log of that front, missing evidence): never listed as "did not hold".
+        failed = ex[ex["verdict"] == str(Verdict.FAILED)]
+        unchecked = ex[ex["verdict"] == str(Verdict.UNCHECKED)]
+        held = len(ex) - len(failed) - len(unchecked)
+        if failed.empty and unchecked.empty:
+            parts.append(self.t("expect_ok", n=len(ex)))
+        elif failed.empty:
+            parts.append(self.t("expect_held", held=held, n=len(ex)))
         else:
-            bad = ex[~ex["ok"].fillna(False)]
-            if bad.empty:
-                parts.append(self.t("expect_ok", n=len(ex)))
-            else:
-                parts += [self.t("expect_bad", bad=len(bad), n=len(ex)), "",
-                          self.r(md_table(self.t("exp_cols").split("|"),
-                                          bad[["scenario", "check", "expected", "observed"]]
-                                          .itertuples(index=False)))]
+            parts += [self.t("expect_bad", bad=len(failed), n=len(ex)), "",
+                      self.r(md_table(self.t("exp_cols").split("|"),
+                                      failed[["scenario", "check", "expected", "observed"]]
+                                      .itertuples(index=False)))]
+        if len(unchecked):
+            rows = [[f"`{self.r(r.run_id)}`", r.check, r.expected,
+                     self.say(words.unchecked(str(r.scenario), str(r.check),
+                                              None if pd.isna(r.reason) else str(r.reason),
+                                              self.lang))]
+                    for r in unchecked.itertuples(index=False)]
+            parts += ["", self.t("expect_unchecked", m=len(unchecked), n=len(ex)), "",
+                      self.r(md_table(self.t("unchecked_cols").split("|"), rows))]
         return "\n".join(parts)
 
     def quality_md(self) -> str:
@@ -254,7 +272,26 @@ class Report:
         if failed:
             parts += ["", self.t("failed_runs"), ""] + [f"- `{self.r(a)}`: {self.r(b)}"
                                                        for a, b in failed]
+        changed = self.modified()
+        if changed:
+            parts += ["", self.t("modified_h"), ""] + [
+                f"- `{self.r(rid)}`: {self.r(self.say(words.modified(rid, files, self.lang)))}"
+                for rid, files in changed.items()]
+        if tb.skipped:
+            parts += ["", self.t("skipped", n=len(tb.skipped)), "",
+                      self.r(md_table(self.t("skipped_cols").split("|"),
+                                      [_skipped_row(m) for m in tb.skipped]))]
         return "\n".join(parts)
+
+    def modified(self) -> dict[str, list[str]]:
+        """Per run, the raw files that changed after the capture wrote their checksums."""
+        out: dict[str, list[str]] = {}
+        for run in self.runs.itertuples():
+            cap = Capture(path=Path(str(run.path)), record=self._record(str(run.run_id)))
+            files = cap.modified()
+            if files:
+                out[str(run.run_id)] = files
+        return out
 
     def method_md(self) -> str:
         return f"## {self.t('method_h')}\n\n{self.t('method')}"
@@ -277,6 +314,16 @@ class Report:
                     _display(self.no_steps_md(rid))
         else:
             _display(getattr(self, f"{section}_md")(*args))
+
+
+def _skipped_row(message: str) -> list[str]:
+    """A skipped capture's loader message as (capture, reason): the loader writes
+    ``<dir>: <reason>`` or ``<dir> is not a capture (...)``; the capture is named by
+    its directory's last part, so a shared report holds no local paths."""
+    head, sep, reason = message.partition(": ")
+    if not sep:
+        head, _, reason = message.partition(" ")
+    return [f"`{Path(head).name}`", reason.strip()]
 
 
 def _route(r: pd.Series) -> str:

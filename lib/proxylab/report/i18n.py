@@ -45,11 +45,20 @@ TEXT: dict[str, dict[str, str]] = {
         "expect_ok": "All {n} expectations written in the scenarios held.",
         "expect_bad": "{bad} of {n} expectations written in the scenarios did not hold:",
         "expect_none": "The scenarios carry no `expect` blocks.",
+        "expect_held": ("{held} of {n} expectations written in the scenarios held and none "
+                        "failed."),
+        "expect_unchecked": ("{m} of {n} expectations could not be checked against the "
+                             "captures (not a failure: the evidence to decide is not there):"),
+        "unchecked_cols": "scenario|check|expected|why not checked",
         "quality_h": "Data quality",
         "quality": ("{runs} runs, {lines} parsed evidence rows; {bad} malformed log lines were "
                     "set aside."),
         "missing": "Evidence the lab reported missing:",
         "failed_runs": "Runs the lab could not complete:",
+        "modified_h": "Captures whose evidence was modified after capture:",
+        "skipped": ("{n} captures were skipped because they could not be read (not analysed, "
+                    "not counted above):"),
+        "skipped_cols": "capture|reason",
         "method_h": "Method",
         "method": (
             "Each step's route comes from the evidence, not from configuration: a request the "
@@ -105,11 +114,20 @@ TEXT: dict[str, dict[str, str]] = {
         "expect_ok": "シナリオに書かれた期待 {n} 件はすべて満たされました。",
         "expect_bad": "シナリオに書かれた期待 {n} 件のうち {bad} 件が満たされませんでした:",
         "expect_none": "シナリオに `expect` はありません。",
+        "expect_held": "シナリオに書かれた期待 {n} 件のうち {held} 件が満たされ、満たされなかった"
+                       "ものはありません。",
+        "expect_unchecked": ("期待 {n} 件のうち {m} 件はキャプチャから検証できませんでした "
+                             "(失敗ではなく、判定に必要な証跡がありません):"),
+        "unchecked_cols": "シナリオ|検査|期待|検証できない理由",
         "quality_h": "データ品質",
         "quality": "実行 {runs} 件、解析した証跡 {lines} 行。形式不正のログ行 {bad} 行は別に"
                    "保管しました。",
         "missing": "ラボが取得できなかった証跡:",
         "failed_runs": "ラボが完了できなかった実行:",
+        "modified_h": "取得後に証跡が変更されたキャプチャ:",
+        "skipped": ("読み込めなかったためスキップしたキャプチャ {n} 件 (解析しておらず、"
+                    "上の件数にも含みません):"),
+        "skipped_cols": "キャプチャ|理由",
         "method_h": "方法",
         "method": (
             "各ステップの経路は設定ではなく証跡から決めています。サービス側が VPC エンドポイント"

@@ -20,6 +20,7 @@ from proxylab.vocab import (
     MatchKind,
     PathReason,
     ReasonKind,
+    UncheckedReason,
 )
 
 
@@ -271,3 +272,20 @@ def headline(c: Conclusion) -> str:
         parts.append(join([lab[f.target] for f in c.never_bypassed])
                      + " always crossed the proxy")
     return _cap("; ".join(parts) + ".")
+
+
+UNCHECKED = {
+    UncheckedReason.SERVICE_NOT_LOGGED: "the lab has no log of that service's front",
+    UncheckedReason.EVIDENCE_INCOMPLETE: "the capture notes that evidence as missing or partial",
+    UncheckedReason.UNKNOWN_RESOURCE: "it names a resource the lab does not have",
+}
+
+
+def unchecked(reason: UncheckedReason | None) -> str:
+    return UNCHECKED.get(reason, "the capture cannot tell") if reason else \
+        "the capture cannot tell"
+
+
+def modified(files: list[str]) -> str:
+    return ("evidence modified after capture (the content no longer matches the checksum "
+            "run.json recorded for " + join(files) + ")")
