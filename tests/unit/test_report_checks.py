@@ -146,3 +146,29 @@ def test_report_from_renders_beside_unreadable_captures(tmp_path):
     # the good captures are analysed: each has its run section
     assert "### seed-1:" in md and "### seed-2:" in md and "### seed-3:" not in md
     assert str(tmp_path) not in md and "UserWarning" not in md
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_provenance_block_says_what_the_captures_record(tmp_path, lang):
+    from datetime import UTC, datetime
+
+    runs = _copy(tmp_path)
+    rj = runs / "aws-seed-2" / "run.json"
+    data = json.loads(rj.read_text())
+    data["lab"]["resources"].update(squid_version="6.13", botocore_version="1.35.0")
+    rj.write_text(json.dumps(data))
+    doc = Report.load([runs], lang=lang)
+    text = doc.method_md()
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1].strip(" |")
+            for line in text.splitlines() if line.startswith("| ") and " | " in line}
+    t = lambda key, **kw: i18n.t(lang, key, **kw)  # noqa: E731
+    assert rows[t("prov_squid")] == "6.13 (" + t("not_recorded_in", k=3, n=4) + ")"
+    assert rows[t("prov_botocore")].startswith("1.35.0 (")
+    assert rows[t("prov_proxylab")] == t("not_recorded")
+    assert rows[t("prov_runtime")] == t("not_recorded")
+    assert rows[t("prov_backend")] == "aws, local" and rows[t("prov_region")] == "ap-northeast-1"
+    # the run dates, from the run.json files themselves (the oracle)
+    stamps = [json.loads((d / "run.json").read_text())[k] for d in runs.iterdir()
+              for k in ("started_at", "finished_at")]
+    first = datetime.fromtimestamp(min(stamps), UTC)
+    assert rows[t("prov_dates")].startswith(f"{first:%Y-%m-%d %H:%M} – ")

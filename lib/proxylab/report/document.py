@@ -24,6 +24,12 @@ from proxylab.report.redact import Redactor, build
 from proxylab.vocab import Verdict
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+# The provenance block's versions: (label key in i18n, the lab resource recording it).
+# Only squid_version is recorded by the labs so far; the others read "not recorded"
+# until a capture carries them under these names.
+VERSIONS = (("prov_proxylab", "proxylab_version"), ("prov_python", "python_version"),
+            ("prov_botocore", "botocore_version"), ("prov_squid", "squid_version"),
+            ("prov_runtime", "awslambdaric_version"))
 
 
 def md_escape(value: Any) -> str:
@@ -294,7 +300,37 @@ class Report:
         return out
 
     def method_md(self) -> str:
-        return f"## {self.t('method_h')}\n\n{self.t('method')}"
+        return f"## {self.t('method_h')}\n\n{self.t('method')}\n\n{self.provenance_md()}"
+
+    def provenance_md(self) -> str:
+        """When the captures were made and with what, as the captures record it: what a
+        reader needs to reproduce a run or to tell that two reports are comparable."""
+        recs = [self._record(str(r)) for r in self.runs["run_id"]]
+        rows = [[self.t("prov_dates"), self._dates()],
+                [self.t("prov_backend"), self._recorded([r.lab.backend for r in recs])],
+                [self.t("prov_region"), self._recorded([r.lab.region for r in recs])]]
+        rows += [[self.t(label), self._recorded([r.lab.resources.get(key) for r in recs])]
+                 for label, key in VERSIONS]
+        return "\n".join([f"### {self.t('prov_h')}", "",
+                          self.r(md_table(self.t("prov_cols").split("|"), rows))])
+
+    def _dates(self) -> str:
+        times = pd.concat([self.runs["started_at"], self.runs["finished_at"]]).dropna()
+        if times.empty:
+            return self.t("not_recorded")
+        first, last = times.min(), times.max()
+        end = last.strftime("%H:%M" if first.date() == last.date() else "%Y-%m-%d %H:%M")
+        return f"{first:%Y-%m-%d %H:%M} – {end} UTC"
+
+    def _recorded(self, values: list[str | None]) -> str:
+        """The distinct values the runs recorded, and how many runs recorded none."""
+        have = sorted({str(v) for v in values if v})
+        lacking = sum(1 for v in values if not v)
+        if not have:
+            return self.t("not_recorded")
+        text = ", ".join(have)
+        return text + (f" ({self.t('not_recorded_in', k=lacking, n=len(values))})"
+                       if lacking else "")
 
     # ------------------------------------------------------- notebook display
     def show(self, section: str, *args: Any) -> None:
