@@ -164,7 +164,8 @@ class Report:
         return f"## {self.t('matrix_h')}\n\n{self.t('matrix')}"
 
     def matrix_png(self) -> bytes:
-        return charts.png(charts.route_matrix(self.analysis.routes, self.runs, redact=self.r))
+        return charts.png(charts.route_matrix(self.analysis.routes, self.runs, redact=self.r,
+                                             lang=self.lang))
 
     def run_md(self, run_id: str) -> str:
         run = self.runs[self.runs["run_id"] == run_id].iloc[0]
@@ -208,7 +209,8 @@ class Report:
         return "\n".join(parts)
 
     def timeline_png(self, run_id: str) -> bytes:
-        return charts.png(charts.timeline(self.analysis.tables, run_id, redact=self.r))
+        return charts.png(charts.timeline(self.analysis.tables, run_id, redact=self.r,
+                                         lang=self.lang))
 
     def checks_md(self) -> str:
         a = self.analysis

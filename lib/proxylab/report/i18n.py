@@ -7,6 +7,7 @@ Nothing here states a result: sentences built from the analysis' facts are in
 from __future__ import annotations
 
 from proxylab.report.words import LANGS
+from proxylab.vocab import Route
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -29,9 +30,10 @@ TEXT: dict[str, dict[str, str]] = {
         "scenarios_t": "Scenarios",
         "plumbing": "Lab plumbing variables (not part of any scenario)",
         "matrix_h": "Routes at a glance",
-        "matrix": ("Rows are scenarios, columns the hostnames the function's requests went to. "
-                   "The colour is the route the evidence shows; the text is each step's "
-                   "outcome."),
+        "matrix": ("Rows are scenarios, columns the services the function called (S3, the "
+                   "web site, the API), each cell naming the host(s) its steps went to. The "
+                   "colour and the bold words are the route the evidence shows; below them, "
+                   "each step's outcome."),
         "runs_h": "Per scenario",
         "steps_t": "Steps",
         "why_t": "Why",
@@ -111,8 +113,9 @@ TEXT: dict[str, dict[str, str]] = {
         "scenarios_t": "シナリオ",
         "plumbing": "ラボ側の環境変数 (シナリオの一部ではない)",
         "matrix_h": "経路の一覧",
-        "matrix": ("行がシナリオ、列が関数のリクエスト先ホスト名です。色は証跡が示す経路、"
-                   "文字は各ステップの結果です。"),
+        "matrix": ("行がシナリオ、列が関数の呼び出したサービス (S3、Web サイト、API) で、各セルには"
+                   "そのステップのリクエスト先ホストを記しています。色と太字は証跡が示す経路、"
+                   "その下は各ステップの結果です。"),
         "runs_h": "シナリオごとの結果",
         "steps_t": "ステップ",
         "why_t": "判定の根拠",
@@ -174,9 +177,59 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+# The charts' words (report/charts.py draws them): route and outcome words keyed by
+# their vocabulary values, the rest by a short key. Step and service names stay as
+# the tables spell them (they are identifiers, also in the per-scenario tables).
+CHART: dict[str, dict[str, str]] = {
+    "en": {
+        Route.PROXY: "via proxy", Route.ENDPOINT: "VPC endpoint", Route.DIRECT: "direct",
+        Route.FAILED_AT_PROXY: "FAILED at proxy", Route.FAILED_DIRECT: "FAILED direct",
+        Route.INCONSISTENT: "inconsistent",
+        "ok": "ok", "http_error": "HTTP err", "tunnel_error": "tunnel err",
+        "timeout": "timeout", "dns_error": "DNS err", "tls_error": "TLS err", "other": "error",
+        "gateway": "gateway endpoint", "interface": "interface endpoint",
+        "not_called": "not called", "mixed": "mixed", "mixed_legend": "mixed (runs disagree)",
+        "matrix_title": "Route taken by each request",
+        "matrix_sub": "each cell: the route, each step's outcome, the host it called",
+        "no_steps": "no probe steps captured",
+        "no_timed": "no timed evidence in this run",
+        "seconds": "seconds since the first evidence of this run",
+        "tunnel_ok": "Squid tunnel (ok)", "squid_failed": "Squid request (failed)",
+        "via_internet": "front hit via internet", "via_gateway": "via gateway endpoint",
+        "via_interface": "via interface endpoint",
+        "timeline_title": "Requests of run {run_id}",
+    },
+    "ja": {
+        Route.PROXY: "プロキシ経由", Route.ENDPOINT: "VPC エンドポイント", Route.DIRECT: "直接",
+        Route.FAILED_AT_PROXY: "プロキシで失敗", Route.FAILED_DIRECT: "直接接続で失敗",
+        Route.INCONSISTENT: "証跡が矛盾",
+        "ok": "成功", "http_error": "HTTP エラー", "tunnel_error": "トンネルエラー",
+        "timeout": "タイムアウト", "dns_error": "DNS エラー", "tls_error": "TLS エラー",
+        "other": "エラー",
+        "gateway": "ゲートウェイ型エンドポイント", "interface": "インターフェイス型エンドポイント",
+        "not_called": "呼び出しなし", "mixed": "混在", "mixed_legend": "混在 (実行間で不一致)",
+        "matrix_title": "各リクエストが通った経路",
+        "matrix_sub": "各セル: 経路、各ステップの結果、呼び出したホスト",
+        "no_steps": "プローブのステップは記録されていません",
+        "no_timed": "この実行には時刻付きの証跡がありません",
+        "seconds": "この実行の最初の証跡からの秒数",
+        "tunnel_ok": "Squid のトンネル (成功)", "squid_failed": "Squid のリクエスト (失敗)",
+        "via_internet": "インターネット経由で受信",
+        "via_gateway": "ゲートウェイ型エンドポイント経由",
+        "via_interface": "インターフェイス型エンドポイント経由",
+        "timeline_title": "実行 {run_id} のリクエスト",
+    },
+}
+
+
+def chart(lang: str) -> dict[str, str]:
+    """The charts' words in ``lang`` (English for a word a language lacks)."""
+    return {**CHART["en"], **CHART.get(lang, {})}
+
+
 def t(lang: str, key: str, **kw: object) -> str:
     text = TEXT.get(lang, TEXT["en"]).get(key) or TEXT["en"][key]
     return text.format(**kw) if kw else text
 
 
-__all__ = ["LANGS", "TEXT", "t"]
+__all__ = ["CHART", "LANGS", "TEXT", "chart", "t"]
