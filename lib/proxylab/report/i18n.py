@@ -51,7 +51,7 @@ TEXT: dict[str, dict[str, str]] = {
                         "failed."),
         "expect_unchecked": ("{m} of {n} expectations could not be checked against the "
                              "captures (not a failure: the evidence to decide is not there):"),
-        "unchecked_cols": "scenario|check|expected|why not checked",
+        "unchecked_cols": "run|check|expected|why not checked",
         "quality_h": "Data quality",
         "quality": ("{runs} runs, {lines} parsed evidence rows; {bad} malformed log lines were "
                     "set aside."),
@@ -133,7 +133,7 @@ TEXT: dict[str, dict[str, str]] = {
                        "ものはありません。",
         "expect_unchecked": ("期待 {n} 件のうち {m} 件はキャプチャから検証できませんでした "
                              "(失敗ではなく、判定に必要な証跡がありません):"),
-        "unchecked_cols": "シナリオ|検査|期待|検証できない理由",
+        "unchecked_cols": "実行|検査|期待|検証できない理由",
         "quality_h": "データ品質",
         "quality": "実行 {runs} 件、解析した証跡 {lines} 行。形式不正のログ行 {bad} 行は別に"
                    "保管しました。",
