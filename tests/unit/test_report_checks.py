@@ -172,3 +172,9 @@ def test_provenance_block_says_what_the_captures_record(tmp_path, lang):
               for k in ("started_at", "finished_at")]
     first = datetime.fromtimestamp(min(stamps), UTC)
     assert rows[t("prov_dates")].startswith(f"{first:%Y-%m-%d %H:%M} – ")
+
+
+def test_every_unchecked_reason_has_words_in_both_languages():
+    for w in (en, ja):
+        assert set(w.UNCHECKED) == {*UncheckedReason, None}
+        assert len(set(w.UNCHECKED.values())) == len(w.UNCHECKED)

@@ -70,7 +70,8 @@ def headline(c: Conclusion, lang: str) -> Said:
 def unchecked(scenario: str, check: str, reason: str | None, lang: str) -> Said:
     """Why one expected item could not be checked (never worded as "did not hold")."""
     why = UncheckedReason(reason) if reason else None
-    return Said(_LANG[lang].unchecked(why),
+    texts = _LANG[lang].UNCHECKED
+    return Said(texts.get(why, texts[None]),
                 frozenset({(scenario, check, "unchecked", reason or "", "")}))
 
 

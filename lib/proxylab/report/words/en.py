@@ -274,16 +274,12 @@ def headline(c: Conclusion) -> str:
     return _cap("; ".join(parts) + ".")
 
 
-UNCHECKED = {
+UNCHECKED: dict[UncheckedReason | None, str] = {
     UncheckedReason.SERVICE_NOT_LOGGED: "the lab has no log of that service's front",
     UncheckedReason.EVIDENCE_INCOMPLETE: "the capture notes that evidence as missing or partial",
     UncheckedReason.UNKNOWN_RESOURCE: "it names a resource the lab does not have",
+    None: "the capture cannot tell",  # no reason recorded
 }
-
-
-def unchecked(reason: UncheckedReason | None) -> str:
-    return UNCHECKED.get(reason, "the capture cannot tell") if reason else \
-        "the capture cannot tell"
 
 
 def modified(files: list[str]) -> str:

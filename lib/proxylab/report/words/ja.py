@@ -263,16 +263,12 @@ def headline(c: Conclusion) -> str:
     return "。".join(parts) + "。"
 
 
-UNCHECKED = {
+UNCHECKED: dict[UncheckedReason | None, str] = {
     UncheckedReason.SERVICE_NOT_LOGGED: "ラボにそのサービスのフロントのログがありません",
     UncheckedReason.EVIDENCE_INCOMPLETE: "キャプチャがその証跡を欠落または不完全と記録しています",
     UncheckedReason.UNKNOWN_RESOURCE: "ラボにない資源を指定しています",
+    None: "キャプチャからは判断できません",  # no reason recorded
 }
-
-
-def unchecked(reason: UncheckedReason | None) -> str:
-    return UNCHECKED.get(reason, "キャプチャからは判断できません") if reason else \
-        "キャプチャからは判断できません"
 
 
 def modified(files: list[str]) -> str:
