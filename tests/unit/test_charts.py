@@ -128,3 +128,26 @@ def test_palette_is_okabe_ito_and_separates_endpoint_from_failure():
 def test_timeline_fits_the_column_at_2x(a):
     w, _ = _png_size(charts.png(charts.timeline(a.tables, SEED[2].name)))
     assert w <= 760 * 2, w
+
+
+def test_chart_words_follow_the_report_language(a):
+    from proxylab.report import i18n
+
+    ja = i18n.CHART["ja"]
+    assert set(i18n.CHART["en"]) == set(ja)  # every word has its Japanese
+    charts.missing_glyphs.clear()
+    fig = charts.route_matrix(a.routes, a.tables.runs, lang="ja")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == [ja[k] for k in charts.ROUTE_COLORS] + [ja["mixed_legend"],
+                                                             ja["not_called"]]
+    assert texts.count(ja[Route.PROXY]) == 8 and texts.count(ja["gateway"]) == 2
+    assert not any(w in " ".join(texts + legend) for w in ("via proxy", "not called"))
+    assert any(t.startswith("get: " + ja["ok"]) for t in texts)
+    assert fig._suptitle.get_text() == ja["matrix_title"]
+    charts.png(fig)
+    fig = charts.timeline(a.tables, SEED[2].name, lang="ja")
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert ja["tunnel_ok"] in legend and fig.axes[0].get_xlabel() == ja["seconds"]
+    charts.png(fig)
+    assert charts.missing_glyphs == []

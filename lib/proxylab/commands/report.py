@@ -85,9 +85,11 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--from {' '.join(args.from_)}: no captures (directories with "
                             "run.json) found" + (" for the chosen scenarios" if args.scenarios
                                                  else ""))
-        captures = [str(c.path) for c in caps]
+        # Without a scenario filter the notebooks get the directories as given, so they
+        # find (and the report names) the captures that could not be read, too.
+        captures = [str(c.path) for c in caps] if args.scenarios else list(args.from_)
         name = args.name or _name_from(args.from_)
-        say(f"{len(captures)} capture(s) from {', '.join(args.from_)}")
+        say(f"{len(caps)} capture(s) from {', '.join(args.from_)}")
     else:
         from proxylab.runner import run_catalog
 

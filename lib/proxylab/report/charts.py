@@ -29,6 +29,7 @@ import pandas as pd
 from matplotlib import font_manager
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
+from proxylab.report import i18n
 from proxylab.vocab import Route
 
 log = logging.getLogger(__name__)
@@ -48,20 +49,11 @@ ROUTE_COLORS = {
     Route.FAILED_DIRECT: OKABE_ITO["orange"],
     Route.INCONSISTENT: OKABE_ITO["grey"],
 }
-# The words written in each cell (and the legend), so no colour has to be told apart.
-ROUTE_WORDS = {
-    Route.PROXY: "via proxy",
-    Route.ENDPOINT: "VPC endpoint",
-    Route.DIRECT: "direct",
-    Route.FAILED_AT_PROXY: "FAILED at proxy",
-    Route.FAILED_DIRECT: "FAILED direct",
-    Route.INCONSISTENT: "inconsistent",
-}
+# The words written in each cell (and the legend), so no colour has to be told apart;
+# per language in i18n.CHART (English here for callers without a language).
+ROUTE_WORDS = {k: i18n.CHART["en"][k] for k in Route}
 NOT_CALLED_COLOR, MIXED_COLOR = "#F2F2F2", "#FFFFFF"
 DARK_TEXT_ON = {Route.PROXY}  # white text only where black would be too dark to read
-OUTCOME_MARKS = {"ok": "ok", "http_error": "HTTP err", "tunnel_error": "tunnel err",
-                 "timeout": "timeout", "dns_error": "DNS err", "tls_error": "TLS err",
-                 "other": "error"}
 STEP_SHORT = {"s3_get": "get", "s3_put": "put", "web": "web", "api": "api"}
 # One matrix column per service, its steps (and hosts) inside.
 STEP_SERVICE = {"s3_get": "S3", "s3_put": "S3", "web": "web", "api": "API"}
@@ -180,16 +172,16 @@ def wrap_host(host: str, width: int = 22) -> str:
 
 @_quiet
 def route_matrix(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
-                 redact: Redact | None = None) -> plt.Figure:
+                 redact: Redact | None = None, lang: str = "en") -> plt.Figure:
     """Scenarios (rows) x services (columns: S3, web, API), each cell coloured by the
     route and saying it in words, with each step's outcome and the host(s) it went
     to. Several runs (or steps) of one cell that disagree are shown as 'mixed', hatched,
     with the counts. Drawn for a 760 px column; row labels wrap, never truncate."""
-    redact = redact or _identity
+    redact, w = redact or _identity, i18n.chart(lang)
     if routes.empty:
         fig, ax = plt.subplots(figsize=(COLUMN_IN, 1.5))
         ax.axis("off")
-        ax.text(0.5, 0.5, "no probe steps captured", ha="center", va="center")
+        ax.text(0.5, 0.5, w["no_steps"], ha="center", va="center")
         return fig
     r = routes.copy()
     r["scenario"] = r["scenario"].astype(str)
@@ -213,7 +205,7 @@ def route_matrix(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
             if cell.empty:
                 ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=NOT_CALLED_COLOR,
                                            edgecolor="white", lw=3))
-                ax.text(j + 0.5, i + 0.5, "not called", ha="center", va="center",
+                ax.text(j + 0.5, i + 0.5, w["not_called"], ha="center", va="center",
                         fontsize=9, color="#555555", style="italic")
                 continue
             routes_here = list(dict.fromkeys(cell["route"].astype(str)))
@@ -222,9 +214,9 @@ def route_matrix(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
             ink = "white" if not mixed and routes_here[0] in DARK_TEXT_ON else "black"
             ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=color, edgecolor="white", lw=3,
                                        hatch="///" if mixed else None))
-            ax.text(j + 0.5, i + 0.2, _route_words(cell, routes_here), ha="center",
+            ax.text(j + 0.5, i + 0.2, _route_words(cell, routes_here, w), ha="center",
                     va="center", fontsize=9.5, color=ink, fontweight="bold")
-            ax.text(j + 0.5, i + 0.47, _cell_text(cell, routes_here), ha="center",
+            ax.text(j + 0.5, i + 0.47, _cell_text(cell, routes_here, w), ha="center",
                     va="center", fontsize=9, color=ink)
             hosts = "\n".join(wrap_host(redact(h), host_chars)
                               for h in dict.fromkeys(cell["host"]))
@@ -241,16 +233,14 @@ def route_matrix(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    handles = [Patch(facecolor=ROUTE_COLORS[k], edgecolor="#777777", label=ROUTE_WORDS[k])
+    handles = [Patch(facecolor=ROUTE_COLORS[k], edgecolor="#777777", label=w[k])
                for k in ROUTE_COLORS]
     handles.append(Patch(facecolor=MIXED_COLOR, edgecolor="#777777", hatch="///",
-                         label="mixed (runs disagree)"))
+                         label=w["mixed_legend"]))
     handles.append(Patch(facecolor=NOT_CALLED_COLOR, edgecolor="#777777",
-                         label="not called"))
-    fig.suptitle("Route taken by each request", fontsize=11, fontweight="bold", y=0.995)
-    fig.text(0.5, 1 - 0.36 / fig_h,
-             "each cell: the route, each step's outcome, the host it called",
-             ha="center", fontsize=9, color="#444444")
+                         label=w["not_called"]))
+    fig.suptitle(w["matrix_title"], fontsize=11, fontweight="bold", y=0.995)
+    fig.text(0.5, 1 - 0.36 / fig_h, w["matrix_sub"], ha="center", fontsize=9, color="#444444")
     fig.tight_layout(rect=(0, 0.55 / fig_h, 1, 1 - 0.25 / fig_h))
     fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=9,
                handlelength=1.6, columnspacing=1.2)
@@ -263,38 +253,39 @@ def _row_label(scenario: str, title: str, width: int = 24) -> str:
     return f"{scenario}\n{textwrap.fill(title, width)}" if title else scenario
 
 
-def _route_words(cell: pd.DataFrame, routes_here: list[str]) -> str:
+def _route_words(cell: pd.DataFrame, routes_here: list[str], w: dict[str, str]) -> str:
     if len(routes_here) > 1:
-        return "mixed"
+        return w["mixed"]
     route = routes_here[0]
-    words = ROUTE_WORDS.get(route, route)
+    words = w.get(route, route)
     kinds = cell["endpoint_kind"].dropna().astype(str).unique() if "endpoint_kind" in cell \
         else []
     if route == Route.ENDPOINT and len(kinds) == 1:
-        words = f"{kinds[0]} endpoint"
+        words = w.get(kinds[0], f"{kinds[0]} endpoint")
     return words
 
 
-def _cell_text(cell: pd.DataFrame, routes_here: list[str]) -> str:
+def _cell_text(cell: pd.DataFrame, routes_here: list[str], w: dict[str, str]) -> str:
     lines = []
     for step, grp in cell.groupby(cell["step"].astype(str), sort=False):
         outs = grp["outcome"].astype(str).value_counts()
-        text = ", ".join(f"{OUTCOME_MARKS.get(o, o)}" + (f" x{n}" if len(grp) > 1 else "")
+        text = ", ".join(f"{w.get(o, o)}" + (f" x{n}" if len(grp) > 1 else "")
                          for o, n in outs.items())
         lines.append(f"{STEP_SHORT.get(step, step)}: {text}")
     if len(routes_here) > 1:
         counts = cell["route"].astype(str).value_counts()
-        lines.append(", ".join(f"{ROUTE_WORDS.get(k, k)} x{v}" for k, v in counts.items()))
+        lines.append(", ".join(f"{w.get(k, k)} x{v}" for k, v in counts.items()))
     return "\n".join(lines)
 
 
 @_quiet
-def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figure:
+def timeline(tables: Any, run_id: str, redact: Redact | None = None,
+             lang: str = "en") -> plt.Figure:
     """One run's requests over time: Squid tunnels as bars (start = logged time -
     elapsed) and service-front hits as markers, one row per host. dnsmasq logs
     whole seconds only, so DNS answers are written under each host's name rather
     than placed on a millisecond axis they cannot honestly be placed on."""
-    redact = redact or _identity
+    redact, w = redact or _identity, i18n.chart(lang)
     pr = tables.proxy_requests[tables.proxy_requests["run_id"] == run_id]
     sh = tables.service_hits[tables.service_hits["run_id"] == run_id]
     dq = tables.dns_queries[tables.dns_queries["run_id"] == run_id]
@@ -306,7 +297,7 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figu
     fig, ax = plt.subplots(figsize=(COLUMN_IN, 2.6 + 0.6 * max(len(hosts), 1)))
     if not stamps:
         ax.axis("off")
-        ax.text(0.5, 0.5, "no timed evidence in this run", ha="center", va="center")
+        ax.text(0.5, 0.5, w["no_timed"], ha="center", va="center")
         return fig
     t0 = min(stamps)
     if len(pr):
@@ -346,19 +337,19 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None) -> plt.Figu
                            if h in answers else "")
                         for h in hosts], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("seconds since the first evidence of this run")
+    ax.set_xlabel(w["seconds"])
     ax.grid(axis="x", alpha=0.3)
     legend = [
-        Patch(color=ROUTE_COLORS["proxy"], label="Squid tunnel (ok)"),
-        Patch(color=ROUTE_COLORS["failed-at-proxy"], label="Squid request (failed)"),
+        Patch(color=ROUTE_COLORS["proxy"], label=w["tunnel_ok"]),
+        Patch(color=ROUTE_COLORS["failed-at-proxy"], label=w["squid_failed"]),
         plt.Line2D([], [], marker="o", color=ROUTE_COLORS["proxy"], linestyle="none",
-                   markeredgecolor="black", label="front hit via internet"),
+                   markeredgecolor="black", label=w["via_internet"]),
         plt.Line2D([], [], marker="s", color=ROUTE_COLORS["endpoint"], linestyle="none",
-                   markeredgecolor="black", label="via gateway endpoint"),
+                   markeredgecolor="black", label=w["via_gateway"]),
         plt.Line2D([], [], marker="D", color=ROUTE_COLORS["endpoint"], linestyle="none",
-                   markeredgecolor="black", label="via interface endpoint"),
+                   markeredgecolor="black", label=w["via_interface"]),
     ]
-    ax.set_title(redact(f"Requests of run {run_id}"), fontsize=10)
+    ax.set_title(redact(w["timeline_title"].format(run_id=run_id)), fontsize=10)
     fig.tight_layout(rect=(0, 0.75 / fig.get_figheight(), 1, 1))
     fig.legend(handles=legend, loc="lower center", ncol=3, frameon=False, fontsize=8,
                handlelength=1.2, columnspacing=1.0)

@@ -17,12 +17,19 @@ from typing import Any
 import pandas as pd
 
 from proxylab.analysis import Analysis, analyse
-from proxylab.capture import RunRecord
+from proxylab.capture import Capture, RunRecord
 from proxylab.logs.tables import load_tables
 from proxylab.report import charts, i18n, words
 from proxylab.report.redact import Redactor, build
+from proxylab.vocab import Verdict
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+# The provenance block's versions: (label key in i18n, the lab resource recording it).
+# Only squid_version is recorded by the labs so far; the others read "not recorded"
+# until a capture carries them under these names.
+VERSIONS = (("prov_proxylab", "proxylab_version"), ("prov_python", "python_version"),
+            ("prov_botocore", "botocore_version"), ("prov_squid", "squid_version"),
+            ("prov_runtime", "awslambdaric_version"))
 
 
 def md_escape(value: Any) -> str:
@@ -67,10 +74,13 @@ class Report:
 
     @classmethod
     def load(cls, captures: Iterable[str | Path], lang: str = "en", redact: bool = False,
-             key: str = "") -> Report:
+             key: str = "", skipped: Iterable[str] = ()) -> Report:
+        """``skipped``: reasons of captures a selection (:func:`~proxylab.report.nb.select`)
+        already set aside, reported beside those the loader itself skips."""
         if lang not in words.LANGS:
             raise ValueError(f"lang must be one of {', '.join(words.LANGS)}, not {lang!r}")
         tables = load_tables([Path(c) for c in captures])
+        tables.skipped[:0] = [m for m in skipped if m not in tables.skipped]
         return cls(analyse(tables), lang, build(tables, enabled=redact, key=key))
 
     # ---------------------------------------------------------------- helpers
@@ -154,7 +164,8 @@ class Report:
         return f"## {self.t('matrix_h')}\n\n{self.t('matrix')}"
 
     def matrix_png(self) -> bytes:
-        return charts.png(charts.route_matrix(self.analysis.routes, self.runs, redact=self.r))
+        return charts.png(charts.route_matrix(self.analysis.routes, self.runs, redact=self.r,
+                                             lang=self.lang))
 
     def run_md(self, run_id: str) -> str:
         run = self.runs[self.runs["run_id"] == run_id].iloc[0]
@@ -198,7 +209,8 @@ class Report:
         return "\n".join(parts)
 
     def timeline_png(self, run_id: str) -> bytes:
-        return charts.png(charts.timeline(self.analysis.tables, run_id, redact=self.r))
+        return charts.png(charts.timeline(self.analysis.tables, run_id, redact=self.r,
+                                         lang=self.lang))
 
     def checks_md(self) -> str:
         a = self.analysis
@@ -224,15 +236,29 @@ class Report:
         ex = a.expectations
         if ex.empty:
             parts.append(self.t("expect_none"))
+            return "\n".join(parts)
+        # A FAILED item contradicts the evidence; an UNCHECKED one the capture cannot
+        # tell (no log of that front, missing evidence): never listed as "did not hold".
+        failed = ex[ex["verdict"] == str(Verdict.FAILED)]
+        unchecked = ex[ex["verdict"] == str(Verdict.UNCHECKED)]
+        held = len(ex) - len(failed) - len(unchecked)
+        if failed.empty and unchecked.empty:
+            parts.append(self.t("expect_ok", n=len(ex)))
+        elif failed.empty:
+            parts.append(self.t("expect_held", held=held, n=len(ex)))
         else:
-            bad = ex[~ex["ok"].fillna(False)]
-            if bad.empty:
-                parts.append(self.t("expect_ok", n=len(ex)))
-            else:
-                parts += [self.t("expect_bad", bad=len(bad), n=len(ex)), "",
-                          self.r(md_table(self.t("exp_cols").split("|"),
-                                          bad[["scenario", "check", "expected", "observed"]]
-                                          .itertuples(index=False)))]
+            parts += [self.t("expect_bad", bad=len(failed), n=len(ex)), "",
+                      self.r(md_table(self.t("exp_cols").split("|"),
+                                      failed[["scenario", "check", "expected", "observed"]]
+                                      .itertuples(index=False)))]
+        if len(unchecked):
+            rows = [[f"`{self.r(r.run_id)}`", r.check, r.expected,
+                     self.say(words.unchecked(str(r.scenario), str(r.check),
+                                              None if pd.isna(r.reason) else str(r.reason),
+                                              self.lang))]
+                    for r in unchecked.itertuples(index=False)]
+            parts += ["", self.t("expect_unchecked", m=len(unchecked), n=len(ex)), "",
+                      self.r(md_table(self.t("unchecked_cols").split("|"), rows))]
         return "\n".join(parts)
 
     def quality_md(self) -> str:
@@ -254,10 +280,59 @@ class Report:
         if failed:
             parts += ["", self.t("failed_runs"), ""] + [f"- `{self.r(a)}`: {self.r(b)}"
                                                        for a, b in failed]
+        changed = self.modified()
+        if changed:
+            parts += ["", self.t("modified_h"), ""] + [
+                f"- `{self.r(rid)}`: {self.r(self.say(words.modified(rid, files, self.lang)))}"
+                for rid, files in changed.items()]
+        if tb.skipped:
+            parts += ["", self.t("skipped", n=len(tb.skipped)), "",
+                      self.r(md_table(self.t("skipped_cols").split("|"),
+                                      [_skipped_row(m) for m in tb.skipped]))]
         return "\n".join(parts)
 
+    def modified(self) -> dict[str, list[str]]:
+        """Per run, the raw files that changed after the capture wrote their checksums."""
+        out: dict[str, list[str]] = {}
+        for run in self.runs.itertuples():
+            cap = Capture(path=Path(str(run.path)), record=self._record(str(run.run_id)))
+            files = cap.modified()
+            if files:
+                out[str(run.run_id)] = files
+        return out
+
     def method_md(self) -> str:
-        return f"## {self.t('method_h')}\n\n{self.t('method')}"
+        return f"## {self.t('method_h')}\n\n{self.t('method')}\n\n{self.provenance_md()}"
+
+    def provenance_md(self) -> str:
+        """When the captures were made and with what, as the captures record it: what a
+        reader needs to reproduce a run or to tell that two reports are comparable."""
+        recs = [self._record(str(r)) for r in self.runs["run_id"]]
+        rows = [[self.t("prov_dates"), self._dates()],
+                [self.t("prov_backend"), self._recorded([r.lab.backend for r in recs])],
+                [self.t("prov_region"), self._recorded([r.lab.region for r in recs])]]
+        rows += [[self.t(label), self._recorded([r.lab.resources.get(key) for r in recs])]
+                 for label, key in VERSIONS]
+        return "\n".join([f"### {self.t('prov_h')}", "",
+                          self.r(md_table(self.t("prov_cols").split("|"), rows))])
+
+    def _dates(self) -> str:
+        times = pd.concat([self.runs["started_at"], self.runs["finished_at"]]).dropna()
+        if times.empty:
+            return self.t("not_recorded")
+        first, last = times.min(), times.max()
+        end = last.strftime("%H:%M" if first.date() == last.date() else "%Y-%m-%d %H:%M")
+        return f"{first:%Y-%m-%d %H:%M} – {end} UTC"
+
+    def _recorded(self, values: list[str | None]) -> str:
+        """The distinct values the runs recorded, and how many runs recorded none."""
+        have = sorted({str(v) for v in values if v})
+        lacking = sum(1 for v in values if not v)
+        if not have:
+            return self.t("not_recorded")
+        text = ", ".join(have)
+        return text + (f" ({self.t('not_recorded_in', k=lacking, n=len(values))})"
+                       if lacking else "")
 
     # ------------------------------------------------------- notebook display
     def show(self, section: str, *args: Any) -> None:
@@ -277,6 +352,16 @@ class Report:
                     _display(self.no_steps_md(rid))
         else:
             _display(getattr(self, f"{section}_md")(*args))
+
+
+def _skipped_row(message: str) -> list[str]:
+    """A skipped capture's loader message as (capture, reason): the loader writes
+    ``<dir>: <reason>`` or ``<dir> is not a capture (...)``; the capture is named by
+    its directory's last part, so a shared report holds no local paths."""
+    head, sep, reason = message.partition(": ")
+    if not sep:
+        head, _, reason = message.partition(" ")
+    return [f"`{Path(head).name}`", reason.strip()]
 
 
 def _route(r: pd.Series) -> str:

@@ -7,6 +7,7 @@ Nothing here states a result: sentences built from the analysis' facts are in
 from __future__ import annotations
 
 from proxylab.report.words import LANGS
+from proxylab.vocab import Route
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -29,9 +30,10 @@ TEXT: dict[str, dict[str, str]] = {
         "scenarios_t": "Scenarios",
         "plumbing": "Lab plumbing variables (not part of any scenario)",
         "matrix_h": "Routes at a glance",
-        "matrix": ("Rows are scenarios, columns the hostnames the function's requests went to. "
-                   "The colour is the route the evidence shows; the text is each step's "
-                   "outcome."),
+        "matrix": ("Rows are scenarios, columns the services the function called (S3, the "
+                   "web site, the API), each cell naming the host(s) its steps went to. The "
+                   "colour and the bold words are the route the evidence shows; below them, "
+                   "each step's outcome."),
         "runs_h": "Per scenario",
         "steps_t": "Steps",
         "why_t": "Why",
@@ -45,11 +47,20 @@ TEXT: dict[str, dict[str, str]] = {
         "expect_ok": "All {n} expectations written in the scenarios held.",
         "expect_bad": "{bad} of {n} expectations written in the scenarios did not hold:",
         "expect_none": "The scenarios carry no `expect` blocks.",
+        "expect_held": ("{held} of {n} expectations written in the scenarios held and none "
+                        "failed."),
+        "expect_unchecked": ("{m} of {n} expectations could not be checked against the "
+                             "captures (not a failure: the evidence to decide is not there):"),
+        "unchecked_cols": "run|check|expected|why not checked",
         "quality_h": "Data quality",
         "quality": ("{runs} runs, {lines} parsed evidence rows; {bad} malformed log lines were "
                     "set aside."),
         "missing": "Evidence the lab reported missing:",
         "failed_runs": "Runs the lab could not complete:",
+        "modified_h": "Captures whose evidence was modified after capture:",
+        "skipped": ("{n} captures were skipped because they could not be read (not analysed, "
+                    "not counted above):"),
+        "skipped_cols": "capture|reason",
         "method_h": "Method",
         "method": (
             "Each step's route comes from the evidence, not from configuration: a request the "
@@ -69,6 +80,18 @@ TEXT: dict[str, dict[str, str]] = {
         "pred_line": "predicted {p}, observed {o}",
         "status": "status",
         "no_steps": "no probe steps captured.",
+        "prov_h": "Provenance",
+        "prov_cols": "item|as the captures record it",
+        "prov_dates": "runs made (UTC)",
+        "prov_backend": "lab backend",
+        "prov_region": "region",
+        "prov_proxylab": "proxylab version",
+        "prov_python": "Python version",
+        "prov_botocore": "botocore version",
+        "prov_squid": "Squid version",
+        "prov_runtime": "runtime client (awslambdaric) version",
+        "not_recorded": "not recorded",
+        "not_recorded_in": "not recorded in {k} of {n} runs",
     },
     "ja": {
         "title": "どのリクエストが HTTP プロキシを通り、どれが VPC エンドポイントを通るのか",
@@ -90,8 +113,9 @@ TEXT: dict[str, dict[str, str]] = {
         "scenarios_t": "シナリオ",
         "plumbing": "ラボ側の環境変数 (シナリオの一部ではない)",
         "matrix_h": "経路の一覧",
-        "matrix": ("行がシナリオ、列が関数のリクエスト先ホスト名です。色は証跡が示す経路、"
-                   "文字は各ステップの結果です。"),
+        "matrix": ("行がシナリオ、列が関数の呼び出したサービス (S3、Web サイト、API) で、各セルには"
+                   "そのステップのリクエスト先ホストを記しています。色と太字は証跡が示す経路、"
+                   "その下は各ステップの結果です。"),
         "runs_h": "シナリオごとの結果",
         "steps_t": "ステップ",
         "why_t": "判定の根拠",
@@ -105,11 +129,20 @@ TEXT: dict[str, dict[str, str]] = {
         "expect_ok": "シナリオに書かれた期待 {n} 件はすべて満たされました。",
         "expect_bad": "シナリオに書かれた期待 {n} 件のうち {bad} 件が満たされませんでした:",
         "expect_none": "シナリオに `expect` はありません。",
+        "expect_held": "シナリオに書かれた期待 {n} 件のうち {held} 件が満たされ、満たされなかった"
+                       "ものはありません。",
+        "expect_unchecked": ("期待 {n} 件のうち {m} 件はキャプチャから検証できませんでした "
+                             "(失敗ではなく、判定に必要な証跡がありません):"),
+        "unchecked_cols": "実行|検査|期待|検証できない理由",
         "quality_h": "データ品質",
         "quality": "実行 {runs} 件、解析した証跡 {lines} 行。形式不正のログ行 {bad} 行は別に"
                    "保管しました。",
         "missing": "ラボが取得できなかった証跡:",
         "failed_runs": "ラボが完了できなかった実行:",
+        "modified_h": "取得後に証跡が変更されたキャプチャ:",
+        "skipped": ("読み込めなかったためスキップしたキャプチャ {n} 件 (解析しておらず、"
+                    "上の件数にも含みません):"),
+        "skipped_cols": "キャプチャ|理由",
         "method_h": "方法",
         "method": (
             "各ステップの経路は設定ではなく証跡から決めています。サービス側が VPC エンドポイント"
@@ -129,12 +162,74 @@ TEXT: dict[str, dict[str, str]] = {
         "pred_line": "予測 {p}、観測 {o}",
         "status": "状態",
         "no_steps": "プローブのステップは記録されていません。",
+        "prov_h": "実行環境の記録",
+        "prov_cols": "項目|キャプチャの記録",
+        "prov_dates": "実行日時 (UTC)",
+        "prov_backend": "ラボのバックエンド",
+        "prov_region": "リージョン",
+        "prov_proxylab": "proxylab のバージョン",
+        "prov_python": "Python のバージョン",
+        "prov_botocore": "botocore のバージョン",
+        "prov_squid": "Squid のバージョン",
+        "prov_runtime": "ランタイムクライアント (awslambdaric) のバージョン",
+        "not_recorded": "記録なし",
+        "not_recorded_in": "実行 {n} 件中 {k} 件は記録なし",
     },
 }
+
+# The charts' words (report/charts.py draws them): route and outcome words keyed by
+# their vocabulary values, the rest by a short key. Step and service names stay as
+# the tables spell them (they are identifiers, also in the per-scenario tables).
+CHART: dict[str, dict[str, str]] = {
+    "en": {
+        Route.PROXY: "via proxy", Route.ENDPOINT: "VPC endpoint", Route.DIRECT: "direct",
+        Route.FAILED_AT_PROXY: "FAILED at proxy", Route.FAILED_DIRECT: "FAILED direct",
+        Route.INCONSISTENT: "inconsistent",
+        "ok": "ok", "http_error": "HTTP err", "tunnel_error": "tunnel err",
+        "timeout": "timeout", "dns_error": "DNS err", "tls_error": "TLS err", "other": "error",
+        "gateway": "gateway endpoint", "interface": "interface endpoint",
+        "not_called": "not called", "mixed": "mixed", "mixed_legend": "mixed (runs disagree)",
+        "matrix_title": "Route taken by each request",
+        "matrix_sub": "each cell: the route, each step's outcome, the host it called",
+        "no_steps": "no probe steps captured",
+        "no_timed": "no timed evidence in this run",
+        "seconds": "seconds since the first evidence of this run",
+        "tunnel_ok": "Squid tunnel (ok)", "squid_failed": "Squid request (failed)",
+        "via_internet": "front hit via internet", "via_gateway": "via gateway endpoint",
+        "via_interface": "via interface endpoint",
+        "timeline_title": "Requests of run {run_id}",
+    },
+    "ja": {
+        Route.PROXY: "プロキシ経由", Route.ENDPOINT: "VPC エンドポイント", Route.DIRECT: "直接",
+        Route.FAILED_AT_PROXY: "プロキシで失敗", Route.FAILED_DIRECT: "直接接続で失敗",
+        Route.INCONSISTENT: "証跡が矛盾",
+        "ok": "成功", "http_error": "HTTP エラー", "tunnel_error": "トンネルエラー",
+        "timeout": "タイムアウト", "dns_error": "DNS エラー", "tls_error": "TLS エラー",
+        "other": "エラー",
+        "gateway": "ゲートウェイ型エンドポイント", "interface": "インターフェイス型エンドポイント",
+        "not_called": "呼び出しなし", "mixed": "混在", "mixed_legend": "混在 (実行間で不一致)",
+        "matrix_title": "各リクエストが通った経路",
+        "matrix_sub": "各セル: 経路、各ステップの結果、呼び出したホスト",
+        "no_steps": "プローブのステップは記録されていません",
+        "no_timed": "この実行には時刻付きの証跡がありません",
+        "seconds": "この実行の最初の証跡からの秒数",
+        "tunnel_ok": "Squid のトンネル (成功)", "squid_failed": "Squid のリクエスト (失敗)",
+        "via_internet": "インターネット経由で受信",
+        "via_gateway": "ゲートウェイ型エンドポイント経由",
+        "via_interface": "インターフェイス型エンドポイント経由",
+        "timeline_title": "実行 {run_id} のリクエスト",
+    },
+}
+
+
+def chart(lang: str) -> dict[str, str]:
+    """The charts' words in ``lang`` (English for a word a language lacks)."""
+    return {**CHART["en"], **CHART.get(lang, {})}
+
 
 def t(lang: str, key: str, **kw: object) -> str:
     text = TEXT.get(lang, TEXT["en"]).get(key) or TEXT["en"][key]
     return text.format(**kw) if kw else text
 
 
-__all__ = ["LANGS", "TEXT", "t"]
+__all__ = ["CHART", "LANGS", "TEXT", "chart", "t"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,12 @@ def capture_paths(captures: Captures) -> list[Path]:
     return [resolve(c) for c in captures]
 
 
-def select(captures: Captures = "data/runs", latest: bool = False) -> list[str]:
+def select(captures: Captures = "data/runs", latest: bool = False,
+           skipped: list[str] | None = None) -> list[str]:
     """The capture directories a notebook works on, as absolute paths.
+
+    ``skipped``: when given, the reasons of captures that could not be read are
+    appended to it (they are not in the returned list, so the report names them).
 
     ``latest``: keep only the newest run of each scenario from the most recent
     catalogue and lab backend (what a runs directory's newest ``make report`` wrote),
@@ -44,7 +49,11 @@ def select(captures: Captures = "data/runs", latest: bool = False) -> list[str]:
     selection is said in the notebook, with the command that makes captures."""
     paths = capture_paths(captures)
     missing = [p for p in paths if not p.exists()]
-    caps = find_captures(*[p for p in paths if p.exists()]) if len(missing) < len(paths) else []
+    with warnings.catch_warnings():
+        if skipped is not None:  # the caller shows them (a warning in a report cell would
+            warnings.simplefilter("ignore")  # print local paths as stderr)
+        caps = (find_captures(*[p for p in paths if p.exists()], skipped=skipped)
+                if len(missing) < len(paths) else [])
     if latest and caps:
         caps = latest_set(caps)
     if not caps:

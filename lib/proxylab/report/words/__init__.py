@@ -29,6 +29,7 @@ from proxylab.report.words.facts import (
     headline_facts,
     why_parts,
 )
+from proxylab.vocab import UncheckedReason
 
 _LANG: dict[str, ModuleType] = {"en": en, "ja": ja}
 
@@ -66,5 +67,19 @@ def headline(c: Conclusion, lang: str) -> Said:
     return Said(_LANG[lang].headline(c), headline_facts(c))
 
 
-__all__ = ["LANGS", "FactKey", "Said", "condition", "finding", "flags", "headline", "why",
-           "why_parts"]
+def unchecked(scenario: str, check: str, reason: str | None, lang: str) -> Said:
+    """Why one expected item could not be checked (never worded as "did not hold")."""
+    why = UncheckedReason(reason) if reason else None
+    texts = _LANG[lang].UNCHECKED
+    return Said(texts.get(why, texts[None]),
+                frozenset({(scenario, check, "unchecked", reason or "", "")}))
+
+
+def modified(run_id: str, files: list[str], lang: str) -> Said:
+    """A capture whose raw files changed after it was written."""
+    return Said(_LANG[lang].modified(files),
+                frozenset((run_id, "", "modified", "", f) for f in files))
+
+
+__all__ = ["LANGS", "FactKey", "Said", "condition", "finding", "flags", "headline", "modified",
+           "unchecked", "why", "why_parts"]

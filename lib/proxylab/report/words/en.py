@@ -20,6 +20,7 @@ from proxylab.vocab import (
     MatchKind,
     PathReason,
     ReasonKind,
+    UncheckedReason,
 )
 
 
@@ -280,3 +281,16 @@ def headline(c: Conclusion) -> str:
         parts.append(join([lab[f.target] for f in c.never_bypassed])
                      + " always crossed the proxy")
     return _cap("; ".join(parts) + ".")
+
+
+UNCHECKED: dict[UncheckedReason | None, str] = {
+    UncheckedReason.SERVICE_NOT_LOGGED: "the lab has no log of that service's front",
+    UncheckedReason.EVIDENCE_INCOMPLETE: "the capture notes that evidence as missing or partial",
+    UncheckedReason.UNKNOWN_RESOURCE: "it names a resource the lab does not have",
+    None: "the capture cannot tell",  # no reason recorded
+}
+
+
+def modified(files: list[str]) -> str:
+    return ("evidence modified after capture (the content no longer matches the checksum "
+            "run.json recorded for " + join(files) + ")")

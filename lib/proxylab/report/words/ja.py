@@ -20,6 +20,7 @@ from proxylab.vocab import (
     MatchKind,
     PathReason,
     ReasonKind,
+    UncheckedReason,
 )
 
 SOURCE = {EndpointSource.AWS_ENDPOINT_URL_S3: "AWS_ENDPOINT_URL_S3 による",
@@ -268,3 +269,16 @@ def headline(c: Conclusion) -> str:
         parts.append("と".join(lab[f.target] for f in c.never_bypassed)
                      + "は常にプロキシを経由しました")
     return "。".join(parts) + "。"
+
+
+UNCHECKED: dict[UncheckedReason | None, str] = {
+    UncheckedReason.SERVICE_NOT_LOGGED: "ラボにそのサービスのフロントのログがありません",
+    UncheckedReason.EVIDENCE_INCOMPLETE: "キャプチャがその証跡を欠落または不完全と記録しています",
+    UncheckedReason.UNKNOWN_RESOURCE: "ラボにない資源を指定しています",
+    None: "キャプチャからは判断できません",  # no reason recorded
+}
+
+
+def modified(files: list[str]) -> str:
+    return ("取得後に証跡が変更されています (" + "、".join(files)
+            + " の内容が run.json に記録したチェックサムと一致しません)")
