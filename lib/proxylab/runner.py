@@ -358,10 +358,31 @@ def _invocation_error(inv: Invocation) -> str | None:
 def _lab_record(desc: LabDescription, scenario: Scenario) -> tuple[LabDescription, str | None]:
     """The lab as described during the run. If describing failed, the earlier
     description is kept, marked so, rather than pretending to know the layout."""
+    desc = replace(desc, resources={**provenance(desc.backend), **desc.resources})
     if desc.endpoints != scenario.endpoints:
         return desc, ("endpoint layout of the last successful describe(); the run may not "
                       "have applied")
     return desc, None
+
+
+def provenance(backend: str) -> dict[str, str]:
+    """Versions a report's provenance block names. The local lab's function runs on this
+    Python with this botocore and awslambdaric; on AWS those are Lambda's own, which
+    this machine cannot know, so only proxylab's is recorded there."""
+    import platform
+    from importlib import metadata
+
+    from proxylab import __version__
+
+    out = {"proxylab_version": __version__}
+    if backend == "local":
+        out["python_version"] = platform.python_version()
+        for dist in ("botocore", "awslambdaric"):
+            try:
+                out[f"{dist}_version"] = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                pass
+    return out
 
 
 def summarize(run_dir: Path, catalog_id: str, scenario: Scenario, repeat_index: int) -> RunSummary:

@@ -521,3 +521,15 @@ def test_no_proxy_password_reaches_any_capture_file(tmp_path):
     assert secrets_in(dict(rec.env)) == ["***", "***"]
     assert mask("no credentials: http://10.0.0.72:3128, mail a@b.c") == (
         "no credentials: http://10.0.0.72:3128, mail a@b.c")
+
+
+def test_captures_record_the_versions_a_report_names(tmp_path, catalog):
+    from importlib import metadata
+
+    paths = run_catalog(catalog, ["one"], lab=FakeLab(), runs_dir=tmp_path, progress=False)
+    res = capture.read_capture(paths[0]).record.resources
+    assert res["proxylab_version"] and "python_version" not in res  # FakeLab is no local lab
+    from proxylab.runner import provenance
+
+    local = provenance("local")
+    assert local["botocore_version"] == metadata.version("botocore")
