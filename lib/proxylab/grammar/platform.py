@@ -92,10 +92,15 @@ def parse_end(msg: str) -> str | None:
     return m["rid"]
 
 
+# Largest REPORT number read (ms or MB): exact in a float and inside int64, so
+# ``Memory Size: 1e30 MB`` is a malformed line, not an overflow when the table is built.
+MAX_NUMBER = 2.0**53
+
+
 def _num(text: str) -> float:
     value = float(text.split()[0])
-    if not math.isfinite(value):
-        raise ValueError(text)
+    if not (math.isfinite(value) and 0 <= value < MAX_NUMBER):
+        raise ValueError(f"REPORT value {text!r} is not a number between 0 and 2^53")
     return value
 
 
