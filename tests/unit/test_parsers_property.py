@@ -74,7 +74,7 @@ def test_step_line_raises_only_value_error(text, obj):
 PLATFORM_PARTS = ["START RequestId: ", "END RequestId: ", "REPORT RequestId: ", "abc-123",
                   " Version: $LATEST", "\tDuration: ", "\tBilled Duration: ", "\tMemory Size: ",
                   "\tMax Memory Used: ", "\tInit Duration: ", "\tStatus: timeout", " ms", " MB",
-                  "812.41", "128", "1e30", "10000000000000000000"]
+                  "  ", "812.41", "128", "1e30", "10000000000000000000"]
 
 
 @FUZZ

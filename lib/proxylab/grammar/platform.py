@@ -98,7 +98,10 @@ MAX_NUMBER = 2.0**53
 
 
 def _num(text: str) -> float:
-    value = float(text.split()[0])
+    words = text.split()  # "812.41 ms"; a line cut after "Duration: " leaves blanks only
+    if not words:
+        raise ValueError("REPORT field without a value")
+    value = float(words[0])
     if not (math.isfinite(value) and 0 <= value < MAX_NUMBER):
         raise ValueError(f"REPORT value {text!r} is not a number between 0 and 2^53")
     return value
