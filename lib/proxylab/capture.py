@@ -284,7 +284,9 @@ class RunRecord:
             )
         except CaptureError:
             raise
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            # AttributeError: a block of the wrong JSON type (a list where an object
+            # belongs); OverflowError: a number too large for a float or an int field.
             raise CaptureError(f"run.json: {type(exc).__name__}: {exc}") from None
 
 

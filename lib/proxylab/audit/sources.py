@@ -151,6 +151,16 @@ class GzipStream:
         self.fileobj.close()
 
 
+# A line longer than MAX_LINE_BYTES and the chunk is cut to CUT_KEEP bytes plus
+# CUT_MARK (non-ASCII, so the grammar calls the line malformed) and the rest of it is
+# skipped unread into memory: a 200 MB NUL-filled file (left after a crash) or
+# /dev/zero keeps the reader's memory at one chunk. Real Squid lines are far shorter
+# (URLs <= 8 KiB, request headers 64 KiB).
+MAX_LINE_BYTES = 1 << 20
+CUT_KEEP = 300
+CUT_MARK = "\u2026".encode()
+
+
 def iter_chunks(
     fh: BinaryIO, chunk_bytes: int, errors: list[str] | None = None
 ) -> Iterator[bytes]:
@@ -158,18 +168,36 @@ def iter_chunks(
 
     Reads into one reused buffer (no per-chunk page faults, one copy per chunk); the
     partial last line is carried to the next chunk. Each yielded object is new and
-    owned by the consumer (the native parser writes into it, see ``parse``).
+    owned by the consumer (the native parser writes into it, see ``parse``). A line
+    longer than the chunk grows the buffer up to :data:`MAX_LINE_BYTES`; a longer one
+    is cut (see :data:`CUT_KEEP`).
 
     A read error mid-stream (a truncated gzip, an I/O error) ends the stream: the
     data read so far is still yielded and the error text appended to ``errors``,
     because a truncated rotated log should not throw away the lines it does hold.
     """
-    buf = bytearray(chunk_bytes)
+    buf = bytearray(max(chunk_bytes, 2 * (CUT_KEEP + len(CUT_MARK))))
     carry = 0  # bytes of a partial line kept at the start of buf
+    skipping = False  # inside an over-long line: drop bytes up to its newline
+    limit = max(len(buf), MAX_LINE_BYTES)
     while True:
-        if carry == len(buf):  # a single line longer than a chunk: grow
-            buf.extend(bytes(len(buf)))
+        if carry == len(buf) and len(buf) < limit:  # a line longer than a chunk: grow
+            buf.extend(bytes(min(len(buf), limit - len(buf))))
+        elif carry == len(buf):  # a line longer than the limit: cut it
+            keep = CUT_KEEP + len(CUT_MARK)
+            buf[CUT_KEEP:keep] = CUT_MARK
+            carry, skipping = keep, True
         n, failed = _read_full(fh, memoryview(buf)[carry:])
+        if skipping and n:
+            nl = buf.find(b"\n", carry, carry + n)
+            if nl < 0:
+                if failed is None:
+                    continue  # all of it belongs to the over-long line
+                n = 0
+            else:
+                rest = carry + n - nl
+                buf[carry : carry + rest] = buf[nl : carry + n]
+                n, skipping = rest, False
         total = carry + n
         if failed is not None or n == 0:
             if failed is not None and errors is not None:
@@ -250,10 +278,15 @@ def plan_ranges(fd: int, size: int, chunk_bytes: int) -> list[tuple[int, int]]:
     return out
 
 
-def read_range(fd: int, start: int, end: int) -> tuple[bytes, str | None]:
+def read_range(fd: int, start: int, end: int,
+               max_bytes: int = 32 << 20) -> tuple[bytes, str | None]:
     """One range as a fresh ``bytes`` object (``os.pread``: no extra copy), ending in a
     newline (added after a last line without one). A short read (the file shrank while
-    being read) returns what was there and the reason."""
+    being read) returns what was there and the reason. A range longer than
+    ``max_bytes`` (:func:`plan_ranges` makes one only around a line longer than that)
+    goes through :func:`iter_chunks`, which cuts that line."""
+    if end - start > max_bytes:  # an over-long line: read it through the bounded buffer
+        return b"".join(iter_chunks(_Range(fd, start, end), max_bytes)), None
     data = os.pread(fd, end - start, start)
     err = None
     if len(data) < end - start:
@@ -261,3 +294,18 @@ def read_range(fd: int, start: int, end: int) -> tuple[bytes, str | None]:
     if data and not data.endswith(b"\n"):
         data += b"\n"
     return data, err
+
+
+class _Range:
+    """``readinto`` over ``[start, end)`` of a file descriptor, for :func:`iter_chunks`."""
+
+    def __init__(self, fd: int, start: int, end: int) -> None:
+        self.fd, self.pos, self.end = fd, start, end
+
+    def readinto(self, view: memoryview) -> int:
+        want = min(len(view), self.end - self.pos)
+        if want <= 0:
+            return 0
+        n = os.preadv(self.fd, [view[:want]], self.pos)
+        self.pos += n
+        return n

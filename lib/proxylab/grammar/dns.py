@@ -85,6 +85,8 @@ def parse_dns_line(line: str) -> DnsLine:
     msg = m["msg"]
     ex = _EXTRA_RE.fullmatch(msg)
     if ex:
+        if len(ex["serial"]) > 18:  # the table's column is int64
+            raise ValueError(f"query number {ex['serial']!r} is out of range")
         head |= {"serial": int(ex["serial"]), "client": ex["client"]}
         msg = ex["rest"]
     if (q := _QUERY_RE.fullmatch(msg)) is not None:

@@ -92,10 +92,18 @@ def parse_end(msg: str) -> str | None:
     return m["rid"]
 
 
+# Largest REPORT number read (ms or MB): exact in a float and inside int64, so
+# ``Memory Size: 1e30 MB`` is a malformed line, not an overflow when the table is built.
+MAX_NUMBER = 2.0**53
+
+
 def _num(text: str) -> float:
-    value = float(text.split()[0])
-    if not math.isfinite(value):
-        raise ValueError(text)
+    words = text.split()  # "812.41 ms"; a line cut after "Duration: " leaves blanks only
+    if not words:
+        raise ValueError("REPORT field without a value")
+    value = float(words[0])
+    if not (math.isfinite(value) and 0 <= value < MAX_NUMBER):
+        raise ValueError(f"REPORT value {text!r} is not a number between 0 and 2^53")
     return value
 
 

@@ -77,8 +77,8 @@ class ServiceRecord:
         if via not in set(Via):
             raise ValueError(f"via {via!r} is not one of {', '.join(v.value for v in Via)}")
         status = data["status"]
-        if isinstance(status, bool) or not isinstance(status, int):
-            raise ValueError(f"status {status!r} is not an integer")
+        if isinstance(status, bool) or not isinstance(status, int) or not 0 <= status <= 999:
+            raise ValueError(f"status {status!r} is not an HTTP status (0-999)")
         if not isinstance(data["service"], str) or not data["service"]:
             raise ValueError(f"service {data['service']!r} is not a name")
         for key in ("host", "method", "source_ip", "local_ip", "vpce_id", "path", *_EXTRA):

@@ -56,6 +56,14 @@ def is_step_line(message: str) -> bool:
     return message.lstrip().startswith(STEP_MARK)
 
 
+def _finite(value: int | float) -> bool:
+    """A JSON number a float column can hold (an int of 400 digits overflows float())."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def parse_step(text: str) -> Step:
     """A step line's JSON text -> :class:`Step`; ValueError says which field is wrong."""
     data = json.loads(text)
@@ -68,11 +76,12 @@ def parse_step(text: str) -> Step:
         raise ValueError(f"step outcome {outcome!r} is not one of "
                          f"{', '.join(o.value for o in Outcome)}")
     status = data.get("status")
-    if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
-        raise ValueError(f"step status {status!r} is not an integer")
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int)
+                               or not 0 <= status <= 999):
+        raise ValueError(f"step status {status!r} is not an HTTP status (0-999)")
     elapsed = data.get("elapsed_ms")
     if elapsed is not None and (isinstance(elapsed, bool) or not isinstance(elapsed, (int, float))
-                                or not math.isfinite(elapsed)):
+                                or not _finite(elapsed)):
         raise ValueError(f"step elapsed_ms {elapsed!r} is not a number")
     url, host, error = data.get("url"), data.get("host"), data.get("error")
     return Step(

@@ -35,7 +35,7 @@ import pandas as pd
 
 from proxylab.grammar.platform import PLATFORM_RE, RID, parse_end, parse_report, parse_start
 from proxylab.grammar.step import is_step_line, parse_step
-from proxylab.logs.base import Malformed, ParseResult, to_utc, typed
+from proxylab.logs.base import MAX_EPOCH, Malformed, ParseResult, to_utc, typed
 from proxylab.vocab import Outcome
 
 OUTCOMES = tuple(o.value for o in Outcome)
@@ -100,14 +100,36 @@ class FunctionLogResult(ParseResult):
         return self.frame[self.frame["kind"] == "step"]
 
 
-def strip_prefix(line: str) -> tuple[pd.Timestamp | str | None, str]:
-    """(CloudWatch timestamp or None, the message after it)."""
+def strip_prefix(line: str) -> tuple[float | str | None, str]:
+    """(CloudWatch timestamp or None, the message after it): epoch milliseconds come
+    back as epoch seconds, an ISO time as written (:func:`epoch_of` checks both)."""
     m = _PREFIX_RE.match(line)
     if not m or m.end() == len(line):
         return None, line
     if m["epoch"]:
-        return pd.Timestamp(int(m["epoch"]), unit="ms", tz="UTC"), line[m.end():]
+        return int(m["epoch"]) / 1000.0, line[m.end():]
     return m["iso"], line[m.end():]
+
+
+def epoch_of(ts: float | str | None) -> float | None:
+    """A line's timestamp as epoch seconds; ValueError when it is not a time the tables
+    can hold (1970 to 2261: ``0025-05-25T...`` or a 13-digit epoch past 2262 would
+    otherwise overflow ``datetime64[ns]`` when the table is built, losing every line)."""
+    if ts is None:
+        return None
+    if isinstance(ts, str):
+        try:
+            stamp = pd.Timestamp(ts)
+        except (ValueError, OverflowError):
+            raise ValueError(f"timestamp {ts!r} is not a time") from None
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize("UTC")
+        value = stamp.timestamp()
+    else:
+        value = float(ts)
+    if not (math.isfinite(value) and 0 <= value < MAX_EPOCH):
+        raise ValueError(f"timestamp {ts!r} is not a time between 1970 and 2261")
+    return value
 
 
 def parse_lines(lines: Iterable[str], run_id: str = "") -> FunctionLogResult:
@@ -126,9 +148,10 @@ def parse_lines(lines: Iterable[str], run_id: str = "") -> FunctionLogResult:
         if not line.strip():
             skipped += 1
             continue
-        ts, msg = strip_prefix(line)
-        row: dict[str, Any] = {"ts": ts, "message": msg, "raw_line_no": n, "request_id": current}
+        prefix_ts, msg = strip_prefix(line)
+        row: dict[str, Any] = {"message": msg, "raw_line_no": n, "request_id": current}
         try:
+            row["ts"] = ts = epoch_of(prefix_ts)
             if (start := parse_start(msg)) is not None:
                 current = start[0]
                 row.update(kind="start", request_id=current)
@@ -159,7 +182,7 @@ def parse_lines(lines: Iterable[str], run_id: str = "") -> FunctionLogResult:
                 row.update(kind="timeout", request_id=rid,
                            detail=f"Task timed out after {m['secs']} seconds")
                 if ts is None and m["ts"]:
-                    row["ts"] = m["ts"]
+                    row["ts"] = epoch_of(m["ts"])
                 if rid:
                     invocation(rid)["timed_out"] = True
             elif (lm := _LEVEL_RE.match(msg)) is not None:
@@ -169,7 +192,7 @@ def parse_lines(lines: Iterable[str], run_id: str = "") -> FunctionLogResult:
                     rest = lg["msg"]
                     row["request_id"] = lg["rid"]
                     if ts is None:
-                        row["ts"] = lg["ts"]
+                        row["ts"] = epoch_of(lg["ts"])
                 kind = "error" if level in ("ERROR", "CRITICAL") else "log"
                 row.update(kind=kind, detail=rest.strip())
                 if kind == "error" and row["request_id"]:
@@ -208,9 +231,9 @@ def parse_lines(lines: Iterable[str], run_id: str = "") -> FunctionLogResult:
 
 
 def _mixed_ts(values: pd.Series) -> pd.Series:
-    """Prefix timestamps are Timestamps or ISO strings; normalise both to UTC."""
-    out = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in values]
-    return to_utc(pd.Series(out, dtype="object", index=values.index))
+    """Epoch seconds (:func:`epoch_of`, None when the line had no time) -> UTC."""
+    out = [math.nan if v is None else float(v) for v in values]
+    return to_utc(pd.Series(out, dtype="float64", index=values.index))
 
 
 def _state(rec: dict[str, Any]) -> str:
