@@ -93,19 +93,24 @@ def test_the_capture_records_the_region(runs: dict[str, Path]) -> None:
     assert record.resources["s3_endpoint_url"] == "https://s3.us-east-1.amazonaws.com"
 
 
+def _s3_went(path: Path, host: str, via: str, route: str):
+    """Every S3 request reached the front at ``host`` by ``via`` and succeeded, and the
+    analysis classifies s3_get as ``route``, as its prediction said. Returns the fact."""
+    hits = _s3_hits(path)
+    assert hits and all((h, v, status // 100) == (host, via, 2) for h, v, status in hits), hits
+    fact = _s3_route(path)
+    assert (fact.host, fact.outcome, fact.route) == (host, "ok", route)
+    assert fact.prediction_matches is True
+    return fact
+
+
 def test_the_seed_probe_uses_the_global_host_and_crosses_the_proxy(
     runs: dict[str, Path],
 ) -> None:
     path = runs["global-host"]
     assert f"{GLOBAL_BUCKET}:443" in _connects(path)
-    assert _s3_hits(path) and all(
-        (host, via, status // 100) == (GLOBAL_BUCKET, "internet", 2)
-        for host, via, status in _s3_hits(path)
-    ), _s3_hits(path)
-    fact = _s3_route(path)
-    assert (fact.host, fact.outcome, fact.route) == (GLOBAL_BUCKET, "ok", "proxy")
+    fact = _s3_went(path, GLOBAL_BUCKET, "internet", "proxy")
     assert fact.decision.endpoint_source == "legacy-global"
-    assert fact.prediction_matches is True
 
 
 def test_the_regional_endpoint_setting_bypasses_through_the_gateway(
@@ -113,13 +118,7 @@ def test_the_regional_endpoint_setting_bypasses_through_the_gateway(
 ) -> None:
     path = runs["regional-endpoint"]
     assert not any("s3" in target for target in _connects(path)), _connects(path)
-    assert _s3_hits(path) and all(
-        (host, via, status // 100) == (REGIONAL_BUCKET, "gateway-endpoint", 2)
-        for host, via, status in _s3_hits(path)
-    ), _s3_hits(path)
-    fact = _s3_route(path)
-    assert (fact.host, fact.outcome, fact.route) == (REGIONAL_BUCKET, "ok", "endpoint")
-    assert fact.prediction_matches is True
+    _s3_went(path, REGIONAL_BUCKET, "gateway-endpoint", "endpoint")
 
 
 def test_lab_exec_gets_the_labs_region(useast1: LocalLab) -> None:
