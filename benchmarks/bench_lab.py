@@ -3,7 +3,7 @@ on a 2-core machine; issue 13: up with Squid 6 ≈ 1.5 s once its root exists), 
 the cost of switching Squid policy on a running lab. Prints medians of N cycles,
 per Squid version.
 
-    .venv/bin/python benchmarks/bench_lab.py [--cycles 5] [--squid 5 6]
+    .venv/bin/python benchmarks/bench_lab.py [--cycles 5] [--squid 5 6] [--region R]
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from proxylab.labs import EndpointLayout, get_lab
 from proxylab.labs.proxy_policy import ProxyPolicy
 
 
-def cycles(squid: str, n: int) -> dict[str, object]:
-    lab = get_lab("local", name="bench")
+def cycles(squid: str, n: int, region: str | None = None) -> dict[str, object]:
+    lab = get_lab("local", name="bench", **({"region": region} if region else {}))
     lab.down()
     layout = EndpointLayout(proxy=ProxyPolicy(squid=squid))
     policy = EndpointLayout(proxy=ProxyPolicy(squid=squid, allow_domains=(".example.com",)))
@@ -39,6 +39,7 @@ def cycles(squid: str, n: int) -> dict[str, object]:
     return {
         "benchmark": "lab",
         "squid": squid,
+        "region": lab.region,
         "squid_version": lab.describe().resources.get("squid_version"),
         "cycles": len(ups),
         "up_median_s": round(statistics.median(ups), 3),
@@ -53,10 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--squid", nargs="+", default=["5", "6"], choices=["5", "6"])
+    parser.add_argument("--region", default=None, help="the lab's region (default: its own)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     for squid in args.squid:
-        result = cycles(squid, args.cycles)
+        result = cycles(squid, args.cycles, args.region)
         if args.json:
             print(json.dumps(result))
             continue

@@ -14,13 +14,15 @@ import pytest
 
 from proxylab.labs import EndpointLayout
 from proxylab.labs.local import topology as t
+from proxylab.labs.local.regions import names_for
 
 pytestmark = pytest.mark.lab
 
 PROXY = f"http://{t.SQUID_IP}:{t.SQUID_PORT}"
 WEB = "https://www.google.com/"
-PRIVATE_API = t.api_url(t.PRIVATE_API_ID)
-REGIONAL_API = t.api_url(t.REGIONAL_API_ID)
+NAMES = names_for(t.REGION)
+PRIVATE_API = NAMES.api_url(t.PRIVATE_API_ID)
+REGIONAL_API = NAMES.api_url(t.REGIONAL_API_ID)
 S3_OBJECT = f"https://{t.BUCKET}.s3.{t.REGION}.amazonaws.com/{t.SOURCE_KEY}"
 
 
@@ -170,7 +172,7 @@ def test_layout_switches_endpoints(lab):
             lab,
             "-H",
             f"x-apigw-api-id: {t.PRIVATE_API_ID}",
-            f"https://{t.vpce_api_host()}/dev/data?id=1",
+            f"https://{NAMES.vpce_api_host(t.EXECUTE_API_VPCE_ID)}/dev/data?id=1",
         )
         assert (code, rc) == (200, 0), err
     finally:

@@ -75,12 +75,33 @@ def test_the_options_the_commands_pass_are_known_where_they_apply() -> None:
     assert "web_host" in (backend_options("local") or ())
 
 
-def test_local_refuses_a_region_it_does_not_model() -> None:
+def test_local_takes_any_commercial_region_and_refuses_others() -> None:
+    assert get_lab("local", name="regions", region="us-east-1").region == "us-east-1"
+    assert get_lab("local", name="regions", region="eu-west-1").region == "eu-west-1"
+    assert get_lab("local", name="regions").region == t.REGION  # no lab up: the default
     with pytest.raises(LabError) as exc:
-        get_lab("local", name="regions", region="us-east-1")
-    msg = str(exc.value)
-    assert t.REGION in msg and "'us-east-1'" in msg and "--backend aws" in msg
-    assert get_lab("local", name="regions", region=t.REGION).name == "regions"
+        get_lab("local", name="regions", region="us-east-9")
+    assert "unknown region 'us-east-9'" in str(exc.value)
+    assert "did you mean 'us-east-2'?" in str(exc.value)
+    with pytest.raises(LabError, match="partition 'aws-cn'.*--backend aws"):
+        get_lab("local", name="regions", region="cn-north-1")
+    with pytest.raises(LabError, match="unknown region 'aws-global'"):
+        get_lab("local", name="regions", region="aws-global")  # a pseudo-region
+
+
+def test_a_lab_built_for_another_region_is_not_up_for_this_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lab up in us-east-1 is what `LocalLab()` adopts, but never what a run asked
+    for eu-west-1 gets: for that region it is not up, and says why."""
+    monkeypatch.setenv("PROXYLAB_STATE", str(tmp_path))
+    (tmp_path / "built").mkdir()
+    (tmp_path / "built" / "lab.json").write_text('{"region": "us-east-1", "up_seconds": 1}')
+    assert LocalLab(name="built").region == "us-east-1"
+    other = LocalLab(name="built", region="eu-west-1")
+    assert not other._is_up()
+    assert any("region eu-west-1 (it is built for us-east-1" in m for m in other.missing_parts())
+    assert not any("region" in m for m in LocalLab(name="built").missing_parts())
 
 
 def test_local_refuses_attach() -> None:
@@ -88,25 +109,27 @@ def test_local_refuses_attach() -> None:
         LocalLab(name="noattach").attach()
 
 
-def test_cli_run_with_another_region_on_the_local_lab_is_refused(
+def test_cli_run_with_a_region_the_local_lab_cannot_model_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Refused before any lab starts or any capture is written: the run never
     happens in a region it was not asked for."""
     runs = tmp_path / "runs"
-    argv = ["run", "--region", "us-east-1", "--name", "regioncli", "--runs-dir", str(runs), "-q"]
+    argv = ["run", "--region", "us-gov-west-1", "--name", "regioncli", "--runs-dir", str(runs),
+            "-q"]
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
-    assert "models one region, ap-northeast-1" in err and "--backend aws" in err
+    assert "partition 'aws-us-gov'" in err and "--backend aws" in err
     assert not runs.exists() or not any(runs.iterdir())
 
 
-def test_cli_lab_up_with_another_region_creates_nothing(
+def test_cli_lab_up_with_a_bogus_region_creates_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     lab = LocalLab(name="regionup")
-    assert cli.main(["lab", "up", "--name", "regionup", "--region", "eu-west-1"]) == 1
-    assert "cannot run in 'eu-west-1'" in capsys.readouterr().err
+    assert cli.main(["lab", "up", "--name", "regionup", "--region", "eu-wset-1"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown region 'eu-wset-1'" in err and "did you mean 'eu-west-1'?" in err
     assert not lab.state.exists()
 
 

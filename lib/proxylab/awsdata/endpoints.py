@@ -1,7 +1,9 @@
 """The host a default botocore client for (service, region) talks to, from botocore's
 own endpoint rule sets, remembered in the botocore-data cache (:mod:`.cache`).
 
-Callers: :func:`botocore_default_host`.
+Callers: :func:`botocore_default_host`; :func:`botocore_host` for a client with one
+built-in changed (the lab asks for S3's regional host in us-east-1, where the default
+client talks to the legacy global one).
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ _BUILTIN_DEFAULTS = {
     "AWS::UseDualStack": False,
     "AWS::STS::UseGlobalEndpoint": False,
 }
+# The built-ins :func:`botocore_host` may change, by keyword.
+BUILTIN_NAMES = {
+    "s3_global": "AWS::S3::UseGlobalEndpoint",
+    "fips": "AWS::UseFIPS",
+    "dualstack": "AWS::UseDualStack",
+    "sts_global": "AWS::STS::UseGlobalEndpoint",
+}
 
 
 @functools.lru_cache(maxsize=256)
@@ -31,6 +40,26 @@ def botocore_default_host(service: str, region: str) -> str | None:
     key = f"{service} {region}"
     if key not in cache:
         cache[key] = resolve_default_host(service, region)
+        write_cache(_default_hosts_file(), lambda fh: json.dump(cache, fh))
+    return cache[key]
+
+
+@functools.lru_cache(maxsize=256)
+def botocore_host(service: str, region: str, **builtins: bool) -> str | None:
+    """The host botocore resolves for (service, region) with some of the rule set's
+    built-ins changed, e.g. ``botocore_host("s3", "us-east-1", s3_global=False)`` is
+    what ``AWS_S3_US_EAST_1_REGIONAL_ENDPOINT=regional`` makes boto3 use. Keys are
+    :data:`BUILTIN_NAMES`; cached beside the default hosts."""
+    if not builtins:
+        return botocore_default_host(service, region)
+    unknown = sorted(set(builtins) - set(BUILTIN_NAMES))
+    if unknown:
+        raise ValueError(f"unknown built-in(s) {unknown}: choose from {sorted(BUILTIN_NAMES)}")
+    cache = _default_hosts()
+    key = " ".join([service, region, *(f"{k}={v}" for k, v in sorted(builtins.items()))])
+    if key not in cache:
+        overrides = {BUILTIN_NAMES[k]: v for k, v in builtins.items()}
+        cache[key] = resolve_default_host(service, region, overrides)
         write_cache(_default_hosts_file(), lambda fh: json.dump(cache, fh))
     return cache[key]
 
@@ -51,7 +80,8 @@ def _default_hosts() -> dict[str, str | None]:
     return {}
 
 
-def resolve_default_host(service: str, region: str) -> str | None:
+def resolve_default_host(service: str, region: str,
+                         overrides: dict[str, bool] | None = None) -> str | None:
     """The host a default botocore client for (service, region) talks to.
 
     botocore decides the proxy once per client against this base host, so the
@@ -59,6 +89,7 @@ def resolve_default_host(service: str, region: str) -> str | None:
     Resolved with botocore's own EndpointProvider over the service's endpoint rule
     set (what client creation does, without loading the whole service model);
     endpoint overrides from the environment are deliberately not consulted.
+    ``overrides`` replaces built-in values by their rule-set name.
     """
     names = [n for n, _ in service_index().get(service, [])]
     if not names:
@@ -79,6 +110,8 @@ def resolve_default_host(service: str, region: str) -> str | None:
                 params[pname] = region == "us-east-1"
             elif builtin in _BUILTIN_DEFAULTS:
                 params[pname] = _BUILTIN_DEFAULTS[builtin]
+            if builtin in (overrides or {}):
+                params[pname] = overrides[builtin]
         ep = EndpointProvider(ruleset, partitions).resolve_endpoint(**params)
         from urllib.parse import urlsplit
 

@@ -80,6 +80,11 @@ def _partitions() -> tuple[_Partition, ...]:
                  for name, rx, dns, ds, glob, regions in _tables()["partitions"])
 
 
+def partitions() -> tuple[_Partition, ...]:
+    """Every partition botocore knows (name, region pattern, DNS suffixes, regions)."""
+    return _partitions()
+
+
 def _build_partitions() -> list[tuple]:
     """Partitions from partitions.json (regex, suffixes) joined with endpoints.json
     regions, as plain tuples for the cache."""

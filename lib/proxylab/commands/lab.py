@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         )
         p.add_argument("--name", default=None, help="lab name (default: proxylab)")
         p.add_argument(
-            "--region", default=None, help="AWS region (aws: any; local: only the one it models)"
+            "--region",
+            default=None,
+            help="AWS region (aws: any; local: any commercial region, default ap-northeast-1)",
         )
 
     up = lab_sub.add_parser(

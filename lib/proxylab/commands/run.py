@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="local", choices=available_backends())
     p.add_argument("--name", default=None, metavar="LAB", help="lab name (default: the backend's)")
     p.add_argument(
-        "--region", default=None, help="AWS region (aws: any; local: only the one it models)"
+        "--region",
+        default=None,
+        help="AWS region (aws: any; local: any commercial region, default ap-northeast-1)",
     )
     p.add_argument(
         "--yes", action="store_true", help="create/delete AWS resources without asking (aws)"

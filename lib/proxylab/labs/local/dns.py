@@ -1,6 +1,9 @@
 """The lab's three real DNS servers (dnsmasq), rendered from the endpoint layout.
 
-- ``public``: the internet's view. Answers S3 names (wildcard, so every
+Names come from the lab's region (:class:`~.regions.RegionNames`, botocore's data).
+
+- ``public``: the internet's view. Answers S3 names (regional, us-east-1's default
+  global host and the partition's global one; wildcards, so every
   virtual-hosted bucket resolves), regional API ids, the web site and the vpce
   names; everything else is NXDOMAIN, which is what makes Squid answer 503 for a
   private API id in seed run 3. ``private_api_public_dns="front"`` makes private
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from proxylab.labs.base import EndpointLayout
 from proxylab.labs.local import topology as t
+from proxylab.labs.local.regions import RegionNames
 
 
 @dataclass(frozen=True)
@@ -50,20 +54,20 @@ def _common(resolver: Resolver, log_file: Path) -> list[str]:
     ]
 
 
-def render(resolver: Resolver, layout: EndpointLayout, log_file: Path, web_host: str) -> str:
+def render(resolver: Resolver, layout: EndpointLayout, log_file: Path, web_host: str,
+           names: RegionNames) -> str:
     lines = _common(resolver, log_file)
-    region = t.REGION
     if resolver.name == "public":
+        # address=/host/ also answers every name below it: <bucket>.<s3 host>.
+        lines += [f"address=/{host}/{t.S3_IP}" for host in names.s3_hosts]
         lines += [
-            f"address=/{t.s3_host(region)}/{t.S3_IP}",
-            f"address=/s3.amazonaws.com/{t.S3_IP}",
             f"address=/{web_host}/{t.WEB_IP}",
-            f"host-record={t.api_host(t.REGIONAL_API_ID, region)},{t.APIGW_IP}",
+            f"host-record={names.api_host(t.REGIONAL_API_ID)},{t.APIGW_IP}",
             # Endpoint-specific names are public records pointing at private addresses.
-            f"address=/{t.vpce_api_host(region)}/{t.EXECUTE_API_ENI}",
+            f"address=/{names.vpce_api_host(t.EXECUTE_API_VPCE_ID)}/{t.EXECUTE_API_ENI}",
         ]
         if layout.private_api_public_dns == "front":
-            lines.append(f"host-record={t.api_host(t.PRIVATE_API_ID, region)},{t.APIGW_IP}")
+            lines.append(f"host-record={names.api_host(t.PRIVATE_API_ID)},{t.APIGW_IP}")
         lines.append("local=/#/")  # authoritative for everything else: NXDOMAIN
     else:
         if (
@@ -72,6 +76,6 @@ def render(resolver: Resolver, layout: EndpointLayout, log_file: Path, web_host:
             and layout.execute_api_private_dns
         ):
             # The private hosted zone that "private DNS" adds inside the VPC.
-            lines.append(f"address=/execute-api.{region}.amazonaws.com/{t.EXECUTE_API_ENI}")
+            lines.append(f"address=/{names.execute_api}/{t.EXECUTE_API_ENI}")
         lines.append(f"server={t.PUBLIC_DNS_IP}")
     return "\n".join(lines) + "\n"

@@ -124,7 +124,7 @@ def web_app(web_host: str) -> WSGIApp:
     return app
 
 
-def apigw_app(region: str, apis: dict[str, str]) -> WSGIApp:
+def apigw_app(region: str, apis: dict[str, str], execute_api_host: str) -> WSGIApp:
     """REST APIs by id and endpoint type (``REGIONAL`` / ``PRIVATE``), stage ``dev``,
     resource ``/data``. Who may call what, as on AWS:
 
@@ -133,8 +133,10 @@ def apigw_app(region: str, apis: dict[str, str]) -> WSGIApp:
     - through an interface endpoint with private DNS, public (REGIONAL) APIs are
       refused with 403;
     - an unknown resource or stage is 403 ``Missing Authentication Token``.
+
+    ``execute_api_host`` is the region's ``execute-api.<region>.<suffix>`` (botocore's).
     """
-    suffix = f".execute-api.{region}.amazonaws.com"
+    suffix = f".{execute_api_host}"
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         host = host_of(environ.get("HTTP_HOST") or "") or ""
@@ -201,7 +203,7 @@ def build_app(server: dict[str, Any], spec: dict[str, Any]) -> WSGIApp:
     if service == "web":
         return web_app(spec["web_host"])
     if service == "execute-api":
-        return apigw_app(spec["region"], spec["apis"])
+        return apigw_app(spec["region"], spec["apis"], spec["execute_api_host"])
     if service == "s3":
         return s3_app(spec["bucket"], spec["source_key"], spec["region"])
     raise ValueError(f"unknown service {service!r}")

@@ -16,6 +16,7 @@ from proxylab.labs.base import FunctionCode, Invocation, LabError
 from proxylab.labs.local import netns, node
 from proxylab.labs.local import topology as t
 from proxylab.labs.local.invoker import DEFAULT_CREDENTIALS, InvocationSpec, run_invocation
+from proxylab.labs.local.regions import RegionNames
 from proxylab.vocab import Runtime
 
 if TYPE_CHECKING:
@@ -33,14 +34,14 @@ def function_name(variant: str) -> str:
     return f"proxylab-probe-{variant}"
 
 
-def configuration(variant: str, web_host: str) -> dict[str, str]:
+def configuration(variant: str, web_host: str, names: RegionNames) -> dict[str, str]:
     """The function's own configuration variables (what the seed set on each function)."""
     if variant not in VARIANTS:
         raise LabError(f"unknown function variant {variant!r}: choose one of {', '.join(VARIANTS)}")
     return {
         "BUCKET_NAME": t.BUCKET,
         "SOURCE_KEY": t.SOURCE_KEY,
-        "API_GATEWAY_URL": t.api_url(VARIANTS[variant]),
+        "API_GATEWAY_URL": names.api_url(VARIANTS[variant]),
         "WEB_URL": f"https://{web_host}",
     }
 
@@ -74,12 +75,12 @@ def invoke_in_lab(
     spec = InvocationSpec(
         handler=handler,
         task_root=task_root,
-        env={**configuration(variant, lab.web_host), **env},
+        env={**configuration(variant, lab.web_host, lab.names), **env},
         plumbing_env=lab.plumbing_env(),
         event=event,
         timeout_s=timeout_s,
         function_name=function_name(variant),
-        region=t.REGION,
+        region=lab.region,
         account_id=t.ACCOUNT_ID,
         credentials=dict(DEFAULT_CREDENTIALS),
         **node_fields,

@@ -37,7 +37,7 @@ from proxylab.labs.base import (
     Service,
     state_root,
 )
-from proxylab.labs.local import dns, netns, pki, processes, squid, squid_auth
+from proxylab.labs.local import dns, netns, pki, processes, regions, squid, squid_auth
 from proxylab.labs.local import topology as t
 from proxylab.labs.local.invoker import DEFAULT_CREDENTIALS
 from proxylab.labs.proxy_policy import ProxyPolicy
@@ -77,8 +77,10 @@ class LocalLab:
 
     name        lab name: namespaces ``<lab>-<place>``, state ``$PROXYLAB_STATE/<lab>``
     web_host    the web site's name, WEB_URL's host (default www.google.com)
-    region      the region the lab models; only ``topology.REGION`` for now, any other
-                is refused (never silently ignored)
+    region      the region the lab models: any commercial region in botocore's data
+                (:mod:`.regions`; others are refused, never ignored). Default: the
+                region of the lab that is up, else ``topology.REGION``. A lab up in
+                another region counts as not up for this one: `up` rebuilds it.
     assume_yes  accepted for symmetry with the AWS lab: the local lab creates nothing
                 billable and never asks
     """
@@ -92,13 +94,8 @@ class LocalLab:
         region: str | None = None,
         assume_yes: bool = False,
     ) -> None:
-        if region is not None and region != t.REGION:
-            raise LabError(
-                f"the local lab models one region, {t.REGION} (its DNS names, certificates "
-                f"and endpoints are built for it), so it cannot run in {region!r}: "
-                f"drop --region (or pass --region {t.REGION}), or use the AWS backend "
-                "(--backend aws), which takes any region"
-            )
+        if region is not None:
+            regions.check_region(region)
         if not NAME_RE.match(name):
             raise LabError(
                 f"lab name {name!r}: use 1-12 lowercase letters/digits, starting with a letter"
@@ -111,6 +108,17 @@ class LocalLab:
             r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", self.web_host
         ):
             raise LabError(f"web host {self.web_host!r} is not a DNS name (e.g. www.example.com)")
+        self.region = region or self._built_region() or t.REGION
+
+    def _built_region(self) -> str | None:
+        """The region the saved lab was built for (labs from before regions: the default)."""
+        saved = self._saved()
+        return saved.get("region", t.REGION) if saved else None
+
+    @property
+    def names(self) -> regions.RegionNames:
+        """The region's public names, from botocore's data (cached on disk)."""
+        return regions.names_for(self.region)
 
     # ---------------------------------------------------------------- naming
     def ns(self, place: str) -> str:
@@ -174,6 +182,7 @@ class LocalLab:
             namespaces=self.namespaces,
             endpoints=layout.to_dict(),
             web_host=self.web_host,
+            region=self.region,
             started_at=time.time(),
             pids={},
         )
@@ -181,7 +190,7 @@ class LocalLab:
             say("creating namespaces and links")
             self._wire(layout)
             say("issuing TLS certificates")
-            pki.issue(self.state / "pki", t.tls_names(self.web_host))
+            pki.issue(self.state / "pki", self.names.tls_names(self.web_host))
             say(f"starting dnsmasq, Squid {layout.proxy.squid} and the service fronts")
             self._start_services(layout)
             self._wait_healthy(UP_TIMEOUT_S)
@@ -197,13 +206,18 @@ class LocalLab:
         if not saved:
             return []
         out = [] if "up_seconds" in saved else ["a finished `lab up` (it was interrupted)"]
+        if self._built_region() != self.region:
+            out.append(f"region {self.region} (it is built for {self._built_region()}: "
+                       f"`proxylab lab up --region {self.region}` rebuilds it)")
         out += [f"namespace {n}" for n in self.namespaces if not netns.exists(n)]
         return out
 
     def _is_up(self) -> bool:
         """Built to the end (``up_seconds`` is saved last, so a ``lab up`` killed half
-        way is not "up") and every namespace still there."""
-        return "up_seconds" in self._saved() and all(netns.exists(n) for n in self.namespaces)
+        way is not "up"), for the region asked (a lab in another region would run the
+        scenario in the wrong region) and every namespace still there."""
+        return ("up_seconds" in self._saved() and self._built_region() == self.region
+                and all(netns.exists(n) for n in self.namespaces))
 
     def _wire(self, layout: EndpointLayout) -> None:
         w = t.wiring(layout)
@@ -269,7 +283,8 @@ class LocalLab:
                 "log": str(self.state / "services.log"),
                 "servers": servers,
                 "web_host": self.web_host,
-                "region": t.REGION,
+                "region": self.region,
+                "execute_api_host": self.names.execute_api,
                 "bucket": t.BUCKET,
                 "source_key": t.SOURCE_KEY,
                 "apis": {t.REGIONAL_API_ID: "REGIONAL", t.PRIVATE_API_ID: "PRIVATE"},
@@ -334,7 +349,7 @@ class LocalLab:
     def _start_dns(self, resolver: dns.Resolver, layout: EndpointLayout) -> int:
         conf = self.state / f"dns-{resolver.name}.conf"
         log = self.state / DNS_LOGS[resolver.name]
-        conf.write_text(dns.render(resolver, layout, log, self.web_host))
+        conf.write_text(dns.render(resolver, layout, log, self.web_host, self.names))
         log.touch()
         argv = [
             "dnsmasq",
@@ -434,7 +449,8 @@ class LocalLab:
                 raise LabError(why_not)
         for resolver in dns.RESOLVERS:
             new_conf = dns.render(
-                resolver, endpoints, self.state / DNS_LOGS[resolver.name], self.web_host
+                resolver, endpoints, self.state / DNS_LOGS[resolver.name], self.web_host,
+                self.names,
             )
             conf = self.state / f"dns-{resolver.name}.conf"
             if conf.exists() and conf.read_text() == new_conf:
@@ -489,7 +505,7 @@ class LocalLab:
         return LabDescription(
             backend="local",
             name=self.name,
-            region=t.REGION,
+            region=self.region,
             up=up,
             places=places,
             services=services,
@@ -499,24 +515,25 @@ class LocalLab:
         )
 
     def resources(self) -> dict[str, str]:
+        names = self.names
         return {
-            "region": t.REGION,
+            "region": self.region,
             "account_id": t.ACCOUNT_ID,
             "bucket": t.BUCKET,
             "source_key": t.SOURCE_KEY,
             "regional_api_id": t.REGIONAL_API_ID,
             "private_api_id": t.PRIVATE_API_ID,
-            "regional_api_url": t.api_url(t.REGIONAL_API_ID),
-            "private_api_url": t.api_url(t.PRIVATE_API_ID),
+            "regional_api_url": names.api_url(t.REGIONAL_API_ID),
+            "private_api_url": names.api_url(t.PRIVATE_API_ID),
             "execute_api_vpce_id": t.EXECUTE_API_VPCE_ID,
-            "execute_api_vpce_host": t.vpce_api_host(),
+            "execute_api_vpce_host": names.vpce_api_host(t.EXECUTE_API_VPCE_ID),
             "s3_gateway_vpce_id": t.S3_GATEWAY_VPCE_ID,
             "proxy_url": f"http://{t.SQUID_IP}:{t.SQUID_PORT}",
             "web_url": f"https://{self.web_host}",
             "function_ip": t.FUNCTION_IP,
             "proxy_ip": t.SQUID_IP,
-            "s3_endpoint_url": f"https://{t.s3_host()}",
-            "execute_api_endpoint_url": f"https://execute-api.{t.REGION}.amazonaws.com",
+            "s3_endpoint_url": f"https://{names.s3_regional}",
+            "execute_api_endpoint_url": f"https://{names.execute_api}",
             "squid_version": squid.get(self.layout.proxy.squid).version(),
         }
 
@@ -579,7 +596,7 @@ class LocalLab:
         """The probe deployment's own variables (BUCKET_NAME, API_GATEWAY_URL, ...)."""
         from proxylab.labs.local.function import configuration
 
-        return configuration(variant, self.web_host)
+        return configuration(variant, self.web_host, self.names)
 
     def exec(
         self,
@@ -596,8 +613,8 @@ class LocalLab:
         return processes.clean_env(
             {
                 **self.plumbing_env(),
-                "AWS_REGION": t.REGION,
-                "AWS_DEFAULT_REGION": t.REGION,
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
                 **DEFAULT_CREDENTIALS,
                 **(env or {}),
             }

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 from proxylab.labs.base import EndpointLayout
 
+# The region a lab models unless told otherwise (the seed's); any commercial region can
+# be chosen (`lab up --region`), its names come from :mod:`.regions`.
 REGION = "ap-northeast-1"
 ACCOUNT_ID = "123456789012"
 
@@ -55,36 +57,6 @@ STANDS_FOR = {
     "internet": "the public internet: public DNS and the web site",
     "aws": "AWS: VPC resolver, VPC endpoints, public S3 and API Gateway fronts",
 }
-
-
-def s3_host(region: str = REGION) -> str:
-    return f"s3.{region}.amazonaws.com"
-
-
-def api_host(api_id: str, region: str = REGION) -> str:
-    return f"{api_id}.execute-api.{region}.amazonaws.com"
-
-
-def api_url(api_id: str, region: str = REGION) -> str:
-    return f"https://{api_host(api_id, region)}/dev/data?id=111"
-
-
-def vpce_api_host(region: str = REGION) -> str:
-    """The endpoint-specific name, usable when private DNS is off."""
-    return f"{EXECUTE_API_VPCE_ID}.execute-api.{region}.vpce.amazonaws.com"
-
-
-def tls_names(web_host: str = WEB_HOST, region: str = REGION) -> list[str]:
-    """Every public name a front answers for (one lab certificate covers them)."""
-    return [
-        web_host,
-        s3_host(region),
-        f"*.{s3_host(region)}",
-        "s3.amazonaws.com",
-        "*.s3.amazonaws.com",
-        f"*.execute-api.{region}.amazonaws.com",
-        f"*.execute-api.{region}.vpce.amazonaws.com",
-    ]
 
 
 @dataclass(frozen=True)
