@@ -135,3 +135,19 @@ def test_audit_sql_cli_prints_ddl_and_queries(capsys):
     assert main(["audit", "sql", "--engine", "duckdb", "--location", "s3://b/logs/*.gz"]) == 0
     out = capsys.readouterr().out
     assert "read_csv('s3://b/logs/*.gz'" in out and "-- by_request" in out
+
+
+@pytest.mark.parametrize("engine,dialect", [("athena", "athena"), ("clickhouse", "clickhouse")])
+def test_athena_and_clickhouse_sql_parse_in_their_dialect(engine, dialect):
+    sqlglot = pytest.importorskip("sqlglot", reason="sqlglot is a test dependency")
+    from proxylab.audit.sql import script, sql_pattern, statements
+
+    sql = script(engine, "s3://bucket/squid/*.gz", "s3://bucket/rules/")
+    stmts = statements(sql)
+    assert len(stmts) == 8
+    parsed = [sqlglot.parse_one(s, read=dialect) for s in stmts]
+    assert all(p is not None for p in parsed)
+    # the regex literal arrives as the grammar wrote it, whatever the dialect's escaping
+    literals = {lit.this for p in parsed for lit in p.find_all(sqlglot.exp.Literal)
+                if lit.is_string}
+    assert sql_pattern() in literals

@@ -48,6 +48,7 @@ _PARTITION_SHAPES = ((".s3.{dns}", "bucket"),)
 COLUMNS = ("match", "pattern", "is_aws", "service", "region", "partition", "flavour",
            "fips", "dualstack", "no_proxy", "no_proxy_reason", "endpoint_kind",
            "endpoint_service", "endpoint_url_env", "botocore_version")
+BOOL_COLUMNS = ("is_aws", "fips", "dualstack")
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def rules_frame():
     import polars as pl
 
     schema = {c: pl.String for c in COLUMNS}
-    schema.update(is_aws=pl.Boolean, fips=pl.Boolean, dualstack=pl.Boolean)
+    schema.update(dict.fromkeys(BOOL_COLUMNS, pl.Boolean))
     return pl.DataFrame([r.__dict__ for r in rules()], schema=schema)
 
 
