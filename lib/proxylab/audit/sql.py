@@ -85,7 +85,11 @@ DUCKDB = Dialect(
     double="CAST({x} AS DOUBLE)", bigint="CAST({x} AS BIGINT)",
     find="strpos({s}, {t})", substr_from="substr({s}, {i})",
     before="split_part({s}, {t}, 1)",
+    # DuckDB runs on one machine: parse once into a temporary table, not once per query
+    # through a view.
+    view="CREATE OR REPLACE TEMP TABLE {name} AS\n{body};",
 )
+
 
 def _rules_columns(types: dict[str, str]) -> str:
     from proxylab.audit.rules import BOOL_COLUMNS, COLUMNS
