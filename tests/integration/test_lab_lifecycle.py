@@ -82,10 +82,10 @@ def test_down_after_sigkill_leaves_nothing():
 def test_down_after_an_interrupted_up():
     """`lab up` killed half-way: `down` still finds what it made (lab.json is written
     before anything is created)."""
-    env = {k: v for k, v in os.environ.items() if k != "PROXYLAB_STATE"}
+    # Same state directory (PROXYLAB_STATE) as the `status`/`down` below and get_lab here:
+    # with it stripped, a set PROXYLAB_STATE sent `up` elsewhere and the test failed.
     proc = subprocess.Popen(
         [sys.executable, "-m", "proxylab.cli", "lab", "up", "--name", "halfup"],
-        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
