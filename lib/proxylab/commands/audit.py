@@ -22,7 +22,100 @@ from proxylab.errors import UserError
 PROGRESS_MIN_BYTES = 64 << 20  # show a progress bar from this much input on
 
 
+class _AuditParser(argparse.ArgumentParser):
+    """``proxylab audit PATH...``, and ``proxylab audit rules|sql ...`` beside it.
+
+    The audit's paths are positional, so real sub-parsers would make every path a
+    would-be command; instead the first word picks :data:`_SUBCOMMANDS`' parser
+    (a log file literally named ``rules`` or ``sql`` is still ``./rules``)."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        args = list(sys.argv[1:] if args is None else args)
+        if args and args[0] in _SUBCOMMANDS:
+            return _SUBCOMMANDS[args[0]]().parse_known_args(args[1:], namespace)
+        return super().parse_known_args(args, namespace)
+
+
+def _rules_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="proxylab audit rules",
+        description="Export the host-classification rules derived from botocore's data "
+        "(exact hosts and suffixes -> service, region, partition, flavour, NO_PROXY entry, "
+        "VPC endpoint), for joining in Athena/Spark/ClickHouse/DuckDB. Each row carries the "
+        "botocore version; parquet files also hold it as metadata.")
+    p.add_argument("--format", choices=("parquet", "csv"), default="csv")
+    p.add_argument("--out", metavar="FILE",
+                   help="write here (default: standard output; parquet needs --out)")
+    p.set_defaults(func=run_rules)
+    return p
+
+
+def _sql_parser() -> argparse.ArgumentParser:
+    from proxylab.audit.sql import ENGINES
+
+    p = argparse.ArgumentParser(
+        prog="proxylab audit sql",
+        description="Print the SQL that audits Squid native access logs where they live: "
+        "a table over LOC, the rules table, and the queries giving the same aggregates as "
+        "`proxylab audit --format json` (per host:port/method/status, per time bucket, per "
+        "client, line counts; malformed lines counted) plus a per-host table joined with "
+        "the rules.")
+    p.add_argument("--engine", choices=ENGINES, default="duckdb")
+    p.add_argument("--location", required=True, metavar="LOC",
+                   help="the logs: a path or glob (plain or gzip), an s3:// prefix, ...")
+    p.add_argument("--rules", default="proxylab-rules.parquet", metavar="LOC",
+                   help="where `proxylab audit rules --format parquet` was put")
+    p.add_argument("--bucket", type=int, default=3600, metavar="SECONDS",
+                   help="time-series bucket for the timeline (default 3600)")
+    p.add_argument("--out", metavar="FILE", help="write here (default: standard output)")
+    p.set_defaults(func=run_sql)
+    return p
+
+
+_SUBCOMMANDS = {"rules": _rules_parser, "sql": _sql_parser}
+
+
+def run_rules(args: argparse.Namespace) -> int:
+    from proxylab.audit.rules import write_rules
+
+    if args.out:
+        write_rules(args.out, args.format)
+    elif args.format == "parquet":
+        raise UserError("parquet is binary: pass --out FILE (or use --format csv)")
+    else:
+        import io
+
+        buf = io.StringIO()
+        write_rules(buf, "csv")
+        sys.stdout.write(buf.getvalue())
+    return 0
+
+
+def run_sql(args: argparse.Namespace) -> int:
+    from proxylab.audit.sql import script
+
+    try:
+        text = script(args.engine, args.location, args.rules, max(1, args.bucket))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    parser_class = sub._parser_class
+    sub._parser_class = _AuditParser
+    try:
+        _register(sub)
+    finally:
+        sub._parser_class = parser_class
+
+
+def _register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "audit",
         help="audit Squid access logs: AWS traffic through the proxy, NO_PROXY and endpoints",
@@ -30,6 +123,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Which AWS services still go through the proxy, how much, and which NO_PROXY "
             "value / VPC endpoints would move them off it."
         ),
+        epilog="also: `proxylab audit rules --help` (the classification rules as data) and "
+        "`proxylab audit sql --help` (the same audit as SQL for DuckDB, Athena, ClickHouse, "
+        "Spark)",
     )
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="log file (plain or gzip), directory, glob, or - for stdin")
