@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                     "seed", lab=lab, runs_dir=Path(tmp) / f"cold{i}", progress=False
                 )
                 cold_batches.append(time.perf_counter() - t0)
-                failed += sum(read_capture(p).record["status"] == "failed" for p in paths)
+                failed += sum(read_capture(p).record.status == "failed" for p in paths)
             lab.up()
             # One untimed batch first: the first invocations warm file caches.
             run_catalog("seed", lab=lab, keep_lab=True, runs_dir=Path(tmp) / "w", progress=False)
