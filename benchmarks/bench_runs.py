@@ -63,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
                 warm_batches.append(time.perf_counter() - t0)
                 for p in paths:
                     rec = read_capture(p).record
-                    failed += rec["status"] == "failed"
-                    total = rec["finished_at"] - rec["started_at"]
+                    failed += rec.status == "failed"
+                    total = rec.finished_at - rec.started_at
                     per_run.append(total)
-                    per_scenario[rec["scenario"]["id"]].append(total)
-                    for k, v in rec["timings"].items():
+                    per_scenario[rec.scenario.id].append(total)
+                    for k, v in rec.timings.items():
                         stages[k].append(v)
         finally:
             left = lab.down()
