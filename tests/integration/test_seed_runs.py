@@ -132,6 +132,7 @@ def test_every_seed_run_completed_with_its_evidence(seed):
         assert any(line.startswith("END RequestId: ") for line in log)
         assert any(line.startswith("REPORT RequestId: ") for line in log)
         assert c.record.lab.name == LAB
+        assert float(c.record.resources["lab_generation"]) > 0
         for name in ("proxy_access.log", "dns.log", "services.log"):
             assert (c.path / name).exists(), (sid, name)
 

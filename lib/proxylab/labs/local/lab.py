@@ -535,6 +535,9 @@ class LocalLab:
             "s3_endpoint_url": f"https://{names.s3_regional}",
             "execute_api_endpoint_url": f"https://{names.execute_api}",
             "squid_version": squid.get(self.layout.proxy.squid).version(),
+            # Which build of this lab a run used (its `up` time): two captures with
+            # different generations ran on different labs, whatever their name.
+            "lab_generation": f"{self._saved().get('started_at', 0):.3f}",
         }
 
     # ---------------------------------------------------------------- runs
