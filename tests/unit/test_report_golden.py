@@ -1,0 +1,101 @@
+"""The seed report's derived tables and facts, pinned: whatever makes the report
+faster (a tables cache, one parse for both notebooks, vectorised classification, a
+summary view for large sets) must leave every table, every fact and every stated
+sentence's facts exactly as they were.
+
+The golden file was written by the report pipeline as it stood before issue 16
+(``PROXYLAB_REGOLD=1 pytest tests/unit/test_report_golden.py`` rewrites it; do that
+only for a change that is meant to alter what the report says, and say so).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "tests" / "fixtures" / "captures"
+GOLDEN = ROOT / "tests" / "fixtures" / "golden" / "seed_report.json"
+TABLES = ("runs", "proxy_requests", "function_events", "invocations", "dns_queries",
+          "service_hits", "malformed")
+
+
+def frame_digest(df: pd.DataFrame) -> dict[str, Any]:
+    """A frame as plain JSON: columns, dtypes, category lists in order, every value."""
+    df = df.copy()
+    if "path" in df.columns:  # where the checkout is, not what the capture says
+        df["path"] = [Path(str(p)).name for p in df["path"]]
+    cats = {c: [str(x) for x in df[c].cat.categories] for c in df.columns
+            if isinstance(df[c].dtype, pd.CategoricalDtype)}
+    return {"columns": list(df.columns), "dtypes": [str(t) for t in df.dtypes],
+            "index": [str(i) for i in df.index], "categories": cats,
+            "rows": [[None if pd.isna(v) else str(v) for v in row]
+                     for row in df.itertuples(index=False)]}
+
+
+def _plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple, frozenset, set)):
+        items = [_plain(x) for x in obj]
+        return sorted(items, key=repr) if isinstance(obj, (set, frozenset)) else items
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if obj is None or isinstance(obj, (bool, int, float)):
+        return obj
+    return str(obj)
+
+
+def digest(paths: list[Path]) -> dict[str, Any]:
+    """Everything the report derives from ``paths``: the tables, the analysis (frames
+    and typed facts), and the facts behind every sentence of every section."""
+    from proxylab.report.document import Report
+
+    doc = Report.load(paths, lang="en")
+    a = doc.analysis
+    sections = ["title", "question", "answer", "setup", "matrix", "checks", "quality", "method"]
+    for name in sections:
+        getattr(doc, f"{name}_md")()
+    for rid in doc.runs["run_id"].astype(str):
+        if (a.routes["run_id"] == rid).any():
+            doc.run_md(rid)
+        else:
+            doc.no_steps_md(rid)
+    return {
+        "tables": {n: frame_digest(getattr(a.tables, n)) for n in TABLES},
+        "skipped": [Path(m.split(":")[0]).name for m in a.tables.skipped],
+        "routes": frame_digest(a.routes),
+        "evidence": frame_digest(a.evidence),
+        "expectations": frame_digest(a.expectations),
+        "facts": _plain(a.facts),
+        "conclusion": _plain(a.conclusion),
+        "checks": _plain(a.checks),
+        "said": sorted(_plain(s.facts) for s in doc.said),
+    }
+
+
+def _captures() -> list[Path]:
+    return sorted(p for p in FIX.iterdir() if (p / "run.json").exists())
+
+
+def test_seed_report_derives_what_it_always_did():
+    got = json.loads(json.dumps(digest(_captures())))
+    if os.environ.get("PROXYLAB_REGOLD"):
+        GOLDEN.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    want = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    for key in want:
+        assert got[key] == want[key], f"{key} differs from the golden report"
+    assert set(got) == set(want)
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_golden_tables_are_not_empty_where_the_seed_has_rows(name):
+    """The oracle has teeth: the fixture's tables hold rows (malformed may be empty)."""
+    want = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert name == "malformed" or want["tables"][name]["rows"]
