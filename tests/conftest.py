@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Reports rendered by tests keep their derived tables in a directory of the run's
+# own, not in the checkout's data/tables/ (subprocesses inherit it).
+os.environ.setdefault("PROXYLAB_TABLES", tempfile.mkdtemp(prefix="proxylab-tables-"))
 
 
 def lab_unavailable_reason() -> str | None:

@@ -1,19 +1,25 @@
 """From tables to answers: route per step, predictions, conclusion, expectations.
 
-``analyse(load_tables(paths))`` is the whole pipeline the notebooks and the
-report use; each part is its own module so tests can pin each rule down.
+``analyse(load_tables(paths))`` is the whole pipeline; the notebooks and the
+report call :func:`derive`, which does it once per capture set and process. Each part
+is its own module so tests can pin each rule down.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from proxylab.analysis.conclude import Conclusion, conclude
 from proxylab.analysis.expectations import CheckedItem, check, evaluate, frame
 from proxylab.analysis.routes import ROUTES, RouteFact, RouteResult, classify
-from proxylab.logs.tables import Tables, load_tables
+from proxylab.capture import Capture
+from proxylab.logs import cache
+from proxylab.logs.tables import Tables, find_unique, load_tables, tables_of
 
 
 @dataclass
@@ -49,5 +55,30 @@ def analyse(tables: Tables) -> Analysis:
     )
 
 
+# The analyses this process derived last, by capture-set key: notebooks 03 and 04 run
+# in one kernel (report/render.py), so 04 reads what 03 derived. One entry: a second
+# set replaces the first, so memory stays that of one set.
+_DERIVED: OrderedDict[str, Analysis] = OrderedDict()
+_DERIVED_MAX = 1
+
+
+def derive(sources: Iterable[Capture | Path | str], cache_dir: Path | None = None) -> Analysis:
+    """``analyse(load_tables(sources))``, done once per capture set: the same captures
+    with the same content (:func:`proxylab.logs.cache.key`) give the same
+    :class:`Analysis` object again, so callers must not change it. ``cache_dir``
+    keeps the parsed tables on disk too (:mod:`proxylab.logs.cache`)."""
+    captures, skipped = find_unique(sources)
+    entry = cache.key(captures)
+    memo = f"{entry}\0" + "\0".join(skipped)
+    if memo in _DERIVED:
+        _DERIVED.move_to_end(memo)
+        return _DERIVED[memo]
+    result = analyse(tables_of(captures, skipped, cache_dir=cache_dir, entry=entry))
+    _DERIVED[memo] = result
+    while len(_DERIVED) > _DERIVED_MAX:
+        _DERIVED.popitem(last=False)
+    return result
+
+
 __all__ = ["ROUTES", "Analysis", "CheckedItem", "Conclusion", "RouteFact", "RouteResult",
-           "analyse", "check", "classify", "conclude", "evaluate", "load_tables"]
+           "analyse", "derive", "check", "classify", "conclude", "evaluate", "load_tables"]

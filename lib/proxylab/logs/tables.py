@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from proxylab.capture import Capture, RunRecord, find_captures
-from proxylab.logs import dns, lambda_log, services, squid
+from proxylab.logs import cache, dns, lambda_log, services, squid
 from proxylab.logs.base import concat, malformed_frame, to_utc, typed
 
 RUN_DTYPES: dict[str, str] = {
@@ -102,8 +102,10 @@ def run_row(capture: Capture) -> dict[str, Any]:
     }
 
 
-def load_tables(sources: Iterable[Capture | Path | str] | None = None) -> Tables:
-    """Parse captures (Capture objects, run dirs, or dirs of runs) into :class:`Tables`."""
+def find_unique(sources: Iterable[Capture | Path | str] | None = None,
+                ) -> tuple[list[Capture], list[str]]:
+    """The captures ``sources`` name (Capture objects, run dirs, or dirs of runs), each
+    run once, and the reasons of those that could not be read."""
     captures: list[Capture] = []
     paths: list[Path] = []
     for s in sources if sources is not None else []:
@@ -120,8 +122,37 @@ def load_tables(sources: Iterable[Capture | Path | str] | None = None) -> Tables
         if c.run_id not in seen:
             seen.add(c.run_id)
             unique.append(c)
+    return unique, skipped
+
+
+def load_tables(sources: Iterable[Capture | Path | str] | None = None,
+                cache_dir: Path | None = None) -> Tables:
+    """Parse captures (Capture objects, run dirs, or dirs of runs) into :class:`Tables`.
+
+    ``cache_dir``: keep (and reuse) the parsed frames there (:mod:`proxylab.logs.cache`)."""
+    return tables_of(*find_unique(sources), cache_dir=cache_dir)
+
+
+def tables_of(captures: list[Capture], skipped: list[str],
+              cache_dir: Path | None = None, entry: str | None = None) -> Tables:
+    """:class:`Tables` of exactly ``captures``; ``entry`` is their cache key when the
+    caller has it already (:func:`proxylab.logs.cache.key`)."""
+    frames = None
+    if cache_dir is not None:
+        entry = entry or cache.key(captures)
+        frames = cache.read(cache_dir, entry)
+    if frames is None:
+        frames = parse(captures)
+        if cache_dir is not None and entry is not None:
+            cache.write(cache_dir, entry, frames)
+    return Tables(**frames, records={c.run_id: c.record for c in captures},
+                  skipped=list(skipped))
+
+
+def parse(captures: list[Capture]) -> dict[str, pd.DataFrame]:
+    """Every capture's files through their parsers: the frames of :class:`Tables`."""
     runs, proxy, events, invs, dnsq, hits, bad = [], [], [], [], [], [], []
-    for cap in unique:
+    for cap in captures:
         rid = cap.run_id
         runs.append(run_row(cap))
         results = {
@@ -141,17 +172,15 @@ def load_tables(sources: Iterable[Capture | Path | str] | None = None) -> Tables
     runs_df = pd.DataFrame(runs, columns=list(RUN_DTYPES))
     runs_df["started_at"] = to_utc(pd.Series(runs_df["started_at"], dtype="float64"))
     runs_df["finished_at"] = to_utc(pd.Series(runs_df["finished_at"], dtype="float64"))
-    return Tables(
-        runs=typed(runs_df, RUN_DTYPES),
-        proxy_requests=concat(proxy, squid.DTYPES),
-        function_events=_with_kinds(concat(events, lambda_log.DTYPES)),
-        invocations=concat(invs, lambda_log.INVOCATION_DTYPES),
-        dns_queries=concat(dnsq, dns.DTYPES),
-        service_hits=concat(hits, services.DTYPES),
-        malformed=concat(bad, MALFORMED_DTYPES),
-        records={c.run_id: c.record for c in unique},
-        skipped=skipped,
-    )
+    return {
+        "runs": typed(runs_df, RUN_DTYPES),
+        "proxy_requests": concat(proxy, squid.DTYPES),
+        "function_events": _with_kinds(concat(events, lambda_log.DTYPES)),
+        "invocations": concat(invs, lambda_log.INVOCATION_DTYPES),
+        "dns_queries": concat(dnsq, dns.DTYPES),
+        "service_hits": concat(hits, services.DTYPES),
+        "malformed": concat(bad, MALFORMED_DTYPES),
+    }
 
 
 def _with_kinds(df: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,7 @@ through the same :class:`~proxylab.report.redact.Redactor`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,11 +17,12 @@ from typing import Any
 
 import pandas as pd
 
-from proxylab.analysis import Analysis, analyse
+from proxylab.analysis import Analysis, derive
 from proxylab.capture import Capture, RunRecord
-from proxylab.logs.tables import load_tables
+from proxylab.logs import cache
 from proxylab.report import charts, i18n, words
 from proxylab.report.redact import Redactor, build
+from proxylab.report.render import resolve
 from proxylab.vocab import Verdict
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
@@ -30,6 +32,12 @@ PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
 VERSIONS = (("prov_proxylab", "proxylab_version"), ("prov_python", "python_version"),
             ("prov_botocore", "botocore_version"), ("prov_squid", "squid_version"),
             ("prov_runtime", "awslambdaric_version"))
+
+
+def tables_dir() -> Path:
+    """Where the report keeps derived tables: ``PROXYLAB_TABLES`` or ``data/tables``,
+    a relative one from the project root (as the notebooks' capture paths are)."""
+    return resolve(cache.default_dir())
 
 
 def md_escape(value: Any) -> str:
@@ -79,9 +87,12 @@ class Report:
         already set aside, reported beside those the loader itself skips."""
         if lang not in words.LANGS:
             raise ValueError(f"lang must be one of {', '.join(words.LANGS)}, not {lang!r}")
-        tables = load_tables([Path(c) for c in captures])
-        tables.skipped[:0] = [m for m in skipped if m not in tables.skipped]
-        return cls(analyse(tables), lang, build(tables, enabled=redact, key=key))
+        a = derive([Path(c) for c in captures], cache_dir=tables_dir())
+        extra = [m for m in skipped if m not in a.tables.skipped]
+        if extra:  # the derived analysis is shared (analysis.derive): copy, never change
+            a = dataclasses.replace(a, tables=dataclasses.replace(
+                a.tables, skipped=[*extra, *a.tables.skipped]))
+        return cls(a, lang, build(a.tables, enabled=redact, key=key))
 
     # ---------------------------------------------------------------- helpers
     def r(self, text: Any) -> Any:

@@ -112,29 +112,34 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
     nb_out.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(16) if redact else ""
     done = Rendered(out_dir, out_dir / "index.html", out_dir / "report.md")
-    for i, name in enumerate(NOTEBOOKS, 1):
-        say(f"[{i}/{len(NOTEBOOKS)}] executing {name}")
-        t0 = time.monotonic()
-        target = nb_out / name
-        try:
-            with _child_stderr_to(nb_out / "kernel.log"):
+    # The kernel inherits file descriptor 2 when it starts: started inside the redirect,
+    # its chatter goes to kernel.log for all four notebooks.
+    with _child_stderr_to(nb_out / "kernel.log"), \
+            _shared_kernel(kernel_name or _kernel(), cwd=Path.cwd()) as kernel:
+        for i, name in enumerate(NOTEBOOKS, 1):
+            say(f"[{i}/{len(NOTEBOOKS)}] executing {name}")
+            t0 = time.monotonic()
+            target = nb_out / name
+            kernel.reset()
+            try:
                 pm.execute_notebook(
                     str(src / name), str(target),
                     parameters=parameters_for(name, captures, lang, redact, key, title),
-                    kernel_name=kernel_name or _kernel(),
+                    kernel_name=kernel.name, km=kernel.km,
                     # tqdm's bar redraws with carriage returns: garbage in a log file or
                     # CI output, where our own "[i/4]" lines already say what runs.
                     progress_bar=progress is not None and _is_tty(sys.stderr),
                     cwd=str(Path.cwd()), log_output=False,
                 )
-        except pm.PapermillExecutionError as exc:
-            raise UserError(f"notebook {name} failed in cell {exc.exec_count}: {exc.ename}: "
-                            f"{exc.evalue} (executed copy with the traceback: {target}; "
-                            f"the kernel's own log: {nb_out / 'kernel.log'})") from None
-        if key:
-            _forget_key(target, key)
-        done.executed.append(target)
-        done.seconds[name] = round(time.monotonic() - t0, 2)
+            except pm.PapermillExecutionError as exc:
+                raise UserError(f"notebook {name} failed in cell {exc.exec_count}: "
+                                f"{exc.ename}: {exc.evalue} (executed copy with the "
+                                f"traceback: {target}; the kernel's own log: "
+                                f"{nb_out / 'kernel.log'})") from None
+            if key:
+                _forget_key(target, key)
+            done.executed.append(target)
+            done.seconds[name] = round(time.monotonic() - t0, 2)
     say("rendering index.html and report.md")
     t0 = time.monotonic()
     report_nb = nb_out / NOTEBOOKS[-1]
@@ -176,6 +181,65 @@ def _child_stderr_to(log: Path) -> Iterator[None]:
             sys.stderr = original
             os.dup2(saved, 2)
             os.close(saved)
+
+
+class _Kernel:
+    """One kernel for all four notebooks. Starting a kernel and importing pandas and
+    matplotlib into it cost more than 03 and 04 spend on a seed-sized capture set, and
+    a kernel kept between notebooks also keeps what :mod:`proxylab.derived` already
+    derived, so 04 does not parse and analyse again what 03 did. Each notebook still
+    starts from an empty namespace (:meth:`reset`), as it would in a kernel of its own."""
+
+    def __init__(self, name: str, km: Any):
+        self.name, self.km = name, km
+        self._used = False
+
+    def reset(self) -> None:
+        """Forget the previous notebook's variables (modules stay imported)."""
+        if not self._used:
+            self._used = True
+            return
+        from jupyter_core.utils import run_sync
+
+        content = run_sync(self._reset)()
+        if content.get("status") != "ok":
+            raise UserError("the report kernel could not be reset between notebooks: "
+                            f"{content.get('evalue', content)}")
+
+    async def _reset(self) -> dict[str, Any]:
+        # A client of its own, made inside the loop that awaits it (zmq's asyncio
+        # sockets belong to the loop they were made in).
+        kc = self.km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            reply = await kc.execute_interactive(
+                "get_ipython().reset(new_session=True)", silent=True, store_history=False,
+                timeout=60, output_hook=lambda msg: None)
+            return dict(reply["content"])
+        finally:
+            kc.stop_channels()
+
+    def close(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        if run_sync(self.km.is_alive)():
+            run_sync(self.km.shutdown_kernel)(now=False)
+
+
+@contextlib.contextmanager
+def _shared_kernel(name: str, cwd: Path) -> Iterator[_Kernel]:
+    """Start the kernel the notebooks share; always shut it down (even on an error)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    km = AsyncKernelManager(kernel_name=name)
+    run_sync(km.start_kernel)(cwd=str(cwd))
+    kernel = _Kernel(name, km)
+    try:
+        yield kernel
+    finally:
+        kernel.close()
 
 
 def _kernel() -> str:

@@ -1,0 +1,42 @@
+"""The report's four notebooks share one kernel (report/render.py), and each still
+starts from an empty namespace: a notebook that used a name another one left behind
+would work in the report and fail when opened alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+
+from proxylab.report import render
+
+
+def _nb(path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _text(nb_path: Path) -> str:
+    nb = nbformat.read(str(nb_path), as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells for o in c.outputs)
+
+
+def test_one_kernel_each_notebook_from_an_empty_namespace(tmp_path):
+    first = _nb(tmp_path / "a.ipynb", "import os\nleftover = 1\nprint('pid', os.getpid())")
+    second = _nb(tmp_path / "b.ipynb",
+                 "import os\nprint('pid', os.getpid())\nprint('leftover' in dir())")
+    with render._shared_kernel(render.kernel_name(), cwd=tmp_path) as kernel:
+        for src in (first, second):
+            kernel.reset()
+            pm.execute_notebook(str(src), str(src.with_suffix(".out.ipynb")),
+                                kernel_name=kernel.name, km=kernel.km, progress_bar=False)
+        km = kernel.km
+    a, b = _text(first.with_suffix(".out.ipynb")), _text(second.with_suffix(".out.ipynb"))
+    assert a.split()[1] == b.split()[1]  # the same kernel process
+    assert b.split()[2] == "False"  # the first notebook's variable is gone
+    from jupyter_core.utils import run_sync
+
+    assert not run_sync(km.is_alive)()  # shut down on leaving
