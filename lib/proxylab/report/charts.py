@@ -20,6 +20,7 @@ import logging
 import re
 import textwrap
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -354,6 +355,29 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None,
     fig.legend(handles=legend, loc="lower center", ncol=3, frameon=False, fontsize=8,
                handlelength=1.2, columnspacing=1.0)
     return fig
+
+
+# Timelines drawn in this process, by (tables, run, language, redaction): notebooks 03
+# and 04 show the same runs' timelines in one kernel (report/render.py), and drawing
+# is most of what a run's section costs. The tables are held weakly, so a new
+# capture set never finds an old set's picture.
+_DRAWN: dict[tuple[int, str, str, bool, bytes], tuple[weakref.ref, bytes]] = {}
+
+
+def timeline_png(tables: Any, run_id: str, redact: Any = None, lang: str = "en") -> bytes:
+    """:func:`timeline` as PNG bytes, drawn once per tables, run, language and redaction
+    (a :class:`~proxylab.report.redact.Redactor` is keyed by its key: its placeholders
+    are a function of the key and the tables)."""
+    key = (id(tables), run_id, lang, bool(getattr(redact, "enabled", redact is not None)),
+           getattr(redact, "key", b"") if redact is not None else b"")
+    hit = _DRAWN.get(key)
+    if hit is not None and hit[0]() is tables:
+        return hit[1]
+    data = png(timeline(tables, run_id, redact=redact, lang=lang))
+    for k in [k for k, (ref, _) in _DRAWN.items() if ref() is None]:
+        del _DRAWN[k]
+    _DRAWN[key] = (weakref.ref(tables), data)
+    return data
 
 
 @_quiet

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from proxylab.analysis import Analysis, derive
+from proxylab.analysis import Analysis, alike, derive
 from proxylab.capture import Capture, RunRecord
 from proxylab.logs import cache
 from proxylab.report import charts, i18n, words
@@ -32,6 +32,21 @@ PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
 VERSIONS = (("prov_proxylab", "proxylab_version"), ("prov_python", "python_version"),
             ("prov_botocore", "botocore_version"), ("prov_squid", "squid_version"),
             ("prov_runtime", "awslambdaric_version"))
+
+
+# Above this many runs the runs section is the summary view: the distribution over
+# all runs, then one detailed run per group of alike runs (analysis/alike.py) with the
+# others named; a seed-sized set is shown run by run.
+SUMMARY_ABOVE = 12
+
+
+def shown_runs(a: Analysis) -> list[str]:
+    """The runs whose detail (table, reasons, timeline) a report shows: all of a small
+    set, the first of each group of alike runs of a large one."""
+    ids = [str(r) for r in a.tables.runs["run_id"]]
+    if len(ids) <= SUMMARY_ABOVE:
+        return ids
+    return [g.shown for g in alike.groups(a.routes, a.tables.runs)]
 
 
 def tables_dir() -> Path:
@@ -220,8 +235,33 @@ class Report:
         return "\n".join(parts)
 
     def timeline_png(self, run_id: str) -> bytes:
-        return charts.png(charts.timeline(self.analysis.tables, run_id, redact=self.r,
-                                         lang=self.lang))
+        return charts.timeline_png(self.analysis.tables, run_id, redact=self.redactor,
+                                   lang=self.lang)
+
+    def summary_md(self) -> str:
+        """A large set at a glance: every run counted, per scenario and step."""
+        groups = alike.groups(self.analysis.routes, self.runs)
+        dist = alike.distribution(self.analysis.routes)
+
+        def counts(c: dict[str, int]) -> str:
+            return ", ".join(f"{k} ×{v}" for k, v in c.items())
+
+        rows = [[d.scenario, d.step, d.runs, "<br>".join(d.hosts), counts(d.routes),
+                 counts(d.outcomes)] for d in dist.itertuples(index=False)]
+        return "\n".join([
+            self.t("runs_summary", n=len(self.runs),
+                   s=self.runs["scenario"].astype(str).nunique(), g=len(groups)), "",
+            self.r(md_table(self.t("dist_cols").split("|"), rows))])
+
+    def alike_md(self, group: alike.RunGroup) -> str:
+        ids = ", ".join(f"`{self.r(rid)}`" for rid in group.others)
+        return self.t("alike", k=len(group.others), run=f"`{self.r(group.shown)}`", ids=ids)
+
+    def _show_run(self, rid: str) -> None:
+        if (self.analysis.routes["run_id"] == rid).any():
+            _display(self.run_md(rid), self.timeline_png(rid))
+        else:
+            _display(self.no_steps_md(rid))
 
     def checks_md(self) -> str:
         a = self.analysis
@@ -355,12 +395,15 @@ class Report:
             _display(self.matrix_md(), self.matrix_png())
         elif section == "runs":
             _display(f"## {self.t('runs_h')}")
-            for rid in self.runs["run_id"].astype(str):
-                has_steps = (self.analysis.routes["run_id"] == rid).any()
-                if has_steps:
-                    _display(self.run_md(rid), self.timeline_png(rid))
-                else:
-                    _display(self.no_steps_md(rid))
+            if len(self.runs) <= SUMMARY_ABOVE:
+                for rid in self.runs["run_id"].astype(str):
+                    self._show_run(rid)
+                return
+            _display(self.summary_md())
+            for group in alike.groups(self.analysis.routes, self.runs):
+                self._show_run(group.shown)
+                if group.others:
+                    _display(self.alike_md(group))
         else:
             _display(getattr(self, f"{section}_md")(*args))
 

@@ -73,6 +73,11 @@ TEXT: dict[str, dict[str, str]] = {
         "redacted": ("Identifiers (account, bucket, API ids, VPC endpoint ids, request ids, "
                      "addresses) are replaced by stable placeholders."),
         "cols": "step|host|route|outcome|predicted|match",
+        "runs_summary": ("{n} runs of {s} scenarios. The table counts every run; below it, "
+                         "runs with the same routes and outcomes for every step ({g} groups) "
+                         "are shown once, by their first run, and the others are named."),
+        "dist_cols": "scenario|step|runs|host|routes|outcomes",
+        "alike": "{k} more runs showed exactly what {run} shows: {ids}",
         "scen_cols": "scenario|title|function|endpoints|variables",
         "exp_cols": "scenario|check|expected|observed",
         "yes": "yes", "no": "no",
@@ -155,6 +160,12 @@ TEXT: dict[str, dict[str, str]] = {
         "redacted": ("識別子 (アカウント、バケット、API ID、VPC エンドポイント ID、リクエスト ID、"
                      "アドレス) は一貫したプレースホルダーに置き換えています。"),
         "cols": "ステップ|ホスト|経路|結果|予測|一致",
+        "runs_summary": ("{s} シナリオの {n} 回の実行です。表はすべての実行を数えています。"
+                         "その下では、"
+                         "すべてのステップで経路と結果が同じ実行 ({g} グループ) を最初の 1 回で"
+                         "代表して示し、残りは名前だけ挙げます。"),
+        "dist_cols": "シナリオ|ステップ|実行数|ホスト|経路|結果",
+        "alike": "ほかに {k} 回の実行が {run} とまったく同じ結果でした: {ids}",
         "scen_cols": "シナリオ|タイトル|関数|エンドポイント|環境変数",
         "exp_cols": "シナリオ|検査|期待|観測",
         "yes": "はい", "no": "いいえ",

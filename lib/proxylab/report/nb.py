@@ -11,7 +11,7 @@ import pandas as pd
 
 from proxylab.capture import find_captures
 from proxylab.report import charts
-from proxylab.report.document import _display, md_table, tables_dir  # noqa: F401
+from proxylab.report.document import _display, md_table, shown_runs, tables_dir  # noqa: F401
 from proxylab.report.redact import Redactor
 from proxylab.report.render import project_root, resolve  # noqa: F401 - for the notebooks
 
