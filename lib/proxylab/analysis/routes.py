@@ -60,6 +60,7 @@ ROUTE_COLUMNS = {
     "squid_line_no": "Int64", "service_line_no": "Int64", "dns_line_no": "Int64",
     "evidence": "string",
 }
+Row = dict[str, Any]  # one table row (``DataFrame.to_dict("records")``)
 EVIDENCE_COLUMNS = {"run_id": "category", "step": "category", "source": "category",
                     "file": "category", "line_no": "Int64", "text": "string"}
 
@@ -182,12 +183,12 @@ def _str(v: Any) -> str | None:
     return None if v is None or pd.isna(v) else str(v)
 
 
-def _ok_tunnel(row: pd.Series) -> bool:
+def _ok_tunnel(row: Row) -> bool:
     status = row["http_status"]
     return (not pd.isna(status) and 200 <= int(status) < 400 and row["hierarchy"] != "HIER_NONE")
 
 
-def _squid_ref(r: pd.Series, allowlist: bool = False) -> SquidRef:
+def _squid_ref(r: Row, allowlist: bool = False) -> SquidRef:
     code, status = str(r["squid_code"]), _int(r["http_status"])
     return SquidRef(_int(r["raw_line_no"]), str(r["method"]), str(r["url"]), code, status,
                     str(r["hierarchy"]), _str(r["peer"]), _ok_tunnel(r),
@@ -205,13 +206,13 @@ def denial_of(code: str, status: int | None, allowlist: bool) -> Denial | None:
     return Denial.NOT_ALLOWED if allowlist else Denial.REFUSED
 
 
-def _service_ref(h: pd.Series) -> ServiceRef:
+def _service_ref(h: Row) -> ServiceRef:
     return ServiceRef(_int(h["raw_line_no"]), str(h["service"]), str(h["method"]), str(h["host"]),
                       str(h["path"]), str(h["source_ip"]), parse_enum(Via, h["via"]),
                       _str(h["vpce_id"]), _int(h["status"]))
 
 
-def _dns_ref(q: pd.Series) -> DnsRef:
+def _dns_ref(q: Row) -> DnsRef:
     line = q["answer_line_no"] if not pd.isna(q["answer_line_no"]) else q["raw_line_no"]
     return DnsRef(_int(line), str(q["resolver"]), str(q["name"]), str(q["qtype"]),
                   str(q["answer"]))
@@ -232,6 +233,28 @@ def _dns_text(d: DnsRef) -> str:
     return f"{d.resolver} resolver: {d.name} {d.qtype} is {d.answer}"
 
 
+def _by_run(df: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """A table's rows per run, as dicts in table order: one pass over the table
+    instead of a whole-table filter per run (what made hundreds of runs quadratic)."""
+    if df.empty:
+        return {}
+    rows = df.to_dict("records")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for rid, row in zip(df["run_id"].astype(str), rows, strict=True):
+        out.setdefault(rid, []).append(row)
+    return out
+
+
+def _index(rows: list[dict[str, Any]], column: str, make: Any) -> dict[str, list[Any]]:
+    """``make(row)`` per row, by the row's ``column`` value (rows without one left out)."""
+    out: dict[str, list[Any]] = {}
+    for row in rows:
+        v = row[column]
+        if v is not None and not pd.isna(v):
+            out.setdefault(v, []).append(make(row))
+    return out
+
+
 def classify(tables: Tables) -> RouteResult:
     """Classify every step of every run in ``tables``."""
     lines = _Lines(tables)
@@ -239,35 +262,41 @@ def classify(tables: Tables) -> RouteResult:
     rows: list[dict[str, Any]] = []
     facts: list[RouteFact] = []
     ev: list[dict[str, Any]] = []
-    for run_id, run_steps in steps.groupby(steps["run_id"].astype(str), observed=True, sort=False):
+    squid_by_run = _by_run(tables.proxy_requests)
+    hits_by_run = _by_run(tables.service_hits.sort_values("ts"))
+    dns_by_run = _by_run(tables.dns_queries)
+    for run_id, run_steps in _by_run(steps).items():
         record = tables.records[run_id]
         layout = record.layout.to_dict()
         resources = dict(record.resources)
         env = dict(record.env)
-        squid = tables.proxy_requests[tables.proxy_requests["run_id"] == run_id]
-        hits = tables.service_hits[tables.service_hits["run_id"] == run_id].sort_values("ts")
-        dnsq = tables.dns_queries[tables.dns_queries["run_id"] == run_id]
+        allowlist = record.lab.endpoints.proxy.allowlist
+        squid = _index(squid_by_run.get(run_id, []), "host",
+                       lambda r, allowlist=allowlist: _squid_ref(r, allowlist))
+        dnsq = _index(dns_by_run.get(run_id, []), "name", _dns_ref)
+        hits = hits_by_run.get(run_id, [])
+        internet_hosts = {h["host"] for h in hits if h["via"] == "internet"}
         used: set[int] = set()
-        for _, st in run_steps.iterrows():
+        for st in run_steps:
             step = str(st["step"])
             host = st["host"] if not pd.isna(st["host"]) else _host_of(st["target_url"])
             host = (host or "").lower()
             method = STEP_METHOD.get(step, "GET")
             hit = None
-            for idx, h in hits.iterrows():
-                if idx not in used and h["host"] == host and h["method"] == method:
+            for i, h in enumerate(hits):
+                if i not in used and h["host"] == host and h["method"] == method:
                     hit = _service_ref(h)
-                    used.add(idx)
+                    used.add(i)
                     break
-            allowlist = record.lab.endpoints.proxy.allowlist
-            sq = [_squid_ref(r, allowlist) for _, r in squid[squid["host"] == host].iterrows()]
-            dq = [_dns_ref(q) for _, q in dnsq[dnsq["name"] == host].iterrows()]
+            sq = squid.get(host, [])
+            dq = dnsq.get(host, [])
             url = None if pd.isna(st["target_url"]) else st["target_url"]
             decision = predict.decide(step, env, resources, url=url)
             p_route, p_kind, p_reason = predict.predicted_route(decision, layout, resources)
             logged = record.logs_front(STEP_SERVICE.get(step, ""))
-            fact = _classify_step(run_id, record.scenario.id, step, host, st, hit, sq, dq, hits,
-                                  logged, decision, (Route(p_route), p_kind, p_reason))
+            fact = _classify_step(run_id, record.scenario.id, step, host, st, hit, sq, dq,
+                                  host in internet_hosts, logged, decision,
+                                  (Route(p_route), p_kind, p_reason))
             evid = _evidence(st, fact)
             for e in evid:
                 e["text"] = lines.get(run_id, e["file"], e["line_no"]) or e.pop("summary", "")
@@ -285,7 +314,7 @@ def classify(tables: Tables) -> RouteResult:
     return RouteResult(routes=routes, evidence=evidence, facts=facts)
 
 
-def _evidence(st: pd.Series, f: RouteFact) -> list[dict[str, Any]]:
+def _evidence(st: Row, f: RouteFact) -> list[dict[str, Any]]:
     evid: list[dict[str, Any]] = [{"source": "function", "file": "function.log",
                                    "line_no": st["raw_line_no"], "summary": st["message"]}]
     evid += [{"source": "squid", "file": "proxy_access.log", "line_no": s.line_no,
@@ -298,7 +327,7 @@ def _evidence(st: pd.Series, f: RouteFact) -> list[dict[str, Any]]:
     return evid
 
 
-def _row(f: RouteFact, st: pd.Series, record: RunRecord, evid: list[dict[str, Any]],
+def _row(f: RouteFact, st: Row, record: RunRecord, evid: list[dict[str, Any]],
          ) -> dict[str, Any]:
     d = f.decision
     dns = f.dns_from("proxy-vpc") or f.dns_from("lambda-vpc") or (f.dns[0] if f.dns else None)
@@ -334,9 +363,9 @@ def _host_of(url: Any) -> str:
     return (urlsplit(str(url)).hostname or "").lower()
 
 
-def _classify_step(run_id: str, scenario: str, step: str, host: str, st: pd.Series,
+def _classify_step(run_id: str, scenario: str, step: str, host: str, st: Row,
                    hit: ServiceRef | None, sq_all: list[SquidRef], dq: list[DnsRef],
-                   hits_all: pd.DataFrame, logged: bool, decision: predict.Decision,
+                   host_seen_from_internet: bool, logged: bool, decision: predict.Decision,
                    predicted: tuple[Route, EndpointKind | None, PathReason]) -> RouteFact:
     outcome = str(st["outcome"])
     ok_sq = [s for s in sq_all if s.ok]
@@ -352,9 +381,7 @@ def _classify_step(run_id: str, scenario: str, step: str, host: str, st: pd.Seri
         else:
             route, kind = Route.ENDPOINT, (hit.via.endpoint_kind if hit.via else None)
             kind = kind or EndpointKind.INTERFACE
-            same_host_internet = hits_all[(hits_all["host"] == host)
-                                          & (hits_all["via"] == "internet")]
-            if ok_sq and same_host_internet.empty:
+            if ok_sq and not host_seen_from_internet:
                 flags.append(Flag(FlagKind.TUNNEL_BUT_ENDPOINT, host, str(hit.via)))
         if outcome == "ok" and hit.status is not None and hit.status >= 400:
             flags.append(Flag(FlagKind.OK_BUT_FRONT_ERROR, host, str(hit.status)))
