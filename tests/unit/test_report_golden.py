@@ -22,6 +22,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "captures"
 GOLDEN = ROOT / "tests" / "fixtures" / "golden" / "seed_report.json"
+DAMAGED = ROOT / "tests" / "fixtures" / "golden" / "damaged_report.json"
+# Lines appended to every fixture capture's files for the damaged set: malformed lines
+# of every reader, so the golden covers the set-aside path too.
+BAD_LINES = {
+    "services.log": 'garbage line\n\n{"ts": "x"}\n',
+    "function.log": 'START RequestId: broken\nREPORT RequestId\n{"proxylab":"step","step":\n',
+    "proxy_access.log": "1795534330.000 bad squid line\n",
+    "dns.log": "lambda-vpc\tNov 24 15:32:10 dnsmasq[1]: query[A] \n",
+}
 TABLES = ("runs", "proxy_requests", "function_events", "invocations", "dns_queries",
           "service_hits", "malformed")
 
@@ -92,6 +101,28 @@ def test_seed_report_derives_what_it_always_did():
     for key in want:
         assert got[key] == want[key], f"{key} differs from the golden report"
     assert set(got) == set(want)
+
+
+def test_damaged_captures_derive_what_they_always_did(tmp_path):
+    """The same with malformed lines in every file (written by main's pipeline too)."""
+    import shutil
+
+    dest = tmp_path / "bad"
+    shutil.copytree(FIX, dest)
+    for cap in dest.iterdir():
+        for name, text in BAD_LINES.items():
+            f = cap / name
+            if f.exists():
+                f.chmod(0o644)
+                with f.open("a", encoding="utf-8") as fh:
+                    fh.write(text)
+    got = json.loads(json.dumps(digest(sorted(dest.iterdir()))))
+    if os.environ.get("PROXYLAB_REGOLD"):
+        DAMAGED.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    want = json.loads(DAMAGED.read_text(encoding="utf-8"))
+    assert len(want["tables"]["malformed"]["rows"]) == 44
+    for key in want:
+        assert got[key] == want[key], f"{key} differs from the golden report"
 
 
 @pytest.mark.parametrize("name", TABLES)

@@ -43,6 +43,14 @@ def parse_lines(
     lines: Iterable[str], run_id: str = "", started_at: float | None = None
 ) -> ParseResult:
     """Parse ``dns.log`` into ``dns_queries`` (one row per query)."""
+    rows, malformed, n, skipped = scan(lines, run_id, started_at)
+    return ParseResult(frame_of(rows), malformed, lines=n, skipped=skipped, source="dns.log")
+
+
+def scan(lines: Iterable[str], run_id: str = "", started_at: float | None = None,
+         ) -> tuple[list[dict[str, Any]], list[Malformed], int, int]:
+    """(rows, malformed lines, lines seen, lines skipped); rows of several runs make one
+    frame (:func:`frame_of`)."""
     ref = datetime.fromtimestamp(started_at if started_at is not None else 0, tz=UTC)
     if started_at is None:
         ref = datetime.now(UTC)
@@ -101,10 +109,16 @@ def parse_lines(
             row["answer_line_no"] = row["answer_line_no"] or n
             continue
         skipped += 1  # start-up banner, "using nameserver ...", warnings
-    df = pd.DataFrame(rows, columns=[c for c in DTYPES if c != "run_id"])
+    for row in rows:
+        row["run_id"] = run_id
+    return rows, malformed, n, skipped
+
+
+def frame_of(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``dns_queries`` of rows from :func:`scan` (of one run or many)."""
+    df = pd.DataFrame(rows, columns=list(DTYPES))
     df["ts"] = pd.Series([r["ts"] for r in rows], dtype="float64")
-    df["run_id"] = run_id
-    return ParseResult(typed(df, DTYPES), malformed, lines=n, skipped=skipped, source="dns.log")
+    return typed(df, DTYPES)
 
 
 def _find(open_by_key: dict, resolver: str, serial: int | None, client: str | None,

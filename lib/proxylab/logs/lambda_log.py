@@ -134,6 +134,31 @@ def epoch_of(ts: float | str | None) -> float | None:
 
 def parse_lines(lines: Iterable[str], run_id: str = "") -> FunctionLogResult:
     """Parse a function log into ``function_events`` and ``invocations``."""
+    sc = scan(lines, run_id)
+    return FunctionLogResult(
+        frame=events_frame(sc.rows),
+        malformed=sc.malformed,
+        lines=sc.lines,
+        skipped=sc.skipped,
+        source="function.log",
+        invocations=invocations_frame(sc.invocations),
+    )
+
+
+@dataclass
+class Scanned:
+    """One function log's rows before they are frames, so a set of runs builds one
+    frame of each for all of them (:func:`events_frame`, :func:`invocations_frame`)."""
+
+    rows: list[dict[str, Any]]
+    invocations: list[dict[str, Any]]
+    malformed: list[Malformed]
+    lines: int
+    skipped: int
+
+
+def scan(lines: Iterable[str], run_id: str = "") -> Scanned:
+    """The function log's lines as event and invocation rows (``run_id`` on each)."""
     rows: list[dict[str, Any]] = []
     inv: dict[str, dict[str, Any]] = {}
     malformed: list[Malformed] = []
@@ -206,28 +231,30 @@ def parse_lines(lines: Iterable[str], run_id: str = "") -> FunctionLogResult:
             continue
         rows.append(row)
 
-    events = pd.DataFrame(rows, columns=[c for c in DTYPES if c != "run_id"])
+    for row in rows:
+        row["run_id"] = run_id
+    invs = [{**rec, "state": _state(rec), "run_id": run_id} for rec in inv.values()]
+    return Scanned(rows, invs, malformed, n, skipped)
+
+
+def events_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``function_events`` of rows from :func:`scan` (of one run or many)."""
+    events = pd.DataFrame(rows, columns=list(DTYPES))
     events["ts"] = _mixed_ts(events["ts"])
-    events["run_id"] = run_id
     events = typed(events, DTYPES)
     for col, values in (("kind", KINDS), ("outcome", OUTCOMES)):
         events[col] = events[col].cat.set_categories(
             list(dict.fromkeys([*values, *events[col].cat.categories]))
         )
-    invocations = pd.DataFrame(list(inv.values()),
-                               columns=[c for c in INVOCATION_DTYPES if c != "run_id"])
+    return events
+
+
+def invocations_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``invocations`` of rows from :func:`scan` (of one run or many)."""
+    invocations = pd.DataFrame(rows, columns=list(INVOCATION_DTYPES))
     for col in ("start_ts", "end_ts"):
         invocations[col] = _mixed_ts(invocations[col])
-    invocations["state"] = [_state(r) for r in invocations.to_dict("records")]
-    invocations["run_id"] = run_id
-    return FunctionLogResult(
-        frame=events,
-        malformed=malformed,
-        lines=n,
-        skipped=skipped,
-        source="function.log",
-        invocations=typed(invocations, INVOCATION_DTYPES),
-    )
+    return typed(invocations, INVOCATION_DTYPES)
 
 
 def _mixed_ts(values: pd.Series) -> pd.Series:

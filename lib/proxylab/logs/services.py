@@ -41,6 +41,15 @@ def parse_record(text: str) -> dict[str, Any]:
 
 def parse_lines(lines: Iterable[str], run_id: str = "") -> ParseResult:
     """Parse ``services.log`` into ``service_hits``."""
+    rows, malformed, n, skipped = scan(lines, run_id)
+    return ParseResult(frame_of(rows), malformed, lines=n, skipped=skipped,
+                       source="services.log")
+
+
+def scan(lines: Iterable[str], run_id: str = "",
+         ) -> tuple[list[dict[str, Any]], list[Malformed], int, int]:
+    """(rows, malformed lines, lines seen, lines skipped): the rows of several runs make
+    one frame (:func:`frame_of`), which is what a set of hundreds of runs costs least."""
     rows: list[dict[str, Any]] = []
     malformed: list[Malformed] = []
     n = skipped = 0
@@ -55,9 +64,13 @@ def parse_lines(lines: Iterable[str], run_id: str = "") -> ParseResult:
             malformed.append(Malformed(n, line, str(exc)))
             continue
         row["raw_line_no"] = n
+        row["run_id"] = run_id
         rows.append(row)
-    df = pd.DataFrame(rows, columns=[c for c in DTYPES if c != "run_id"])
+    return rows, malformed, n, skipped
+
+
+def frame_of(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``service_hits`` of rows from :func:`scan` (of one run or many)."""
+    df = pd.DataFrame(rows, columns=list(DTYPES))
     df["ts"] = to_utc(pd.Series([r["ts"] for r in rows], dtype="float64"))
-    df["run_id"] = run_id
-    return ParseResult(typed(df, DTYPES), malformed, lines=n, skipped=skipped,
-                       source="services.log")
+    return typed(df, DTYPES)

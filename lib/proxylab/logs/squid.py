@@ -14,6 +14,7 @@ through the per-line parser, for their reason.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -78,9 +79,24 @@ def parse_lines(lines: Iterable[str], run_id: str = "", fmt: str = "auto") -> Pa
     return _parse_rows(lines, run_id, fmt)
 
 
-def _parse_rows(lines: list[str], run_id: str, fmt: str,
-                numbers: Iterable[int] | None = None) -> ParseResult:
-    """The per-line parser; ``numbers`` gives the original line numbers of ``lines``."""
+NAMES = ("ts", "elapsed_ms", "client_ip", "squid_code", "http_status", "bytes", "method",
+         "url", "user", "hierarchy", "peer", "content_type", "log_format", "host", "port",
+         "raw_line_no")
+
+
+@dataclass
+class Scanned:
+    """One file's rows before they are a frame (tuples in :data:`NAMES` order), so a
+    set of runs builds one frame for all of them (see :func:`frame_of`)."""
+
+    rows: list[tuple]
+    malformed: list[Malformed]
+    lines: int
+    skipped: int
+
+
+def scan(lines: list[str], fmt: str = "auto", numbers: Iterable[int] | None = None) -> Scanned:
+    """The per-line reader; ``numbers`` gives the original line numbers of ``lines``."""
     rows: list[tuple] = []
     add = rows.append
     malformed: list[Malformed] = []
@@ -111,17 +127,25 @@ def _parse_rows(lines: list[str], run_id: str, fmt: str,
             malformed.append(Malformed(n, line, str(exc)))
             continue
         add((*rec, *split_target(rec[7]), n))
-    names = ["ts", "elapsed_ms", "client_ip", "squid_code", "http_status", "bytes", "method",
-             "url", "user", "hierarchy", "peer", "content_type", "log_format", "host", "port",
-             "raw_line_no"]
+    return Scanned(rows, malformed, n, skipped)
+
+
+def frame_of(rows: list[tuple], run_ids: list[str]) -> pd.DataFrame:
+    """``proxy_requests`` of rows from :func:`scan`, ``run_ids[i]`` the run of row i."""
     if not rows:
-        df = pd.DataFrame({k: [] for k in names})
-        df["run_id"] = run_id
-        return ParseResult(typed(df, DTYPES), malformed, lines=n, skipped=skipped,
-                           source="proxy_access.log")
-    cols = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
-    return ParseResult(_frame(cols, run_id, len(rows)), malformed, lines=n, skipped=skipped,
-                       source="proxy_access.log")
+        df = pd.DataFrame({k: [] for k in NAMES})
+        df["run_id"] = run_ids[0] if run_ids else ""
+        return typed(df, DTYPES)
+    cols = dict(zip(NAMES, map(list, zip(*rows, strict=True)), strict=True))
+    return _frame(cols, run_ids, len(rows))
+
+
+def _parse_rows(lines: list[str], run_id: str, fmt: str,
+                numbers: Iterable[int] | None = None) -> ParseResult:
+    """The per-line parser as a table; ``numbers`` as in :func:`scan`."""
+    sc = scan(lines, fmt, numbers)
+    return ParseResult(frame_of(sc.rows, [run_id] * max(len(sc.rows), 1)), sc.malformed,
+                       lines=sc.lines, skipped=sc.skipped, source="proxy_access.log")
 
 
 def _parse_vectorized(lines: list[str], run_id: str, fmt: str) -> ParseResult:
@@ -198,14 +222,13 @@ def _parse_vectorized(lines: list[str], run_id: str, fmt: str) -> ParseResult:
                        source="proxy_access.log")
 
 
-def _frame(cols: dict[str, list], run_id: str, n: int) -> pd.DataFrame:
+def _frame(cols: dict[str, list], run_ids: list[str], n: int) -> pd.DataFrame:
     """Build each column straight in its final dtype: a million rows through pandas'
     generic inference and then a second conversion costs more than the parsing."""
     out: dict[str, object] = {}
     for name, dt in DTYPES.items():
         if name == "run_id":
-            out[name] = pd.Categorical.from_codes([0] * n, categories=[run_id]) if n else \
-                pd.Categorical([])
+            out[name] = pd.Categorical(run_ids)
         elif dt == "ts":
             out[name] = to_utc(pd.Series(cols[name], dtype="float64"))
         elif dt == "category":
@@ -213,9 +236,8 @@ def _frame(cols: dict[str, list], run_id: str, n: int) -> pd.DataFrame:
         else:
             out[name] = pd.array(cols[name], dtype=dt)
     df = pd.DataFrame(out)
-    df["run_id"] = df["run_id"].astype(pd.CategoricalDtype(pd.Index([run_id], dtype="string")))
     for name, dt in DTYPES.items():
-        if dt == "category" and name != "run_id":
+        if dt == "category":
             cats = df[name].cat.categories
             df[name] = df[name].cat.set_categories(pd.Index(cats, dtype="string"))
     return df
