@@ -357,27 +357,44 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None,
     return fig
 
 
-# Timelines drawn in this process, by (tables, run, language, redaction): notebooks 03
-# and 04 show the same runs' timelines in one kernel (report/render.py), and drawing
-# is most of what a run's section costs. The tables are held weakly, so a new
-# capture set never finds an old set's picture.
-_DRAWN: dict[tuple[int, str, str, bool, bytes], tuple[weakref.ref, bytes]] = {}
+# Charts drawn in this process, by what they were drawn from: notebooks 03 and 04 show
+# the same route matrix and the same runs' timelines in one kernel (report/render.py),
+# and drawing is most of what those sections cost. The source frame is held weakly,
+# so a new capture set never finds an old set's picture.
+_DRAWN: dict[tuple[Any, ...], tuple[weakref.ref, bytes]] = {}
+
+
+def _redaction(redact: Any) -> tuple[bool, bytes]:
+    """A :class:`~proxylab.report.redact.Redactor` by its key: its placeholders are a
+    function of the key and the tables."""
+    return (bool(getattr(redact, "enabled", redact is not None)),
+            getattr(redact, "key", b"") if redact is not None else b"")
+
+
+def _drawn(source: Any, key: tuple[Any, ...], draw: Callable[[], plt.Figure]) -> bytes:
+    key = (id(source), *key)
+    hit = _DRAWN.get(key)
+    if hit is not None and hit[0]() is source:
+        return hit[1]
+    data = png(draw())
+    for k in [k for k, (ref, _) in _DRAWN.items() if ref() is None]:
+        del _DRAWN[k]
+    _DRAWN[key] = (weakref.ref(source), data)
+    return data
 
 
 def timeline_png(tables: Any, run_id: str, redact: Any = None, lang: str = "en") -> bytes:
-    """:func:`timeline` as PNG bytes, drawn once per tables, run, language and redaction
-    (a :class:`~proxylab.report.redact.Redactor` is keyed by its key: its placeholders
-    are a function of the key and the tables)."""
-    key = (id(tables), run_id, lang, bool(getattr(redact, "enabled", redact is not None)),
-           getattr(redact, "key", b"") if redact is not None else b"")
-    hit = _DRAWN.get(key)
-    if hit is not None and hit[0]() is tables:
-        return hit[1]
-    data = png(timeline(tables, run_id, redact=redact, lang=lang))
-    for k in [k for k, (ref, _) in _DRAWN.items() if ref() is None]:
-        del _DRAWN[k]
-    _DRAWN[key] = (weakref.ref(tables), data)
-    return data
+    """:func:`timeline` as PNG bytes, drawn once per tables, run, language and redaction."""
+    return _drawn(tables, ("timeline", run_id, lang, *_redaction(redact)),
+                  lambda: timeline(tables, run_id, redact=redact, lang=lang))
+
+
+def route_matrix_png(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
+                     redact: Any = None, lang: str = "en") -> bytes:
+    """:func:`route_matrix` as PNG bytes, drawn once per routes, runs, language and
+    redaction."""
+    return _drawn(routes, ("matrix", id(runs), lang, *_redaction(redact)),
+                  lambda: route_matrix(routes, runs, redact=redact, lang=lang))
 
 
 @_quiet

@@ -190,8 +190,8 @@ class Report:
         return f"## {self.t('matrix_h')}\n\n{self.t('matrix')}"
 
     def matrix_png(self) -> bytes:
-        return charts.png(charts.route_matrix(self.analysis.routes, self.runs, redact=self.r,
-                                             lang=self.lang))
+        return charts.route_matrix_png(self.analysis.routes, self.runs, redact=self.redactor,
+                                       lang=self.lang)
 
     def run_md(self, run_id: str) -> str:
         run = self.runs[self.runs["run_id"] == run_id].iloc[0]

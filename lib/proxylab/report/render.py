@@ -104,8 +104,6 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
             title: str | None = None, progress: Callable[[str], None] | None = None,
             kernel_name: str | None = None) -> Rendered:
     """Run the four notebooks on ``captures`` into ``out_dir`` and render the report."""
-    import papermill as pm
-
     say = progress or (lambda text: None)
     src = notebooks_dir()
     nb_out = out_dir / "notebooks"
@@ -116,6 +114,8 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
     # its chatter goes to kernel.log for all four notebooks.
     with _child_stderr_to(nb_out / "kernel.log"), \
             _shared_kernel(kernel_name or _kernel(), cwd=Path.cwd()) as kernel:
+        import papermill as pm  # about a second: imported while the kernel starts
+
         for i, name in enumerate(NOTEBOOKS, 1):
             say(f"[{i}/{len(NOTEBOOKS)}] executing {name}")
             t0 = time.monotonic()
