@@ -111,6 +111,8 @@ class ScenarioRecord:
     # A vocab.Runtime value; kept as the string written, so a runtime this version does
     # not know still reads back (parse_enum it). Captures older than the field: Python.
     runtime: str = Runtime.PYTHON3
+    # The region the scenario asked for (None: the lab's; the lab's own is lab.region).
+    region: str | None = None
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, env: Mapping[str, str]) -> ScenarioRecord:
@@ -119,7 +121,7 @@ class ScenarioRecord:
                    env=_env(env), env_template=_env(scenario.env), event=dict(scenario.event),
                    timeout_s=scenario.timeout_s, code=scenario.code, handler=scenario.handler,
                    expect=scenario.expect, source=scenario.source,
-                   runtime=str(scenario.runtime))
+                   runtime=str(scenario.runtime), region=scenario.region)
 
     @classmethod
     def from_dict(cls, data: Any, resources: Mapping[str, str]) -> ScenarioRecord:
@@ -140,7 +142,7 @@ class ScenarioRecord:
         return {"id": self.id, "title": self.title, "description": self.description,
                 "function": self.function, "endpoints": self.endpoints.to_dict(),
                 "event": self.event, "timeout_s": self.timeout_s, "code": self.code,
-                "handler": self.handler, "runtime": str(self.runtime),
+                "handler": self.handler, "runtime": str(self.runtime), "region": self.region,
                 "expect": None if self.expect is None else self.expect.to_dict(),
                 "source": self.source, "env_template": dict(self.env_template),
                 "env": dict(self.env)}

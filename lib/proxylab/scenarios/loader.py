@@ -48,7 +48,7 @@ from proxylab.scenarios.model import (
 from proxylab.scenarios.yaml_source import MAX_CATALOG_BYTES, TooBig, _Map, load_bounded
 from proxylab.vocab import Runtime
 
-CATALOG_FIELDS = ("catalog", "title", "description", "defaults", "scenarios")
+CATALOG_FIELDS = ("catalog", "title", "description", "region", "defaults", "scenarios")
 SCENARIO_FIELDS = (
     "id",
     "title",
@@ -63,9 +63,10 @@ SCENARIO_FIELDS = (
     "runtime",
     "expect",
     "proxy",
+    "region",
 )
 DEFAULT_FIELDS = ("function", "endpoints", "env", "event", "timeout_s", "handler", "code",
-                  "proxy", "runtime")
+                  "proxy", "runtime", "region")
 RUNTIMES = tuple(str(r) for r in Runtime)
 # Which files hold a handler's module, per runtime family (Lambda's own lookup order
 # for Node: index.mjs, then .js, then .cjs).
@@ -81,6 +82,13 @@ HANDLER_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 
 # --------------------------------------------------------------------------- YAML
+
+
+def known_regions() -> frozenset[str]:
+    """Every region of every partition in botocore's data (cached tables)."""
+    from proxylab.awsdata.hostnames import partitions
+
+    return frozenset(r for p in partitions() for r in p.regions if p.region_re.match(r))
 
 
 def _type_name(value: Any) -> str:
@@ -303,12 +311,17 @@ class _Validator:
         title = self.required_str(data, "title", None)
         description = self.optional_str(data, "description", None)
         defaults: dict[str, Any] = {}
+        region = None
+        if "region" in data:
+            region = self.region(data["region"], self.at(data, "region", None))
         if "defaults" in data:
             d = data["defaults"]
             if self.expect_type(d, (_Map,), "a mapping", self.at(data, "defaults", None)):
                 self.check_keys(d, DEFAULT_FIELDS, None, "defaults.")
                 self.default_keys = {k for k in d if isinstance(k, str)}
                 defaults = self.fields(d, None, "defaults.")
+        if region is not None:  # the catalogue's region: what 'defaults' says wins
+            defaults.setdefault("region", region)
         scenarios: list[Scenario] = []
         if "scenarios" not in data:
             self.problem(_Where(data.line, None, "scenarios"), "missing (a list of scenarios)")
@@ -326,7 +339,8 @@ class _Validator:
         if cat_id is None or title is None:
             return None
         return Catalog(
-            id=cat_id, title=title, path=path, description=description or "", scenarios=scenarios
+            id=cat_id, title=title, path=path, description=description or "", scenarios=scenarios,
+            region=region,
         )
 
     def required_id(self, m: _Map, key: str, scenario: str | None) -> str | None:
@@ -465,6 +479,7 @@ class _Validator:
             source=self.file,
             line=item.line,
             runtime=runtime,
+            region=merged.get("region"),
         )
 
     def fields(self, m: _Map, sid: str | None, prefix: str) -> dict[str, Any]:
@@ -514,6 +529,10 @@ class _Validator:
                     out["handler"] = h
                 else:
                     self.problem(where, f"{h!r} is not a Python handler (write module.function)")
+        if "region" in m:
+            reg = self.region(m["region"], self.at(m, "region", sid, prefix))
+            if reg is not None:
+                out["region"] = reg
         if "runtime" in m:
             r = self.choice(m["runtime"], RUNTIMES, self.at(m, "runtime", sid, prefix))
             if r is not None:
@@ -532,6 +551,19 @@ class _Validator:
                 else:
                     out["code"] = p
         return out
+
+    def region(self, value: Any, where: _Where) -> str | None:
+        """A region botocore's data knows, in any partition: whether a backend can model
+        it is the backend's decision when the lab is built (the local one refuses
+        partitions it does not model, with the reason)."""
+        if not self.expect_type(value, (str,), "a string", where):
+            return None
+        known = known_regions()
+        if value not in known:
+            self.problem(where, f"{value!r} is not a region in botocore's data"
+                         + did_you_mean(value, sorted(known)))
+            return None
+        return value
 
     def endpoints(
         self, value: Any, where: _Where, sid: str | None, prefix: str
