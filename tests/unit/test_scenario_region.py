@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from test_runner import RESOURCES, FakeLab
 
 from proxylab.labs.base import LabDescription, LabError
 from proxylab.labs.registry import register_backend
 from proxylab.runner import run_catalog
 from proxylab.scenarios import ScenarioError
 from proxylab.scenarios.loader import parse_catalog
-from test_runner import RESOURCES, FakeLab
 
 CATALOG = """\
 catalog: regions
@@ -78,12 +78,14 @@ def test_no_region_means_the_labs_region(tmp_path):
 
 @pytest.mark.parametrize("where", ["top", "scenario"])
 def test_a_region_botocore_does_not_know_is_a_located_problem(tmp_path, where):
-    text = ("catalog: c\ntitle: t\nregion: us-east-7\nscenarios:\n  - {id: a, function: regional}\n"
+    head = "catalog: c\ntitle: t\n"
+    text = (head + "region: us-east-7\nscenarios:\n  - {id: a, function: regional}\n"
             if where == "top" else
-            "catalog: c\ntitle: t\nscenarios:\n  - {id: a, function: regional, region: eu-wset-1}\n")
+            head + "scenarios:\n  - {id: a, function: regional, region: eu-wset-1}\n")
     _, problems = parse_catalog(text, tmp_path / "c.yaml")
     assert len(problems) == 1
-    assert problems[0].field == "region" and "not a region in botocore's data" in problems[0].message
+    assert problems[0].field == "region"
+    assert "not a region in botocore's data" in problems[0].message
     if where == "scenario":
         assert "eu-west-1" in problems[0].message  # did you mean
 

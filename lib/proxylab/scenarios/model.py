@@ -51,6 +51,13 @@ KNOWN_RESOURCES = (
     "execute_api_vpce_host",
     "s3_endpoint_url",
     "execute_api_endpoint_url",
+    # Issue 10: the lab's other endpoints and what its moto holds.
+    "dynamodb_gateway_vpce_id",
+    "s3_vpce_id",
+    "s3_vpce_host",
+    "private_api_alias_host",
+    "secret_id",
+    "table_name",
 )
 
 # Lambda's limit on the total size of a function's environment variables.
