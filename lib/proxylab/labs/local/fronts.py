@@ -347,14 +347,15 @@ def aws_app(spec: dict[str, Any]) -> WSGIApp:
 
 
 def _with_sni(spec: dict[str, Any], ctx: ssl.SSLContext) -> ssl.SSLContext:
-    """The internet stand-in's TLS: the lab certificate for the web site, and for any
-    other name a client asks (SNI) one signed by the lab CA on first use."""
+    """The internet stand-in's TLS: for each name a client asks (SNI) a certificate of
+    that name alone, signed by the lab CA on first use (a site's certificate does not
+    list AWS's names); the lab certificate only for a client that sends no SNI."""
     directory = Path(spec["cert"]).parent
     cache: dict[str, ssl.SSLContext] = {}
     lock = threading.Lock()
 
     def pick(sock: Any, name: str | None, _ctx: ssl.SSLContext) -> None:
-        if name and name != spec["web_host"]:
+        if name:
             with lock:
                 sock.context = pki.leaf_for(directory, name, cache)
 
