@@ -37,7 +37,6 @@ from urllib.parse import parse_qs
 
 from proxylab.grammar.hostport import host_of
 from proxylab.grammar.services import ServiceRecord
-from proxylab.labs.local import pki
 from proxylab.labs.local import topology as t
 from proxylab.labs.local.wsgi_server import TLSWSGIServer
 from proxylab.vocab import Via
@@ -357,10 +356,41 @@ def _with_sni(spec: dict[str, Any], ctx: ssl.SSLContext) -> ssl.SSLContext:
     def pick(sock: Any, name: str | None, _ctx: ssl.SSLContext) -> None:
         if name:
             with lock:
+                from proxylab.labs.local import pki  # imported in the background at start
+
                 sock.context = pki.leaf_for(directory, name, cache)
 
     ctx.sni_callback = pick
     return ctx
+
+
+class Deferred:
+    """A WSGI app built in a background thread while the server already listens:
+    importing moto is most of a second of `lab up`, and no request comes before the
+    function's first call. A request that comes earlier waits for it (bounded)."""
+
+    def __init__(self, build: Callable[[], WSGIApp], limit_s: float = 60.0) -> None:
+        self.ready = threading.Event()
+        self.limit_s = limit_s
+        self.app: WSGIApp | None = None
+        self.error: BaseException | None = None
+        threading.Thread(target=self._build, args=(build,), daemon=True).start()
+
+    def _build(self, build: Callable[[], WSGIApp]) -> None:
+        try:
+            self.app = build()
+        except BaseException as exc:  # noqa: BLE001 - told to every request, and logged
+            self.error = exc
+            print(f"front failed to start: {type(exc).__name__}: {exc}", flush=True)
+        finally:
+            self.ready.set()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        if not self.ready.wait(self.limit_s) or self.app is None:
+            body = f"lab front not ready: {self.error!r}".encode()
+            return _respond(start_response, "503 Service Unavailable", body, "text/plain")
+        return self.app(environ, start_response)
 
 
 def serve(spec: dict[str, Any]) -> None:
@@ -374,8 +404,10 @@ def serve(spec: dict[str, Any]) -> None:
         if kind == "web":
             app = logged(web_app(spec["web_host"]), lambda environ: "web", log)
             tls = _with_sni(spec, ctx) if port == 443 else None
+            threading.Thread(target=lambda: __import__("proxylab.labs.local.pki"),
+                             daemon=True).start()
         elif kind == "aws":
-            app = logged(aws_app(spec), aws_service, log, operations=True)
+            app = logged(Deferred(lambda: aws_app(spec)), aws_service, log, operations=True)
             tls = ctx
         else:
             raise ValueError(f"unknown front {kind!r}")
