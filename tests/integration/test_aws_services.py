@@ -62,7 +62,7 @@ print(json.dumps(out))
 """
 
 
-@pytest.fixture(scope="module", params=["us-east-1", "ap-northeast-1", "random"])
+@pytest.fixture(scope="module", params=["us-east-1", "random"])
 def region_lab(request: pytest.FixtureRequest) -> Iterator[tuple[LocalLab, str]]:
     rng = random.Random(20261201)
     region = request.param

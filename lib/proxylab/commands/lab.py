@@ -295,6 +295,13 @@ def print_description(desc: LabDescription) -> None:
     endpoints.add_row("execute-api interface endpoint", _on(ep.execute_api_interface))
     endpoints.add_row("  private DNS", _on(ep.execute_api_private_dns and ep.execute_api_interface))
     endpoints.add_row("public DNS for private API ids", ep.private_api_public_dns)
+    if ep.dynamodb_gateway:
+        endpoints.add_row("DynamoDB gateway endpoint", _on(True))
+    for i in ep.interfaces:
+        endpoints.add_row(f"{i.service} interface endpoint",
+                          "on, private DNS " + ("on" if i.private_dns else "off"))
+    if ep.internet_hosts:
+        endpoints.add_row("internet hosts", ", ".join(ep.internet_hosts))
     pol = ep.proxy
     endpoints.add_row(
         "proxy",
