@@ -148,3 +148,14 @@ def test_the_local_backend_refuses_a_partition_it_does_not_model(tmp_path):
         run_catalog(cat, backend="local", lab_options={"name": "cnrefuse"},
                     runs_dir=tmp_path / "runs", progress=False)
     assert not (tmp_path / "runs").exists()
+
+
+def test_lab_exec_refuses_a_scenario_of_another_region(tmp_path, monkeypatch, capsys):
+    """`lab exec --scenario` never runs a scenario's command in the wrong region."""
+    from proxylab import cli
+
+    monkeypatch.setenv("PROXYLAB_STATE", str(tmp_path / "state"))
+    rc = cli.main(["lab", "exec", "--name", "nolab", "--catalog", str(_cat(tmp_path)),
+                   "--scenario", "east", "--", "true"])
+    assert rc == 2
+    assert "runs in us-east-1, the lab is in ap-northeast-1" in capsys.readouterr().err

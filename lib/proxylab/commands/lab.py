@@ -248,7 +248,12 @@ def cmd_exec(args: argparse.Namespace) -> int:
         from proxylab.scenarios import load_catalog
 
         scenario = load_catalog(args.catalog).get(args.scenario)
-        env = scenario.resolve_env(lab.describe().resources)
+        desc = lab.describe()
+        if scenario.region is not None and scenario.region != desc.region:
+            raise UserError(
+                f"scenario {scenario.id!r} runs in {scenario.region}, the lab is in "
+                f"{desc.region}: `proxylab lab up --region {scenario.region}` first")
+        env = scenario.resolve_env(desc.resources)
         # Exactly the scenario's settings: its endpoint layout, and the function's
         # own configuration (BUCKET_NAME, API_GATEWAY_URL, ...) under its variables.
         lab.apply(scenario.endpoints)
