@@ -144,7 +144,8 @@ def test_report_from_renders_beside_unreadable_captures(tmp_path):
     assert "`aws-seed-3` | run.json is not readable JSON" in quality
     assert "`aws-seed-4` | run.json has format version 99" in quality
     # the good captures are analysed: each has its run section
-    assert "### seed-1:" in md and "### seed-2:" in md and "### seed-3:" not in md
+    # (each folded: GitHub shows a scenario's <summary> and opens it on a click)
+    assert "<summary>seed-1:" in md and "<summary>seed-2:" in md and "<summary>seed-3:" not in md
     assert str(tmp_path) not in md and "UserWarning" not in md
 
 
