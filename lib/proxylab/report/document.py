@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from proxylab.analysis import Analysis, analyse
-from proxylab.capture import Capture, RunRecord
+from proxylab.capture import Capture, RunRecord, Skipped
 from proxylab.logs.tables import load_tables
 from proxylab.report import charts, i18n, publish, words
 from proxylab.report.redact import Redactor, build
@@ -351,7 +351,7 @@ class Report:
         if tb.skipped:
             parts += ["", self.t("skipped", n=len(tb.skipped)), "",
                       self.r(md_table(self.t("skipped_cols").split("|"),
-                                      [_skipped_row(m) for m in tb.skipped]))]
+                                      [self._skipped_row(m) for m in tb.skipped]))]
         return "\n".join(parts)
 
     def modified(self) -> dict[str, list[str]]:
@@ -398,6 +398,20 @@ class Report:
         return text + (f" ({self.t('not_recorded_in', k=lacking, n=len(values))})"
                        if lacking else "")
 
+    def _skipped_row(self, message: str) -> list[str]:
+        """A skipped capture as (capture, reason in the report's language). The capture
+        is named by its directory's last part, so a shared report holds no local paths.
+        A reason without its kind (a plain string from an older caller) is shown as the
+        loader wrote it, ``<dir>: <reason>`` or ``<dir> is not a capture (...)``."""
+        if isinstance(message, Skipped):
+            said = self.say(words.skipped(message.capture, message.kind, message.detail,
+                                          self.lang))
+            return [f"`{message.capture}`", said]
+        head, sep, reason = message.partition(": ")
+        if not sep:
+            head, _, reason = message.partition(" ")
+        return [f"`{Path(head).name}`", reason.strip()]
+
     # ------------------------------------------------------- notebook display
     def show(self, section: str, *args: Any) -> None:
         """Display one section (``title``, ``answer``, ``setup``, ``matrix``, ``runs``,
@@ -421,16 +435,6 @@ class Report:
                     _display(self.no_steps_md(rid), section=publish.RUN_SECTION, run=rid)
         else:
             _display(getattr(self, f"{section}_md")(*args), section=section)
-
-
-def _skipped_row(message: str) -> list[str]:
-    """A skipped capture's loader message as (capture, reason): the loader writes
-    ``<dir>: <reason>`` or ``<dir> is not a capture (...)``; the capture is named by
-    its directory's last part, so a shared report holds no local paths."""
-    head, sep, reason = message.partition(": ")
-    if not sep:
-        head, _, reason = message.partition(" ")
-    return [f"`{Path(head).name}`", reason.strip()]
 
 
 def _route(r: pd.Series) -> str:

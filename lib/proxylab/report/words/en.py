@@ -20,6 +20,7 @@ from proxylab.vocab import (
     MatchKind,
     PathReason,
     ReasonKind,
+    SkipKind,
     UncheckedReason,
 )
 
@@ -297,3 +298,16 @@ UNCHECKED: dict[UncheckedReason | None, str] = {
 def modified(files: list[str]) -> str:
     return ("evidence modified after capture (the content no longer matches the checksum "
             "run.json recorded for " + join(files) + ")")
+
+
+# The loader's reasons for a capture it set aside (capture.SkipKind), as it says them.
+SKIPPED: dict[SkipKind, str] = {
+    SkipKind.NO_RUN_JSON: "not a capture (no run.json)",
+    SkipKind.INCOMPLETE: "incomplete capture, no run.json ({detail})",
+    SkipKind.INTERRUPTED: ("incomplete capture, no run.json (the run was interrupted or is "
+                           "still running)"),
+    SkipKind.UNREADABLE_JSON: "run.json is not readable JSON ({detail})",
+    SkipKind.NEWER_FORMAT: ("run.json has format version {detail}; this proxylab reads up to "
+                            "{max} (upgrade proxylab to read it)"),
+    SkipKind.INVALID: "run.json is not a valid run record: {detail}",
+}

@@ -20,6 +20,7 @@ from proxylab.vocab import (
     MatchKind,
     PathReason,
     ReasonKind,
+    SkipKind,
     UncheckedReason,
 )
 
@@ -285,3 +286,16 @@ UNCHECKED: dict[UncheckedReason | None, str] = {
 def modified(files: list[str]) -> str:
     return ("取得後に証跡が変更されています (" + "、".join(files)
             + " の内容が run.json に記録したチェックサムと一致しません)")
+
+
+# キャプチャを読み込めなかった理由 (capture.SkipKind)。detail は読み込み側のメッセージのまま。
+SKIPPED: dict[SkipKind, str] = {
+    SkipKind.NO_RUN_JSON: "キャプチャではありません (run.json がありません)",
+    SkipKind.INCOMPLETE: "キャプチャが不完全で run.json がありません ({detail})",
+    SkipKind.INTERRUPTED: ("キャプチャが不完全で run.json がありません (実行が中断されたか、"
+                           "まだ実行中です)"),
+    SkipKind.UNREADABLE_JSON: "run.json を JSON として読めません ({detail})",
+    SkipKind.NEWER_FORMAT: ("run.json の形式バージョンは {detail} ですが、この proxylab が"
+                            "読めるのは {max} までです (proxylab を更新してください)"),
+    SkipKind.INVALID: "run.json が実行記録として正しくありません: {detail}",
+}
