@@ -96,8 +96,8 @@ def test_unreadable_captures_are_named_as_skipped(tmp_path, lang):
     said = {"en": ("`aws-seed-3` | run.json is not readable JSON (",
                    "`aws-seed-4` | run.json has format version 99; this proxylab reads up to 1"),
             "ja": ("`aws-seed-3` | run.json を JSON として読めません (",
-                   "`aws-seed-4` | run.json の形式バージョンは 99 ですが、この proxylab が読めるのは "
-                   "1 までです")}[lang]
+                   "`aws-seed-4` | run.json の形式バージョンは 99 ですが、"
+                   "この proxylab が読めるのは 1 までです")}[lang]
     assert said[0] in text and said[1] in text
     if lang == "ja":
         assert "is not readable" not in text and "format version" not in text
