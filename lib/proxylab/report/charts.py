@@ -398,17 +398,21 @@ def text_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+_WIDE = "\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"
+_TOKEN = re.compile(rf"[{_WIDE}][、。，．）」』]?|[^\s{_WIDE}]+\s*|\s+")
+
+
 def fill(text: str, width: int) -> str:
-    """Wrap at spaces (or, in text without spaces such as Japanese, between any two
-    characters) so no line is wider than ``width`` columns."""
+    """Wrap so no line is wider than ``width`` columns: Latin words stay whole, and
+    Japanese (which has no spaces) breaks between any two characters (never before
+    a closing mark)."""
     lines: list[str] = []
     for para in text.split("\n"):
         cur = ""
-        tokens = re.findall(r"\S+\s*", para) if " " in para else list(para)
-        for tok in tokens:
-            if cur and text_width(cur + tok.rstrip()) > width:
+        for tok in _TOKEN.findall(para):
+            if cur.strip() and text_width((cur + tok).rstrip()) > width:
                 lines.append(cur.rstrip())
-                cur = tok.lstrip() if " " not in para else tok
+                cur = tok.lstrip()
             else:
                 cur += tok
         lines.append(cur.rstrip())
@@ -450,7 +454,7 @@ def topology(lab: dict[str, Any], redact: Redact | None = None,
         # "lo 10.1.143.211/32" (interface, address) -> the address only
         addrs = ", ".join(dict.fromkeys(redact(str(a).split()[-1])
                                         for a in place.get("addresses", [])[:4] if str(a).strip()))
-        ax.text(x + 0.12, y + 0.1, fill(addrs, 36), fontsize=8, va="bottom",
+        ax.text(x + 0.12, y + 0.1, fill(addrs, 30), fontsize=8, va="bottom",
                 color="#555555", family="monospace")
     squid = next((s for s in lab.get("services", []) if s.get("name") == "squid"), None)
     if squid or res.get("proxy_url"):
@@ -463,6 +467,7 @@ def topology(lab: dict[str, Any], redact: Redact | None = None,
     def arrow(a, b, text, color, style="-|>", ls="-", off=(0, 0)):
         ax.add_patch(FancyArrowPatch(a, b, arrowstyle=style, mutation_scale=14, color=color,
                                      lw=1.8, linestyle=ls))
+        text = "\n".join(fill(line, 30) for line in text.split("\n"))
         ax.text((a[0] + b[0]) / 2 + off[0], (a[1] + b[1]) / 2 + off[1], text, fontsize=8.5,
                 ha="center", va="center", color=color, linespacing=1.1,
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9, "pad": 1})

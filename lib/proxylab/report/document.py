@@ -172,7 +172,9 @@ class Report:
             return ""
         versions = sorted({str(self._record(str(r)).lab.resources.get("squid_version") or "")
                            for r in failed["run_id"].unique()} - {""})
-        return f"*{self.t('squid_note', versions=', '.join(versions) or self.t('not_recorded'))}*"
+        if not versions:
+            return f"*{self.t('squid_note_unknown')}*"
+        return f"*{self.t('squid_note', versions=', '.join(versions))}*"
 
     def topology_alt(self) -> str:
         if self.runs.empty:

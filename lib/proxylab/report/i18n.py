@@ -87,6 +87,10 @@ TEXT: dict[str, dict[str, str]] = {
         "squid_note": ("Squid versions answer a CONNECT to a name they cannot resolve "
                        "differently: Squid 6 with 503 (as in the seed's log), Squid 5 with 500 "
                        "(its bug 5294). These runs used Squid {versions}."),
+        "squid_note_unknown": ("Squid versions answer a CONNECT to a name they cannot resolve "
+                               "differently: Squid 6 with 503 (as in the seed's log), Squid 5 "
+                               "with 500 (its bug 5294). These captures do not record which "
+                               "Squid they used."),
         "topology_alt": ("Diagram of the lab ({backend} backend, region {region}): the Lambda "
                          "VPC, with no NAT, is peered with the proxy VPC, whose Squid reaches "
                          "the internet and the public S3 and API addresses; VPC endpoints: "
@@ -207,6 +211,10 @@ TEXT: dict[str, dict[str, str]] = {
         "squid_note": ("名前解決できないホストへの CONNECT に対する応答は Squid のバージョンで"
                        "異なります。Squid 6 は 503 (元の検証のログと同じ)、Squid 5 は 500 "
                        "(バグ 5294) を返します。これらの実行は Squid {versions} を使いました。"),
+        "squid_note_unknown": ("名前解決できないホストへの CONNECT に対する応答は Squid の"
+                               "バージョンで異なります。Squid 6 は 503 (元の検証のログと同じ)、"
+                               "Squid 5 は 500 (バグ 5294) を返します。これらのキャプチャには "
+                               "Squid のバージョンが記録されていません。"),
         "topology_alt": ("ラボの構成図 ({backend} バックエンド、リージョン {region}): NAT のない "
                          "Lambda VPC がプロキシ VPC とピアリングされ、プロキシ VPC の Squid が"
                          "インターネットと S3・API の公開アドレスに到達します。VPC エンドポイント: "

@@ -276,7 +276,8 @@ table { display: block; max-width: 100%; overflow-x: auto; border-collapse: coll
   margin: 1em 0; font-size: .9rem; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left;
   vertical-align: top; }
-th { background: var(--code-bg); }
+th { background: var(--code-bg); white-space: nowrap; }
+td:first-child { white-space: nowrap; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", "Noto Sans Mono", monospace;
   font-size: .85em; background: var(--code-bg); padding: .1em .3em; border-radius: 4px; }
 td code { white-space: nowrap; }
@@ -304,6 +305,9 @@ details.scenario[open] > summary { border-bottom: 1px solid var(--line);
   h2, h3 { break-after: avoid; }
   figure, tr, img { break-inside: avoid; }
   pre { break-inside: auto; }
+  /* paper cannot scroll: long values wrap anywhere rather than run off the page */
+  pre, td code { white-space: pre-wrap; overflow-wrap: anywhere; }
+  table { display: table; width: 100%; }
   a { color: inherit; text-decoration: none; }
 }
 """
@@ -318,10 +322,12 @@ class Written:
     images: list[Path]
 
 
-def article_slug(title: str, name: str) -> str:
-    """A file name Zenn accepts (12-50 of a-z, 0-9, -, _) from the report's name."""
-    base = _slug(name).replace("--", "-")
-    base = f"proxylab-{base}" if not base.startswith("proxylab") else base
+def article_slug(name: str) -> str:
+    """The export's file name from the report's name, as Zenn accepts it (12 to 50 of
+    a-z, 0-9, - and _): a short name gets a ``proxylab-`` prefix."""
+    base = _slug(name)
+    if len(base) < 12:
+        base = f"proxylab-{base}"
     return (base + "-report")[:50] if len(base) < 12 else base[:50]
 
 
@@ -370,7 +376,7 @@ def write_markdown(items: list[Block], out_dir: Path, flavor: str, title: str, n
     """One flavour's Markdown file and its image folder under ``out_dir``."""
     if flavor not in FLAVORS:
         raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
-    slug = article_slug(title, name)
+    slug = article_slug(name)
     if flavor == "github":
         md_path, img_dir, link = out_dir / "report.md", out_dir / "report_files", "report_files"
     elif flavor == "zenn":
