@@ -291,3 +291,38 @@ def test_topology_is_readable_at_column_width_and_in_the_reports_language(lang):
         b = t.get_window_extent(rend)
         assert b.x0 >= -1 and b.x1 <= fw + 1 and b.y0 >= -1 and b.y1 <= fh + 1, t.get_text()
     plt.close(fig)
+
+
+ZENN_MD = Path("/var/cache/proxylab/zenn/node_modules/zenn-markdown-html/dist/index.js")
+# Zenn's renderer, as the Zenn CLI runs it: the article body without its front matter.
+ZENN_JS = """
+import { readFileSync } from "node:fs";
+const mod = await import(process.argv[1]);
+const toHtml = mod.default ?? mod.markdownToHtml;
+const src = readFileSync(process.argv[2], "utf8").replace(/^---\\n[\\s\\S]*?\\n---\\n/, "");
+process.stdout.write(String(await toHtml(src)));
+"""
+
+
+@pytest.mark.skipif(not ZENN_MD.is_file() or shutil.which("node") is None,
+                    reason="zenn-markdown-html not installed (make zenn)")
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_zenn_export_renders_with_zenns_renderer(rendered, lang):
+    import html
+
+    done = rendered[lang]
+    root = done.out_dir / "zenn"
+    article = root / "articles" / "fixture-report.md"
+    out = subprocess.run(["node", "--input-type=module", "-e", ZENN_JS, ZENN_MD.as_uri(),
+                          str(article)], capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    imgs = re.findall(r'<img src="([^"]+)" alt="([^"]*)"', out)
+    # every image Zenn shows is a file of the tree, with its alt text; all of them shown
+    assert sorted(src for src, _ in imgs) == sorted(
+        f"/images/fixture-report/{p.name}" for p in (root / "images" / "fixture-report").iterdir())
+    assert all(alt and (root / src.lstrip("/")).is_file() for src, alt in imgs)
+    # folds became Zenn's details, tables tables; nothing left as raw syntax
+    assert out.count("<details") == _runs(done)
+    assert out.count("<table") >= 5
+    text = html.unescape(re.sub(r"<[^>]+>", " ", out))
+    assert ":::" not in text and "<br>" not in text and "{%" not in text
