@@ -326,3 +326,44 @@ def test_zenn_export_renders_with_zenns_renderer(rendered, lang):
     assert out.count("<table") >= 5
     text = html.unescape(re.sub(r"<[^>]+>", " ", out))
     assert ":::" not in text and "<br>" not in text and "{%" not in text
+
+
+def _tiny_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 20), "white").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("flavor", publish.FLAVORS)
+def test_front_matter_is_yaml_and_image_url_links_uploaded_images(tmp_path, flavor):
+    import yaml
+
+    title = 'A "quoted": title — 経路'
+    items = [publish.Block("title", f"# {title}\n\nsub"),
+             publish.Block("answer", "## Answer\n\n**The headline.**"),
+             publish.Block("setup", png=_tiny_png(), name="lab-topology", alt="a [diagram]"),
+             publish.Block("run", "### seed-1: t\n\n| a | b |\n|---|---|\n| x<br>y | z |",
+                           run="r1"),
+             publish.Block("run", png=_tiny_png(), name="timeline-seed-1-local", alt="t",
+                           run="r1")]
+    w = publish.write_markdown(items, tmp_path, flavor, title, "my-blog-post", "ja",
+                               image_url="https://example.invalid/img/")
+    text = w.markdown.read_text(encoding="utf-8")
+    assert [t for _, t in publish.image_links(text)] == [
+        "https://example.invalid/img/lab-topology.png",
+        "https://example.invalid/img/timeline-seed-1-local.png"]
+    assert "![a (diagram)]" in text  # brackets in alt text would end the link
+    if flavor == "github":
+        assert "<summary>seed-1: t</summary>" in text and "x<br>y" in text
+        return
+    head = yaml.safe_load(text.split("---\n")[1])
+    assert head["title"] == title and "| x y | z |" in text and "# " + title not in text
+    if flavor == "zenn":
+        assert head["type"] == "tech" and head["published"] is False and head["topics"]
+        assert 12 <= len(w.markdown.stem) <= 50
+    if flavor == "devto":
+        assert head["description"] == "The headline."
