@@ -163,10 +163,10 @@ class Report:
         return "\n".join(text)
 
     def squid_note(self) -> str:
-        """Where it matters - a run whose Squid failed a tunnel, on the local lab, whose
-        Squid version the capture names - say that Squid 5 and 6 answer an unresolvable
-        CONNECT differently (500 vs the seed's 503), so a reader comparing logs with
-        their own proxy knows which to expect."""
+        """Where it matters - a report with a request that failed at the proxy - say that
+        Squid 5 and 6 answer an unresolvable CONNECT differently (500 vs the seed's
+        503) and which Squid these runs used (as their captures record it), so a reader
+        comparing the logs with their own proxy's knows which status to expect."""
         failed = self.analysis.routes[self.analysis.routes["route"] == "failed-at-proxy"]
         if failed.empty:
             return ""
