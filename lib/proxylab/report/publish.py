@@ -155,6 +155,15 @@ def _md() -> Any:
 
 
 _HEADING = re.compile(r"<h([23])>(.*?)</h\1>", re.S)
+_PRE = re.compile(r"(<pre><code[^>]*>)(.*?)(</code></pre>)", re.S)
+
+
+def _keep_tokens(m: re.Match[str]) -> str:
+    """Log lines wrap at their spaces only: each token in a no-wrap span, since browsers
+    also break after a hyphen ("ap-northeast-" / "1.amazonaws.com"), which reads like
+    two tokens. Copied text is unchanged (spans add no characters)."""
+    body = re.sub(r"[^\s<>]+", lambda t: f'<span class="tok">{t.group(0)}</span>', m.group(2))
+    return m.group(1) + body + m.group(3)
 
 
 def _anchor(text: str, used: set[str]) -> str:
@@ -180,7 +189,7 @@ def html_page(items: list[Block], title: str, lang: str, contents: str,
     toc: list[tuple[int, str, str]] = []
 
     def render_md(text: str) -> str:
-        out = md.render(text)
+        out = _PRE.sub(_keep_tokens, md.render(text))
 
         def add_id(m: re.Match[str]) -> str:
             level, inner = int(m.group(1)), m.group(2)
@@ -284,6 +293,7 @@ td code { white-space: nowrap; }
 pre { background: var(--code-bg); padding: 10px 12px; border-radius: 6px;
   overflow-x: auto; white-space: pre-wrap; word-break: normal; overflow-wrap: normal; }
 pre code { background: none; padding: 0; font-size: .8rem; white-space: inherit; }
+pre .tok { white-space: nowrap; }
 nav.toc { border: 1px solid var(--line); border-radius: 6px; padding: 4px 16px;
   margin: 1.5em 0; background: #fbfcfd; }
 nav.toc h2.toc-h { font-size: 1rem; border: 0; margin: .6em 0 .2em; }
@@ -306,7 +316,7 @@ details.scenario[open] > summary { border-bottom: 1px solid var(--line);
   figure, tr, img { break-inside: avoid; }
   pre { break-inside: auto; }
   /* paper cannot scroll: long values wrap anywhere rather than run off the page */
-  pre, td code { white-space: pre-wrap; overflow-wrap: anywhere; }
+  pre, td code, pre .tok { white-space: pre-wrap; overflow-wrap: anywhere; }
   table { display: table; width: 100%; }
   a { color: inherit; text-decoration: none; }
 }
