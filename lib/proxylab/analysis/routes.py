@@ -44,7 +44,8 @@ from proxylab.vocab import (
 ROUTES = ("proxy", "endpoint", "direct", "failed-at-proxy", "failed-direct", "inconsistent")
 PROXY_SIDE = ("proxy", "failed-at-proxy")
 STEP_METHOD = {"s3_put": "PUT"}
-STEP_SERVICE = {"s3_get": "s3", "s3_put": "s3", "web": "web", "api": "execute-api"}
+STEP_SERVICE = {"s3_get": "s3", "s3_put": "s3", "web": "web", "api": "execute-api",
+                "web_https": "web", "api_https": "execute-api"}  # the last two: Node probe
 ROUTE_COLUMNS = {
     "run_id": "category", "scenario": "category", "function": "category", "step": "category",
     "host": "string", "outcome": "category", "status": "Int64", "route": "category",
@@ -263,7 +264,8 @@ def classify(tables: Tables) -> RouteResult:
             sq = [_squid_ref(r, allowlist) for _, r in squid[squid["host"] == host].iterrows()]
             dq = [_dns_ref(q) for _, q in dnsq[dnsq["name"] == host].iterrows()]
             url = None if pd.isna(st["target_url"]) else st["target_url"]
-            decision = predict.decide(step, env, resources, url=url)
+            decision = predict.decide(step, env, resources, url=url,
+                                      runtime=record.scenario.runtime)
             p_route, p_kind, p_reason = predict.predicted_route(decision, layout, resources)
             logged = record.logs_front(STEP_SERVICE.get(step, ""))
             fact = _classify_step(run_id, record.scenario.id, step, host, st, hit, sq, dq, hits,
