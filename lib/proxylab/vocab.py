@@ -214,7 +214,7 @@ class ReasonKind(StrEnum):
     NO_PROXY_UNSET = "no-proxy-unset"  # proxy: no NO_PROXY variable at all
     CLIENT_IGNORES_ENV = "client-ignores-env"  # direct: the client never reads the variables
     ENV_PROXY_OFF = "env-proxy-off"  # direct: Node's switch NODE_USE_ENV_PROXY is not 1
-    ENV_PROXY_UNSUPPORTED = "env-proxy-unsupported"  # direct: this Node has no such switch
+    ENV_PROXY_UNSUPPORTED = "env-proxy-unsupported"  # direct: this Node has no such switch at all
 
     @property
     def direct(self) -> bool:

@@ -116,6 +116,8 @@ def test_node_20_has_no_switch_and_the_sdk_never_reads_the_variables():
     assert (sdk.proxy, sdk.reason) == (None, ReasonKind.CLIENT_IGNORES_ENV)
     off = nc.decide_fetch("https://x.y/", {"HTTPS_PROXY": "http://p:3128"}, (24, 22, 3))
     assert off.reason is ReasonKind.ENV_PROXY_OFF
+    old = nc.decide_fetch("https://x.y/", {"HTTPS_PROXY": "http://p:3128"}, (20, 20, 2))
+    assert old.reason is ReasonKind.ENV_PROXY_UNSUPPORTED  # set or not: Node 20 has none
 
 
 def test_bare_entries_differ_between_fetch_and_https_request_on_node_24():

@@ -134,7 +134,10 @@ def _conditions(env: dict[str, str], layout: dict[str, Any], step: str,
         conds.add(Condition(ConditionKind.NO_PROXY_MATCHED, variable="NO_PROXY",
                             client=decision.client))
     if decision.proxy is None:
-        conds.add(Condition(ConditionKind.CLIENT_DIRECT, client=decision.client))
+        # Whichever client it was: a catalogue mixing runtimes (seed-node) bypasses
+        # through botocore's NO_PROXY in one run and the SDK v3's own agent in another,
+        # and both are the client's own logic choosing direct (the reasons say which).
+        conds.add(Condition(ConditionKind.CLIENT_DIRECT))
     conds |= {Condition(ConditionKind.LAYOUT, key=k) for k in LAYOUT_KEYS if layout.get(k)}
     return conds
 

@@ -193,11 +193,12 @@ def _first_truthy(env: dict[str, str], *names: str) -> str | None:
 
 def _switch(client: Client, env: dict[str, str], version: tuple[int, int, int],
             compared: str) -> NodeDecision | None:
-    """The decision when the proxy switch keeps the client away from the variables."""
-    if not switch_on(env):
-        return NodeDecision(client, None, ReasonKind.ENV_PROXY_OFF, compared)
+    """The decision when the proxy switch keeps the client away from the variables: a
+    Node without the switch ignores them whether or not it is set."""
     if not has_env_proxy(version):
         return NodeDecision(client, None, ReasonKind.ENV_PROXY_UNSUPPORTED, compared)
+    if not switch_on(env):
+        return NodeDecision(client, None, ReasonKind.ENV_PROXY_OFF, compared)
     return None
 
 

@@ -23,13 +23,22 @@ from proxylab.report import charts, i18n, words
 from proxylab.report.redact import Redactor, build
 from proxylab.vocab import Verdict
 
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+              "NODE_USE_ENV_PROXY", "NODE_OPTIONS")  # the last two: Node's proxy switch
 # The provenance block's versions: (label key in i18n, the lab resource recording it).
 # Only squid_version is recorded by the labs so far; the others read "not recorded"
 # until a capture carries them under these names.
 VERSIONS = (("prov_proxylab", "proxylab_version"), ("prov_python", "python_version"),
             ("prov_botocore", "botocore_version"), ("prov_squid", "squid_version"),
             ("prov_runtime", "awslambdaric_version"))
+
+
+def runtime_text(rec: RunRecord) -> str:
+    """The scenario's Lambda runtime, with the version the local lab ran it on."""
+    res = dict(rec.resources)
+    version = (res.get("node_version") if str(rec.scenario.runtime).startswith("nodejs")
+               else res.get("python_version"))
+    return f"{rec.scenario.runtime} ({version})" if version else str(rec.scenario.runtime)
 
 
 def md_escape(value: Any) -> str:
@@ -137,7 +146,7 @@ class Report:
             eps = ", ".join(k.replace("_", " ") for k in ("s3_gateway", "execute_api_interface",
                                                           "execute_api_private_dns")
                             if layout.get(k)) or "none"
-            rows.append([run["scenario"], run["title"], run["function"], eps,
+            rows.append([run["scenario"], run["title"], run["function"], runtime_text(rec), eps,
                          "<br>".join(f"`{k}={v}`" for k, v in shown.items())])
             plumbing.update(rec.lab.plumbing_env)
         text = [f"## {self.t('setup_h')}", "", self.t("setup"), "",
@@ -161,7 +170,18 @@ class Report:
         return charts.png(charts.topology(lab, redact=self.r, endpoints=union or None))
 
     def matrix_md(self) -> str:
-        return f"## {self.t('matrix_h')}\n\n{self.t('matrix')}"
+        return f"## {self.t('matrix_h')}\n\n{self.t('matrix')}" + self.runtimes_md()
+
+    def runtimes_md(self) -> str:
+        """Python and Node.js scenarios with the same variables, step by step (empty
+        when the runs hold no such pair)."""
+        rows = [[f"{p.python} / {p.node}", s.node_step, f"{s.python_route} · {s.python_client}",
+                 f"{s.node_route} · {s.node_client}", self.t("yes") if s.differs else ""]
+                for p in self.analysis.runtime_pairs for s in p.steps]
+        if not rows:
+            return ""
+        return "\n".join(["", "", f"**{self.t('runtimes_t')}**", "", self.t("runtimes"), "",
+                          self.r(md_table(self.t("runtimes_cols").split("|"), rows))])
 
     def matrix_png(self) -> bytes:
         return charts.png(charts.route_matrix(self.analysis.routes, self.runs, redact=self.r,

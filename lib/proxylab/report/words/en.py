@@ -58,6 +58,10 @@ NODE_RULE = {
 }
 
 
+NODE_REASONS = (ReasonKind.CLIENT_IGNORES_ENV, ReasonKind.ENV_PROXY_OFF,
+                ReasonKind.ENV_PROXY_UNSUPPORTED)
+
+
 def client_name(d: Decision) -> str:
     name = NODE_CLIENT.get(d.client, str(d.client))
     return name.replace("https.request", "http.request") if d.scheme == "http" else name
@@ -76,8 +80,8 @@ def node_cause(d: Decision) -> str | None:
         return (f"{client_name(d)} on Node {d.runtime_version} reads the proxy variables only "
                 "with NODE_USE_ENV_PROXY=1 (or --use-env-proxy), which is not set")
     if d.reason == ReasonKind.ENV_PROXY_UNSUPPORTED:
-        return (f"NODE_USE_ENV_PROXY=1 is set, but Node {d.runtime_version} does not know it (it "
-                f"arrived in 22.21 and 24.5), so {client_name(d)} ignores the proxy variables")
+        return (f"Node {d.runtime_version} has no NODE_USE_ENV_PROXY (it arrived in 22.21 and "
+                f"24.5), set or not: {client_name(d)} never reads the proxy variables there")
     return None
 
 
@@ -105,7 +109,9 @@ def cause(d: Decision) -> str:
 def decision(d: Decision) -> str:
     client = client_name(d)
     if d.proxy is None:
-        effect = f"so {client} connected directly"
+        # The Node reasons name the client already.
+        subject = "it" if d.reason in NODE_REASONS else client
+        effect = f"so {subject} connected directly"
         if d.client == Client.AWS_SDK_JS_V3 or (d.client == Client.BOTOCORE
                                                 and d.request_host != d.decision_host):
             effect += f" to '{d.request_host}'"

@@ -67,9 +67,8 @@ def node_cause(d: Decision) -> str | None:
         return (f"Node {d.runtime_version} の {client_name(d)} は NODE_USE_ENV_PROXY=1 (または "
                 "--use-env-proxy) のときだけプロキシ変数を読むが、それが設定されていない")
     if d.reason == ReasonKind.ENV_PROXY_UNSUPPORTED:
-        return (f"NODE_USE_ENV_PROXY=1 が設定されているが、Node {d.runtime_version} は"
-                f"これを知らない (22.21 と 24.5 で導入) ので、{client_name(d)} は"
-                "プロキシ変数を無視する")
+        return (f"Node {d.runtime_version} には NODE_USE_ENV_PROXY がない (22.21 と 24.5 で導入) "
+                f"ので、設定の有無にかかわらず {client_name(d)} はプロキシ変数を読まない")
     return None
 
 
