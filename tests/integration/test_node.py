@@ -386,3 +386,37 @@ def test_a_users_node_directory_gets_its_npm_dependencies_once(runs):
     pj = Path(c.record.scenario.code) / "package.json"
     assert (node.deps_dir(pj) / "node_modules" / "undici" / "package.json").is_file()
     assert not (Path(c.record.scenario.code) / "node_modules").exists()  # the user's dir
+
+
+def test_seed_node_puts_python_and_node_side_by_side(runs, tmp_path):
+    """The seed-node catalogue on the real runtimes: every expectation holds (Node's S3
+    over the gateway endpoint, its web calls timing out, its private API call over the
+    interface endpoint where Python's fails at the proxy), every route is the predicted
+    one, and the report pairs each Python scenario with its Node twin, in both
+    languages, with each scenario's runtime."""
+    from proxylab.analysis import analyse
+    from proxylab.logs.tables import load_tables
+    from proxylab.report.document import Report
+
+    out = tmp_path / "runs"
+    rc = cli.main(["run", "--catalog", "seed-node", "--name", LAB, "--runs-dir", str(out),
+                   "--keep-lab", "-q"])
+    assert rc == 0  # 0: every run ok and as expected
+    paths = sorted(out.iterdir())
+    a = analyse(load_tables(paths))
+    assert len(a.routes) == 4 * 4 + 4 * 6
+    assert a.routes["prediction_matches"].all(), a.routes[~a.routes["prediction_matches"]]
+    assert [(p.python, p.node) for p in a.runtime_pairs] == [
+        (f"seed-{i}", f"seed-{i}-node") for i in range(1, 5)]
+    s3 = {(p.python, s.node_step): (s.python_route, s.node_route)
+          for p in a.runtime_pairs for s in p.steps if s.node_step == "s3_get"}
+    assert s3[("seed-1", "s3_get")] == ("proxy", "endpoint (gateway)")
+    api = {p.python: s.node_route for p in a.runtime_pairs for s in p.steps
+           if s.node_step == "api_https"}
+    assert api == {"seed-1": "failed-direct", "seed-2": "failed-direct",
+                   "seed-3": "endpoint (interface)", "seed-4": "endpoint (interface)"}
+    for lang, heading in (("en", "Python and Node.js side by side"),
+                          ("ja", "Python と Node.js の比較")):
+        doc = Report.load(paths, lang=lang)
+        assert heading in doc.matrix_md()
+        assert "nodejs20.x (20." in doc.setup_md() and "python3.x (3." in doc.setup_md()
