@@ -234,13 +234,7 @@ def decide_fetch(url: str, env: dict[str, str], version: tuple[int, int, int]) -
         return NodeDecision(Client.NODE_FETCH, None, reason, compared, cancelled_by=cancelled,
                             rule=rule)
     match = undici_match(host, port, no_value, rule) if no_value else None
-    common = dict(proxy_variable=chosen, no_proxy_variable=no_var if no_value else None,
-                  no_proxy_value=no_value or None, rule=rule)
-    if match is not None:
-        return NodeDecision(Client.NODE_FETCH, None, ReasonKind.NO_PROXY_MATCHED, compared,
-                            match=match, **common)
-    reason = ReasonKind.NO_ENTRY_MATCHED if no_value else ReasonKind.NO_PROXY_UNSET
-    return NodeDecision(Client.NODE_FETCH, env[chosen], reason, compared, **common)
+    return _with_proxy(Client.NODE_FETCH, env, chosen, no_var, no_value, match, compared, rule)
 
 
 def decide_http(url: str, env: dict[str, str], version: tuple[int, int, int]) -> NodeDecision:
@@ -258,13 +252,20 @@ def decide_http(url: str, env: dict[str, str], version: tuple[int, int, int]) ->
     no_var = _first_truthy(env, "no_proxy", "NO_PROXY")
     no_value = env[no_var] if no_var else ""
     match = http_match(host, port, no_value, rule) if no_value else None
-    common = dict(proxy_variable=var, no_proxy_variable=no_var, no_proxy_value=no_value or None,
-                  rule=rule)
+    return _with_proxy(Client.NODE_HTTP, env, var, no_var, no_value, match, compared, rule)
+
+
+def _with_proxy(client: Client, env: dict[str, str], var: str, no_var: str | None,
+                no_value: str, match: tuple[str, MatchKind] | None, compared: str,
+                rule: NoProxyRule) -> NodeDecision:
+    """A client that has a proxy from ``var``: NO_PROXY's entry decides."""
+    common = dict(proxy_variable=var, no_proxy_variable=no_var if no_value else None,
+                  no_proxy_value=no_value or None, rule=rule)
     if match is not None:
-        return NodeDecision(Client.NODE_HTTP, None, ReasonKind.NO_PROXY_MATCHED, compared,
-                            match=match, **common)
+        return NodeDecision(client, None, ReasonKind.NO_PROXY_MATCHED, compared, match=match,
+                            **common)
     reason = ReasonKind.NO_ENTRY_MATCHED if no_value else ReasonKind.NO_PROXY_UNSET
-    return NodeDecision(Client.NODE_HTTP, env[var], reason, compared, **common)
+    return NodeDecision(client, env[var], reason, compared, **common)
 
 
 def decide_sdk(url: str) -> NodeDecision:
