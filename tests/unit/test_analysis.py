@@ -277,8 +277,9 @@ def test_aws_direct_without_any_front_log_is_not_a_crash(tmp_path):
 
 # A real lab capture (Node 24.22.3, NODE_USE_ENV_PROXY=1,
 # NO_PROXY="google.com,.xecute-api.<region>.amazonaws.com"): fetch and https.request
-# reach the same two hosts by their own NO_PROXY rules, one direct, one proxied.
-NODE24 = FIX / "20261201T133656Z-n24-aff9"
+# reach the same two hosts by their own NO_PROXY rules, one direct, one proxied. Kept
+# apart from captures/, which other tests read whole as the seed's set.
+NODE24 = FIX.parent / "node-captures" / "20261201T133656Z-n24-aff9"
 
 
 def test_two_node_clients_to_one_host_get_their_own_routes():
