@@ -396,17 +396,20 @@ def _invocation_error(inv: Invocation) -> str | None:
 def _lab_record(desc: LabDescription, scenario: Scenario) -> tuple[LabDescription, str | None]:
     """The lab as described during the run. If describing failed, the earlier
     description is kept, marked so, rather than pretending to know the layout."""
-    desc = replace(desc, resources={**provenance(desc.backend), **desc.resources})
+    desc = replace(desc, resources={**provenance(desc.backend, str(scenario.runtime)),
+                                    **desc.resources})
     if desc.endpoints != scenario.endpoints:
         return desc, ("endpoint layout of the last successful describe(); the run may not "
                       "have applied")
     return desc, None
 
 
-def provenance(backend: str) -> dict[str, str]:
+def provenance(backend: str, runtime: str | None = None) -> dict[str, str]:
     """Versions a report's provenance block names. The local lab's function runs on this
-    Python with this botocore and awslambdaric; on AWS those are Lambda's own, which
-    this machine cannot know, so only proxylab's is recorded there."""
+    Python with this botocore and awslambdaric (a Node runtime: on the cached Node and
+    aws-lambda-ric, whose ``node_version`` the Node clients' prediction depends on); on
+    AWS those are Lambda's own, which this machine cannot know, so only proxylab's is
+    recorded there."""
     import platform
     from importlib import metadata
 
@@ -420,7 +423,23 @@ def provenance(backend: str) -> dict[str, str]:
                 out[f"{dist}_version"] = metadata.version(dist)
             except metadata.PackageNotFoundError:
                 pass
+        out.update(_node_provenance(runtime))
     return out
+
+
+def _node_provenance(runtime: str | None) -> dict[str, str]:
+    from proxylab.labs.local import node
+    from proxylab.vocab import Runtime
+
+    rt = parse_enum(Runtime, runtime) if runtime else None
+    if rt is None or rt.node_major is None:
+        return {}
+    try:
+        found = node.resolve(rt)
+    except node.NodeMissing:
+        return {}  # the run itself fails, saying how to install it
+    return {"node_version": found.version.lstrip("v"),
+            "aws_lambda_ric_version": node.RIC_VERSION}
 
 
 def summarize(run_dir: Path, catalog_id: str, scenario: Scenario, repeat_index: int) -> RunSummary:

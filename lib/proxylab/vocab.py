@@ -122,6 +122,22 @@ class Client(StrEnum):
 
     BOTOCORE = "botocore"
     URLLIB = "urllib"
+    AWS_SDK_JS_V3 = "aws-sdk-js-v3"  # @aws-sdk/client-s3's NodeHttpHandler
+    NODE_FETCH = "node-fetch"  # Node's global fetch (undici)
+    NODE_HTTP = "node-http"  # node:http / node:https request on the global agent
+
+    @property
+    def node(self) -> bool:
+        return self in (Client.AWS_SDK_JS_V3, Client.NODE_FETCH, Client.NODE_HTTP)
+
+
+class NoProxyRule(StrEnum):
+    """Which NO_PROXY matching rule a Node client applies (see analysis.node_clients)."""
+
+    UNDICI_6 = "undici-6"  # bare entry: the host only; '.x' / '*.x': any string suffix
+    UNDICI_7 = "undici-7"  # every entry: the host and its subdomains ('*.' / '.' stripped)
+    NODE_HTTP = "node-http"  # bare: host only; '.x': x and subdomains; '*.x': subdomains
+    NODE_HTTP_NO_BOUNDARY = "node-http-no-boundary"  # as node-http, '.x' any string suffix
 
 
 class Runtime(StrEnum):
@@ -196,11 +212,15 @@ class ReasonKind(StrEnum):
     PROXY_CANCELLED = "proxy-cancelled"  # direct: an empty lowercase variable cancels the upper
     NO_ENTRY_MATCHED = "no-entry-matched"  # proxy: NO_PROXY is set but no entry matched
     NO_PROXY_UNSET = "no-proxy-unset"  # proxy: no NO_PROXY variable at all
+    CLIENT_IGNORES_ENV = "client-ignores-env"  # direct: the client never reads the variables
+    ENV_PROXY_OFF = "env-proxy-off"  # direct: Node's switch NODE_USE_ENV_PROXY is not 1
+    ENV_PROXY_UNSUPPORTED = "env-proxy-unsupported"  # direct: this Node has no such switch at all
 
     @property
     def direct(self) -> bool:
         return self in (ReasonKind.NO_PROXY_MATCHED, ReasonKind.NO_PROXY_VARIABLE,
-                        ReasonKind.PROXY_CANCELLED)
+                        ReasonKind.PROXY_CANCELLED, ReasonKind.CLIENT_IGNORES_ENV,
+                        ReasonKind.ENV_PROXY_OFF, ReasonKind.ENV_PROXY_UNSUPPORTED)
 
 
 class EndpointSource(StrEnum):

@@ -23,7 +23,8 @@ from proxylab.report import charts, i18n, publish, words
 from proxylab.report.redact import Redactor, build
 from proxylab.vocab import Verdict
 
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+              "NODE_USE_ENV_PROXY", "NODE_OPTIONS")  # the last two: Node's proxy switch
 ENDPOINT_KEYS = ("s3_gateway", "execute_api_interface", "execute_api_private_dns")
 # The provenance block's versions: (label key in i18n, the lab resource recording it).
 # Only squid_version is recorded by the labs so far; the others read "not recorded"
@@ -31,6 +32,14 @@ ENDPOINT_KEYS = ("s3_gateway", "execute_api_interface", "execute_api_private_dns
 VERSIONS = (("prov_proxylab", "proxylab_version"), ("prov_python", "python_version"),
             ("prov_botocore", "botocore_version"), ("prov_squid", "squid_version"),
             ("prov_runtime", "awslambdaric_version"))
+
+
+def runtime_text(rec: RunRecord) -> str:
+    """The scenario's Lambda runtime, with the version the local lab ran it on."""
+    res = dict(rec.resources)
+    version = (res.get("node_version") if str(rec.scenario.runtime).startswith("nodejs")
+               else res.get("python_version"))
+    return f"{rec.scenario.runtime} ({version})" if version else str(rec.scenario.runtime)
 
 
 def md_escape(value: Any) -> str:
@@ -142,7 +151,7 @@ class Report:
                      if k.upper() in PROXY_VARS or k.upper().startswith("AWS_")}
             layout = rec.layout.to_dict()
             eps = ", ".join(self.t(f"ep_{k}") for k in ENDPOINT_KEYS if layout.get(k)) or none
-            rows.append([run["scenario"], run["title"], run["function"], eps])
+            rows.append([run["scenario"], run["title"], run["function"], runtime_text(rec), eps])
             # One row per variable, the value whole in code (never wrapped inside a
             # table cell, never joined with <br>, which some blogs print as text).
             env_rows += [[run["scenario"] if i == 0 else "", f"`{k}`", f"`{v}`"]
@@ -217,7 +226,18 @@ class Report:
                                           lang=self.lang))
 
     def matrix_md(self) -> str:
-        return f"## {self.t('matrix_h')}\n\n{self.t('matrix')}"
+        return f"## {self.t('matrix_h')}\n\n{self.t('matrix')}" + self.runtimes_md()
+
+    def runtimes_md(self) -> str:
+        """Python and Node.js scenarios with the same variables, step by step (empty
+        when the runs hold no such pair)."""
+        rows = [[f"{p.python} / {p.node}", s.node_step, f"{s.python_route} · {s.python_client}",
+                 f"{s.node_route} · {s.node_client}", self.t("yes") if s.differs else ""]
+                for p in self.analysis.runtime_pairs for s in p.steps]
+        if not rows:
+            return ""
+        return "\n".join(["", "", f"**{self.t('runtimes_t')}**", "", self.t("runtimes"), "",
+                          self.r(md_table(self.t("runtimes_cols").split("|"), rows))])
 
     def matrix_png(self) -> bytes:
         return charts.png(charts.route_matrix(self.analysis.routes, self.runs, redact=self.r,

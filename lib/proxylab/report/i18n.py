@@ -73,11 +73,15 @@ TEXT: dict[str, dict[str, str]] = {
             "service is a failed direct attempt. The prediction re-runs urllib's "
             "`proxy_bypass_environment` "
             "on each scenario's variables (per request host for urllib; against the client's "
-            "endpoint host, once per client, for botocore)."),
+            "endpoint host, once per client, for botocore). For Node.js functions it applies "
+            "each Node client's own rule, read from the runtime's source: the AWS SDK for "
+            "JavaScript v3 never reads the proxy variables; fetch (undici) and https.request "
+            "read them only with NODE_USE_ENV_PROXY=1 on Node 22.21 / 24.5 and later, each "
+            "with its own NO_PROXY matching."),
         "redacted": ("Identifiers (account, bucket, API ids, VPC endpoint ids, request ids, "
                      "addresses) are replaced by stable placeholders."),
         "cols": "step|host|route|outcome|predicted|match",
-        "scen_cols": "scenario|title|function|endpoints",
+        "scen_cols": "scenario|title|function|runtime|endpoints",
         "variables_t": "Each scenario's variables",
         "var_cols": "scenario|variable|value",
         "none": "none",
@@ -119,6 +123,13 @@ TEXT: dict[str, dict[str, str]] = {
             "with a different host (urllib: the request's; botocore: its endpoint's).\n"
             "- **predicted**: the route the clients' own proxy logic gives for the scenario's "
             "variables, computed without the lab."),
+        "runtimes_t": "Python and Node.js side by side",
+        "runtimes": ("Each Python scenario beside its Node.js twin: the same function, layout "
+                     "and variables, each step's route and the client that decided it "
+                     "(web_https / api_https: the same call with https.request instead of "
+                     "fetch)."),
+        "runtimes_cols": ("scenarios|step|Python: route · client|Node.js: route · client|"
+                          "differs"),
         "exp_cols": "scenario|check|expected|observed",
         "yes": "yes", "no": "no",
         "catalogue": "Catalogue: {cats} · {n} runs",
@@ -197,11 +208,15 @@ TEXT: dict[str, dict[str, str]] = {
             "ものはプロキシでの失敗、Squid にもサービス側にも記録がないものは直接接続の失敗です。"
             "予測は各シナリオの環境変数に対して urllib の `proxy_bypass_environment` を実行し"
             "直したものです (urllib はリクエスト先ホストごと、botocore はクライアント作成時に"
-            "エンドポイントのホストに対して 1 回判定します)。"),
+            "エンドポイントのホストに対して 1 回判定します)。Node.js の関数では、ランタイムの"
+            "ソースから読み取った各 Node クライアント自身の規則を適用します。AWS SDK for "
+            "JavaScript v3 はプロキシ変数を読まず、fetch (undici) と https.request は Node 22.21 / "
+            "24.5 以降で NODE_USE_ENV_PROXY=1 のときだけ読み、NO_PROXY の一致のさせ方もそれぞれ"
+            "異なります。"),
         "redacted": ("識別子 (アカウント、バケット、API ID、VPC エンドポイント ID、リクエスト ID、"
                      "アドレス) は一貫したプレースホルダーに置き換えています。"),
         "cols": "ステップ|ホスト|経路|結果|予測|一致",
-        "scen_cols": "シナリオ|タイトル|関数|エンドポイント",
+        "scen_cols": "シナリオ|タイトル|関数|ランタイム|エンドポイント",
         "variables_t": "シナリオごとの環境変数",
         "var_cols": "シナリオ|変数|値",
         "none": "なし",
@@ -243,6 +258,13 @@ TEXT: dict[str, dict[str, str]] = {
             "クライアントごとに異なります (urllib はリクエスト先、botocore はエンドポイント)。\n"
             "- **予測**: シナリオの環境変数に対してクライアント自身のプロキシ判定ロジックが出す"
             "経路。ラボを使わずに計算します。"),
+        "runtimes_t": "Python と Node.js の比較",
+        "runtimes": ("同じ関数・エンドポイント構成・環境変数で実行した Python と Node.js の"
+                     "シナリオを並べ、各ステップの経路と、それを決めたクライアントを示します "
+                     "(web_https / api_https は fetch の代わりに https.request で同じ"
+                     "呼び出しをしたもの)。"),
+        "runtimes_cols": ("シナリオ|ステップ|Python の経路 · クライアント|"
+                          "Node.js の経路 · クライアント|違い"),
         "exp_cols": "シナリオ|検査|期待|観測",
         "yes": "はい", "no": "いいえ",
         "catalogue": "カタログ: {cats} · 実行 {n} 件",

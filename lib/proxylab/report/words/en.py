@@ -18,6 +18,7 @@ from proxylab.vocab import (
     EndpointSource,
     FlagKind,
     MatchKind,
+    NoProxyRule,
     PathReason,
     ReasonKind,
     SkipKind,
@@ -28,7 +29,7 @@ from proxylab.vocab import (
 def _cap(text: str) -> str:
     """Capitalise our own first word, never a client's or a variable's name."""
     first = text.split(" ", 1)[0]
-    if first in ("botocore", "urllib", "botocore's") or "_" in first or "=" in first:
+    if first in ("botocore", "urllib", "botocore's", "undici") or "_" in first or "=" in first:
         return text
     return text[:1].upper() + text[1:]
 
@@ -39,9 +40,57 @@ SOURCE = {EndpointSource.AWS_ENDPOINT_URL_S3: "from AWS_ENDPOINT_URL_S3",
           EndpointSource.LEGACY_GLOBAL: "us-east-1's legacy global endpoint"}
 
 
+NODE_CLIENT = {Client.AWS_SDK_JS_V3: "the AWS SDK for JavaScript v3",
+               Client.NODE_FETCH: "Node's fetch", Client.NODE_HTTP: "Node's https.request"}
+NODE_RULE = {
+    NoProxyRule.UNDICI_7: "undici 7 (Node {v}'s fetch) strips a leading '*.' or '.' and matches "
+                          "every NO_PROXY entry against the host and its subdomains",
+    NoProxyRule.UNDICI_6: "undici 6 (Node {v}'s fetch) matches an entry that does not start with "
+                          "'.' or '*' only against the host itself, and one that does as a "
+                          "plain string suffix",
+    NoProxyRule.NODE_HTTP: "Node {v}'s http.request matches a bare NO_PROXY entry only against "
+                           "the host itself (or host:port); '.x' matches x and its subdomains, "
+                           "'*.x' only its subdomains",
+    NoProxyRule.NODE_HTTP_NO_BOUNDARY: "Node {v}'s http.request matches a bare NO_PROXY entry "
+                                       "only against the host itself (or host:port); '.x' "
+                                       "matches any host ending in x, across labels too "
+                                       "('.ample.com' matches example.com), '*.x' only its "
+                                       "subdomains",
+}
+
+
+NODE_REASONS = (ReasonKind.CLIENT_IGNORES_ENV, ReasonKind.ENV_PROXY_OFF,
+                ReasonKind.ENV_PROXY_UNSUPPORTED)
+
+
+def client_name(d: Decision) -> str:
+    name = NODE_CLIENT.get(d.client, str(d.client))
+    return name.replace("https.request", "http.request") if d.scheme == "http" else name
+
+
+def node_rule(d: Decision) -> str:
+    """The Node client's own NO_PROXY rule, the one that decided this request."""
+    return "by its own rule, " + NODE_RULE[d.rule].format(v=d.runtime_version) if d.rule else ""
+
+
+def node_cause(d: Decision) -> str | None:
+    if d.reason == ReasonKind.CLIENT_IGNORES_ENV:
+        return ("the AWS SDK for JavaScript v3 never reads HTTP_PROXY, HTTPS_PROXY or NO_PROXY "
+                "(its NodeHttpHandler creates its own https.Agent)")
+    if d.reason == ReasonKind.ENV_PROXY_OFF:
+        return (f"{client_name(d)} on Node {d.runtime_version} reads the proxy variables only "
+                "with NODE_USE_ENV_PROXY=1 (or --use-env-proxy), which is not set")
+    if d.reason == ReasonKind.ENV_PROXY_UNSUPPORTED:
+        return (f"Node {d.runtime_version} has no NODE_USE_ENV_PROXY (it arrived in 22.21 and "
+                f"24.5), set or not: {client_name(d)} never reads the proxy variables there")
+    return None
+
+
 def cause(d: Decision) -> str:
     """Why the client went direct or to the proxy, without the consequence."""
     var = d.no_proxy_variable or "NO_PROXY"
+    if d.client.node and (text := node_cause(d)) is not None:
+        return text
     if d.reason == ReasonKind.NO_PROXY_MATCHED and d.match is not None:
         if d.match.how == MatchKind.STAR:
             return f"{var}='*' bypasses every host"
@@ -59,11 +108,18 @@ def cause(d: Decision) -> str:
 
 
 def decision(d: Decision) -> str:
-    client = str(d.client)
+    client = client_name(d)
     if d.proxy is None:
-        effect = f"so {client} connected directly"
-        if d.client == Client.BOTOCORE and d.request_host != d.decision_host:
+        # The Node reasons name the client already.
+        subject = "it" if d.reason in NODE_REASONS else client
+        effect = f"so {subject} connected directly"
+        if d.client == Client.AWS_SDK_JS_V3 or (d.client == Client.BOTOCORE
+                                                and d.request_host != d.decision_host):
             effect += f" to '{d.request_host}'"
+    elif d.client.node:
+        via = (f"a CONNECT to {d.proxy}" if d.scheme == "https"
+               else f"the request to {d.proxy} as an absolute-URI request, no CONNECT")
+        effect = f"so {client} sent {via} (from {d.proxy_variable})"
     elif d.client == Client.BOTOCORE:
         effect = f"so botocore used {d.proxy} (from {d.proxy_variable})"
     elif d.scheme == "https":
@@ -211,6 +267,7 @@ PARTS: dict[str, Callable[[Any], str]] = {
     "nothing-seen": lambda f: (
         f"no Squid line and no service saw it; the step ended {f.outcome}"),
     "flag": lambda x: FLAG[x.kind](x), "mismatch": mismatch,
+    "node-rule": node_rule,
     "assemble": assemble,
 }
 

@@ -18,6 +18,7 @@ from proxylab.vocab import (
     EndpointSource,
     FlagKind,
     MatchKind,
+    NoProxyRule,
     PathReason,
     ReasonKind,
     SkipKind,
@@ -30,8 +31,52 @@ SOURCE = {EndpointSource.AWS_ENDPOINT_URL_S3: "AWS_ENDPOINT_URL_S3 による",
           EndpointSource.LEGACY_GLOBAL: "us-east-1 の従来のグローバルエンドポイント"}
 
 
+NODE_CLIENT = {Client.AWS_SDK_JS_V3: "AWS SDK for JavaScript v3",
+               Client.NODE_FETCH: "Node の fetch", Client.NODE_HTTP: "Node の https.request"}
+NODE_RULE = {
+    NoProxyRule.UNDICI_7: "undici 7 (Node {v} の fetch) は先頭の '*.' や '.' を取り除き、"
+                          "NO_PROXY のどのエントリもホストとそのサブドメインに一致させます",
+    NoProxyRule.UNDICI_6: "undici 6 (Node {v} の fetch) は、'.' や '*' で始まらないエントリをホスト"
+                          "そのものにだけ、始まるエントリを単なる末尾の文字列として一致させます",
+    NoProxyRule.NODE_HTTP: "Node {v} の http.request は、素の NO_PROXY エントリをホストそのもの "
+                           "(または host:port) にだけ一致させ、'.x' は x とそのサブドメインに、"
+                           "'*.x' はサブドメインにだけ一致させます",
+    NoProxyRule.NODE_HTTP_NO_BOUNDARY: "Node {v} の http.request は、素の NO_PROXY エントリを"
+                                       "ホストそのもの (または host:port) にだけ一致させ、'.x' は"
+                                       "ラベルの境界に関係なく x で終わるすべてのホストに "
+                                       "('.ample.com' は example.com にも)、'*.x' はサブドメイン"
+                                       "にだけ一致させます",
+}
+
+
+def client_name(d: Decision) -> str:
+    name = NODE_CLIENT.get(d.client, str(d.client))
+    return name.replace("https.request", "http.request") if d.scheme == "http" else name
+
+
+def node_rule(d: Decision) -> str:
+    """Node クライアント自身の NO_PROXY の規則 (このリクエストを決めたもの)。"""
+    return "クライアント自身の規則では、" + NODE_RULE[d.rule].format(v=d.runtime_version) \
+        if d.rule else ""
+
+
+def node_cause(d: Decision) -> str | None:
+    if d.reason == ReasonKind.CLIENT_IGNORES_ENV:
+        return ("AWS SDK for JavaScript v3 は HTTP_PROXY・HTTPS_PROXY・NO_PROXY を一切読まない "
+                "(NodeHttpHandler が独自の https.Agent を作る)")
+    if d.reason == ReasonKind.ENV_PROXY_OFF:
+        return (f"Node {d.runtime_version} の {client_name(d)} は NODE_USE_ENV_PROXY=1 (または "
+                "--use-env-proxy) のときだけプロキシ変数を読むが、それが設定されていない")
+    if d.reason == ReasonKind.ENV_PROXY_UNSUPPORTED:
+        return (f"Node {d.runtime_version} には NODE_USE_ENV_PROXY がない (22.21 と 24.5 で導入) "
+                f"ので、設定の有無にかかわらず {client_name(d)} はプロキシ変数を読まない")
+    return None
+
+
 def cause(d: Decision) -> str:
     var = d.no_proxy_variable or "NO_PROXY"
+    if d.client.node and (text := node_cause(d)) is not None:
+        return text
     if d.reason == ReasonKind.NO_PROXY_MATCHED and d.match is not None:
         if d.match.how == MatchKind.STAR:
             return f"{var}='*' はすべてのホストを迂回させる"
@@ -50,11 +95,16 @@ def cause(d: Decision) -> str:
 
 
 def decision(d: Decision) -> str:
-    client = str(d.client)
+    client = client_name(d)
     if d.proxy is None:
-        to = f" '{d.request_host}' に" if (d.client == Client.BOTOCORE
-                                           and d.request_host != d.decision_host) else ""
+        to = f" '{d.request_host}' に" if (
+            (d.client == Client.BOTOCORE and d.request_host != d.decision_host)
+            or d.client == Client.AWS_SDK_JS_V3) else ""
         effect = f"{client} は{to}直接接続しました"
+    elif d.client.node:
+        via = ("に CONNECT を送りました" if d.scheme == "https"
+               else "に、CONNECT ではなく絶対 URI のリクエストを送りました")
+        effect = f"{client} は {d.proxy} ({d.proxy_variable} の値) {via}"
     elif d.client == Client.BOTOCORE:
         effect = f"botocore は {d.proxy} ({d.proxy_variable} の値) を使いました"
     elif d.scheme == "https":
@@ -207,6 +257,7 @@ PARTS: dict[str, Callable[[Any], str]] = {
     "nothing-seen": lambda f: (
         f"Squid にもサービス側にも記録がなく、ステップは {f.outcome} で終わりました"),
     "flag": lambda x: FLAG[x.kind](x), "mismatch": mismatch,
+    "node-rule": node_rule,
     "assemble": assemble,
 }
 
