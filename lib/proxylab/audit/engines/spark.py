@@ -1,0 +1,102 @@
+"""The generated Spark SQL run on Spark: local mode on this machine (pyspark from
+PyPI and a JDK), or a cluster, chosen as Spark users choose it.
+
+Where it runs: ``SPARK_REMOTE`` (Spark Connect, e.g. ``sc://host:15002``) if set; else
+``--spark-master`` / ``PROXYLAB_SPARK_MASTER``; else whatever ``spark.master`` the
+Spark installation's ``spark-defaults.conf`` / ``PYSPARK_SUBMIT_ARGS`` give; else
+``local[*]``. Inputs that exist here are read as local files (each a source); other
+locations (``hdfs://``, ``s3a://``, a glob on the cluster's file system) are handed to
+Spark as they are.
+
+One session per process (Spark's ``getOrCreate``): start-up (~10-20 s: a JVM) is paid
+once, so a notebook or a test suite running several audits pays it once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+
+from proxylab.audit.engines.base import EngineUnavailable, SqlEngine, import_or_explain
+
+JDK_HINT = ("install Debian's JDK: `proxylab setup jdk` (= apt-get install "
+            "default-jdk-headless), or set JAVA_HOME")
+
+
+def java_home() -> str | None:
+    """A JDK's home, if one is installed (JAVA_HOME, else ``java`` on PATH)."""
+    home = os.environ.get("JAVA_HOME")
+    if home and os.path.exists(os.path.join(home, "bin", "java")):
+        return home
+    java = shutil.which("java")
+    if java:
+        return os.path.dirname(os.path.dirname(os.path.realpath(java)))
+    return None
+
+
+def remote() -> str | None:
+    return os.environ.get("SPARK_REMOTE") or None
+
+
+class SparkEngine(SqlEngine):
+    name = dialect = "spark"
+    where = "Spark"
+
+    def __init__(self, master: str | None = None) -> None:
+        self.master = master or os.environ.get("PROXYLAB_SPARK_MASTER") or None
+
+    @property
+    def local_files(self) -> bool:  # type: ignore[override]
+        return remote() is None and (self.master is None or self.master.startswith("local"))
+
+    def require(self) -> None:
+        import_or_explain("pyspark", self.name, "spark")
+        if remote() is None and java_home() is None:
+            raise EngineUnavailable(f"audit engine 'spark' runs Spark in local mode here, "
+                                    f"which needs a Java runtime: {JDK_HINT}")
+
+    def spark(self):
+        """The process's Spark session (made on first use)."""
+        from pyspark.sql import SparkSession
+
+        b = SparkSession.builder.appName("proxylab-audit")
+        if remote():
+            return b.remote(remote()).getOrCreate()
+        if self.master:
+            b = b.master(self.master)
+        if not self.master or self.master.startswith("local"):
+            # One machine: no UI port, few shuffle partitions (the fine groups are small).
+            b = (b.config("spark.ui.enabled", "false")
+                 .config("spark.ui.showConsoleProgress", "false")
+                 .config("spark.sql.shuffle.partitions", "4")
+                 .config("spark.driver.bindAddress", "127.0.0.1")
+                 .config("spark.driver.host", "127.0.0.1"))
+        if java_home():
+            os.environ.setdefault("JAVA_HOME", java_home())
+        spark = b.getOrCreate()
+        spark.sparkContext.setLogLevel("ERROR")
+        return spark
+
+    @contextmanager
+    def session(self):
+        spark = self.spark()
+        try:
+            yield _Spark(spark)
+        finally:
+            for stmt in ("UNCACHE TABLE IF EXISTS squid_fine", "DROP VIEW IF EXISTS squid_fine"):
+                try:
+                    spark.sql(stmt)
+                except Exception:  # noqa: BLE001 - cleaning up after a failed run
+                    pass
+
+
+class _Spark:
+    def __init__(self, spark) -> None:
+        self.spark = spark
+
+    def execute(self, sql: str) -> None:
+        self.spark.sql(sql)
+
+    def arrow(self, sql: str):
+        return self.spark.sql(sql).toArrow()
