@@ -39,10 +39,10 @@ _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>")
 
 
 def sql_pattern(end: str = "$") -> str:
-    """:data:`NATIVE_PATTERN`, anchored, with unnamed groups (same numbering).
+    r""":data:`NATIVE_PATTERN`, anchored, with unnamed groups (same numbering).
 
     ``end``: the end anchor. Java's ``$`` also matches before a final ``\r``, so Spark
-    gets ``\z`` (the very end), as RE2's and Python's ``$`` without MULTILINE."""
+    gets ``\z`` (the very end of the line), which is what RE2's ``$`` means."""
     pattern = "^" + _NAMED_GROUP.sub("(", NATIVE_PATTERN) + end
     if re.compile(pattern.replace(r"\z", "$")).groups != NATIVE_RE.groups:
         raise AssertionError("dropping group names changed the group numbering")
@@ -87,6 +87,7 @@ class Dialect:
     view: str = "CREATE OR REPLACE VIEW {name} AS\n{body};"
     table: str = "CREATE OR REPLACE VIEW {name} AS\n{body};"  # materialised, where possible
     ident: str = '"{}"'
+    cr: str = "chr(13)"  # a carriage return
     pattern_end: str = "$"
     backslash_escapes: bool = False
     quote_escape: str = "''"
@@ -101,8 +102,8 @@ class Dialect:
 DUCKDB = Dialect(
     "duckdb",
     file_rel=("read_csv({location}, columns={{'line': 'VARCHAR'}}, header=false,\n"
-              "  delim='\\0', quote='', escape='', auto_detect=false, compression='auto',\n"
-              "  null_padding=false, strict_mode=false, filename=true)"),
+              "  delim='\\0', quote='', escape='', new_line='\\n', auto_detect=false,\n"
+              "  compression='auto', null_padding=false, strict_mode=false, filename=true)"),
     path_col="filename",
     rules_ddl="CREATE OR REPLACE VIEW audit_rules AS SELECT * FROM read_parquet({rules});",
     full_match="regexp_full_match({s}, {p})",
@@ -155,7 +156,7 @@ CLICKHOUSE = Dialect(
     extract="extractGroups({s}, {p})[{i}]",
     double="CAST({x} AS Float64)", bigint="CAST({x} AS Int64)",
     find="position({s}, {t})", substr_from="substring({s}, {i})",
-    before="splitByString({t}, {s})[1]", ends_with="endsWith({s}, {t})",
+    before="splitByString({t}, {s})[1]", ends_with="endsWith({s}, {t})", cr="char(13)",
     table="CREATE TEMPORARY TABLE {name} ENGINE = Memory AS\n{body};",
     backslash_escapes=True,
 )
@@ -201,7 +202,12 @@ def _lines_ddl(d: Dialect, location: str | Sequence[str]) -> list[str]:
         if d.file_ddl:
             stmts.append(d.file_ddl.format(**fmt))
         source = d.path_col if isinstance(location, str) else d.q(loc)
-        selects.append(f"SELECT {source} AS source, {d.line_col} AS line\n"
+        col = d.line_col
+        # A line ends at "\n"; one "\r" before it is part of the line end, as the
+        # in-process reader takes it (CRLF logs).
+        line = (f"CASE WHEN {d.ends_with.format(s=col, t=d.cr)} "
+                f"THEN substr({col}, 1, length({col}) - 1) ELSE {col} END")
+        selects.append(f"SELECT {source} AS source, {line} AS line\n"
                        f"FROM {d.file_rel.format(**fmt)}")
     stmts.append(d.view.format(name="squid_lines", body="\nUNION ALL\n".join(selects)))
     return stmts

@@ -80,17 +80,23 @@ def get_engine(name: str | None = None) -> AuditEngine:
     return audit_engines.get_engine(name)
 
 
-def aggregate(name: str | None, paths: list[str], opts=None, progress=None):
-    """Run engine ``name`` on ``paths`` (the CLI's inputs) with ``opts``
+def run_engine(engine: AuditEngine, paths: list[str], opts=None, progress=None):
+    """Check and run ``engine`` on ``paths`` (the CLI's inputs) under ``opts``
     (:class:`proxylab.audit.options.IngestOptions`): its Aggregates."""
     from proxylab.audit.options import IngestOptions
 
-    engine = get_engine(name)
     opts = opts or IngestOptions()
     engine.require()
     engine.check(paths, opts)
     return engine.aggregate(paths, opts, progress=progress)
 
 
+def aggregate(name: str | None, paths: list[str], opts=None, progress=None, **options):
+    """:func:`run_engine` with the engine of that name, configured with ``options``
+    (``spark_master``, ``clickhouse_url``, ``clickhouse_timeout``)."""
+    return run_engine(get_engine(name).configure(**options), paths, opts, progress)
+
+
 __all__ = ["DEFAULT", "AuditEngine", "AuditEngines", "EngineUnavailable", "aggregate",
-           "audit_engines", "get_engine"]
+           "audit_engines", "get_engine",
+           "run_engine"]

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-
-import polars as pl
+from collections.abc import Callable
 
 from proxylab.errors import UserError
 
@@ -33,12 +31,17 @@ class AuditEngine(ABC):
     """One way to compute the audit's aggregates."""
 
     name: str = ""
-    where: str = "in-process"  # in-process | local engine | cluster/server (for messages)
+    in_process = False  # the streaming reader of this process (the CLI's progress bar, --jobs)
 
-    def require(self) -> None:
+    def configure(self, **options) -> AuditEngine:
+        """This engine with the options that concern it (``spark_master``,
+        ``clickhouse_url``, ...; None = unset); others are ignored."""
+        return self
+
+    def require(self) -> None:  # noqa: B027 - optional: most engines need nothing
         """Raise :class:`EngineUnavailable` when this engine cannot run here."""
 
-    def check(self, paths: list[str], opts) -> None:
+    def check(self, paths: list[str], opts) -> None:  # noqa: B027 - optional
         """Raise :class:`EngineRefused` for inputs or options this engine cannot honour."""
 
     @abstractmethod
@@ -63,24 +66,13 @@ def import_or_explain(module: str, engine: str, extra: str):
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
-# Per-table schema of the aggregates, whatever types the engine returned.
-_REQ = {"hostport": pl.String, "method": pl.String, "cs": pl.String, "requests": pl.Int64,
-        "bytes": pl.Int64, "first": pl.Float64, "last": pl.Float64}
-_TIME = {"hostport": pl.String, "bucket": pl.Int64, "requests": pl.Int64, "bytes": pl.Int64}
-_CLIENT = {"client": pl.String, "requests": pl.Int64, "bytes": pl.Int64}
-
-
-def _typed(df: pl.DataFrame, schema: dict) -> pl.DataFrame:
-    if df.height == 0:
-        return pl.DataFrame(schema=schema)
-    return df.select([pl.col(c).cast(t) for c, t in schema.items()])
-
-
 class SqlEngine(AuditEngine):
     """An engine that runs the generated SQL (:mod:`proxylab.audit.sql`)."""
 
     dialect: str = ""
-    where = "local engine"
+    # DuckDB's CSV reader ends a line at any "\r" too (new_line is not obeyed), so a
+    # CRLF log would gain a blank line per line: refused rather than miscounted.
+    carriage_returns = True
     local_files = True  # inputs are files on this machine (expanded and checked here)
 
     @abstractmethod
@@ -115,7 +107,10 @@ class SqlEngine(AuditEngine):
         return files
 
     def aggregate(self, paths: list[str], opts, progress=None):
+        import polars as pl
+
         from proxylab.audit import sql as auditsql
+        from proxylab.audit.aggfile import from_frames
 
         locs = self.locations(paths)
         text = auditsql.script(self.dialect, locs, "", opts.bucket_seconds, opts.since,
@@ -134,58 +129,36 @@ class SqlEngine(AuditEngine):
                          if "malformed" in summary.columns else 0)
             samples = (pl.from_arrow(s.arrow(qs["samples"])) if malformed and opts.sample_limit
                        else None)
-        return to_aggregates(frames, samples, locs, opts.bucket_seconds)
+        return from_frames(frames, samples, locs, opts.bucket_seconds)
 
 
 def _check_local_file(engine: AuditEngine, path: str) -> None:
     """The SQL engines read gzip by the .gz name and the native format only: a file
     that would be misread is refused rather than counted as all malformed."""
+    import gzip
+
     from proxylab.audit.parse import NATIVE, detect_format
 
     with open(path, "rb") as fh:
-        head = fh.read(2)
-        gz = head == b"\x1f\x8b"
-        if gz != path.endswith(".gz"):
-            raise engine.refuse(
-                f"read {path}: it is {'gzip' if gz else 'not gzip'} but named "
-                f"{'without' if gz else 'with'} .gz (SQL engines decompress by the name)",
-                "rename it, or use the in-process engine (--engine polars)")
-        if not gz:
-            fh.seek(0)
+        gz = fh.read(2) == b"\x1f\x8b"
+    if gz != path.endswith(".gz"):
+        raise engine.refuse(
+            f"read {path}: it is {'gzip' if gz else 'not gzip'} but named "
+            f"{'without' if gz else 'with'} .gz (SQL engines decompress by the name)",
+            "rename it, or use the in-process engine (--engine polars)")
+    try:
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
             sample = fh.read(256 * 1024)
-            if sample.strip() and detect_format(sample) != NATIVE:
-                raise engine.refuse(f"read {path}: it is not in Squid's native format",
-                                    "use the in-process engine (--engine polars)")
-
-
-def to_aggregates(frames: dict[str, pl.DataFrame], samples: pl.DataFrame | None,
-                  locations: Sequence[str] | str, bucket_seconds: int):
-    """The SQL results as :class:`~proxylab.audit.ingest.Aggregates` (the in-process
-    engine's types and orders; a listed source that had no line still gets its row)."""
-    from proxylab.audit.ingest import Aggregates, MalformedSample, SourceStats
-
-    summary = {r["source"]: r for r in frames["summary"].to_dicts() if "source" in r}
-    names = ([locations] if isinstance(locations, str) else list(locations))
-    if isinstance(locations, str) or any(n not in names for n in summary):
-        names = sorted(summary)  # the engine named the files behind a glob/prefix
-    stats = []
-    for name in names:
-        r = summary.get(name) or {}
-        stats.append(SourceStats(name, lines=int(r.get("lines") or 0),
-                                 parsed=int(r.get("parsed") or 0),
-                                 malformed=int(r.get("malformed") or 0),
-                                 filtered=int(r.get("filtered") or 0)))
-    req = _typed(frames["by_request"].rename({"first_ts": "first", "last_ts": "last"}), _REQ)
-    return Aggregates(
-        by_request=req.sort(["requests", "hostport"], descending=[True, False]),
-        by_time=_typed(frames["by_time"], _TIME).sort(["bucket", "hostport"]),
-        by_client=_typed(frames["by_client"], _CLIENT).sort(["requests", "client"],
-                                                            descending=[True, False]),
-        sources=stats,
-        samples=[MalformedSample(r["source"], r["line"])
-                 for r in (samples.to_dicts() if samples is not None else [])],
-        bucket_seconds=bucket_seconds,
-    )
+    except (OSError, EOFError):
+        return  # a truncated gzip: the engine reports it
+    if not getattr(engine, "carriage_returns", True) and b"\r" in sample:
+        raise engine.refuse(f"read {path}: it has carriage returns (CRLF line ends?), "
+                            "which its reader takes for line ends",
+                            "use --engine chdb or the in-process engine (--engine polars)")
+    if sample.strip() and detect_format(sample) != NATIVE:
+        raise engine.refuse(f"read {path}: it is in Squid's {detect_format(sample)} format, "
+                            "its SQL reads the native one",
+                            "use the in-process engine (--engine polars)")
 
 
 def arrow_file(data: bytes):

@@ -12,9 +12,7 @@ scan takes minutes), and the views made are dropped at the end.
 from __future__ import annotations
 
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from contextlib import contextmanager
 
@@ -25,12 +23,17 @@ DEFAULT_TIMEOUT = 600.0
 
 class ClickHouseEngine(SqlEngine):
     name = dialect = "clickhouse"
-    where = "ClickHouse server"
     local_files = False
 
     def __init__(self, url: str | None = None, timeout: float | None = None) -> None:
         self.url = url or os.environ.get("CLICKHOUSE_URL") or None
         self.timeout = float(timeout or os.environ.get("CLICKHOUSE_TIMEOUT") or DEFAULT_TIMEOUT)
+
+    def configure(self, clickhouse_url: str | None = None,
+                  clickhouse_timeout: float | None = None, **_ignored) -> ClickHouseEngine:
+        if clickhouse_url is None and clickhouse_timeout is None:
+            return self
+        return ClickHouseEngine(clickhouse_url or self.url, clickhouse_timeout or self.timeout)
 
     def require(self) -> None:
         if not self.url:
@@ -73,6 +76,9 @@ class _HttpSession:
         self.timeout = timeout
 
     def _post(self, sql: str, fmt: str | None) -> bytes:
+        import urllib.error
+        import urllib.request
+
         params = dict(self.params)
         if fmt:
             params["default_format"] = fmt

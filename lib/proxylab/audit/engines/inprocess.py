@@ -12,7 +12,7 @@ from proxylab.audit.engines.base import AuditEngine
 
 
 class InProcessEngine(AuditEngine):
-    where = "in-process"
+    in_process = True
 
     def __init__(self, reader: str = "polars") -> None:
         self.name = reader

@@ -11,6 +11,7 @@ from proxylab.audit.engines.base import SqlEngine, arrow_file, import_or_explain
 
 class DuckDBEngine(SqlEngine):
     name = dialect = "duckdb"
+    carriage_returns = False
 
     def require(self) -> None:
         import_or_explain("duckdb", self.name, "duckdb")

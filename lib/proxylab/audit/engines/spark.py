@@ -41,10 +41,12 @@ def remote() -> str | None:
 
 class SparkEngine(SqlEngine):
     name = dialect = "spark"
-    where = "Spark"
 
     def __init__(self, master: str | None = None) -> None:
         self.master = master or os.environ.get("PROXYLAB_SPARK_MASTER") or None
+
+    def configure(self, spark_master: str | None = None, **_ignored) -> SparkEngine:
+        return SparkEngine(spark_master) if spark_master else self
 
     @property
     def local_files(self) -> bool:  # type: ignore[override]
@@ -62,7 +64,8 @@ class SparkEngine(SqlEngine):
 
         b = SparkSession.builder.appName("proxylab-audit")
         if remote():
-            return b.remote(remote()).getOrCreate()
+            with _quiet():
+                return b.remote(remote()).getOrCreate()
         if self.master:
             b = b.master(self.master)
         if not self.master or self.master.startswith("local"):
@@ -74,7 +77,8 @@ class SparkEngine(SqlEngine):
                  .config("spark.driver.host", "127.0.0.1"))
         if java_home():
             os.environ.setdefault("JAVA_HOME", java_home())
-        spark = b.getOrCreate()
+        with _quiet():
+            spark = b.getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
         return spark
 
@@ -99,4 +103,17 @@ class _Spark:
         self.spark.sql(sql)
 
     def arrow(self, sql: str):
-        return self.spark.sql(sql).toArrow()
+        with _quiet():
+            return self.spark.sql(sql).toArrow()
+
+
+@contextmanager
+def _quiet():
+    """Without pyspark's notice that it does not yet support pandas 3 (it does not use
+    pandas here: results come back as Arrow)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas",
+                                FutureWarning)
+        yield
