@@ -54,6 +54,23 @@ def group(name: str) -> int:
     return NATIVE_RE.groupindex[name]
 
 
+_SEPARATOR = re.compile(r" \+| ")  # the native pattern's field separators, padding too
+
+
+def token(*names: str) -> int:
+    """The 1-based position, among a record's space-separated tokens, of the token that
+    holds exactly these fields (``token("code", "status")``: ``TCP_MISS/200``).
+
+    Why tokens: a record's fields are tokens with no space in them (the grammar says
+    so), so once a line is known to match, one split on `` +`` gives every field; one
+    regex and one split per line instead of one regex per field (4-8x less work)."""
+    pieces = _SEPARATOR.split(NATIVE_PATTERN)
+    for k, piece in enumerate(pieces, 1):
+        if re.findall(r"\(\?P<(\w+)>", piece) == list(names):
+            return k
+    raise AssertionError(f"no token of the native pattern holds exactly {names}")
+
+
 def _quote(text: str, backslash_escapes: bool = False, quote_escape: str = "''") -> str:
     """A SQL string literal: quotes doubled (or backslash-escaped where the engine reads
     ``''`` as two adjacent literals, as Spark does); backslashes doubled too for engines
@@ -75,7 +92,8 @@ class Dialect:
     path_col: str  # the source file of a row when the location is a glob or prefix
     rules_ddl: str  # {rules}: the rules table (parquet)
     full_match: str  # {s} {p}
-    extract: str  # {s} {p} {i}
+    split: str  # {s}: the array of its tokens (split on " +")
+    element: str  # {a} {i}: 1-based element i of array a (NULL or '' if out of range)
     double: str  # {x} -> DOUBLE
     bigint: str  # {x} -> BIGINT
     find: str  # {s} {t}: 1-based position of t in s, 0 if absent
@@ -107,7 +125,7 @@ DUCKDB = Dialect(
     path_col="filename",
     rules_ddl="CREATE OR REPLACE VIEW audit_rules AS SELECT * FROM read_parquet({rules});",
     full_match="regexp_full_match({s}, {p})",
-    extract="regexp_extract({s}, {p}, {i})",
+    split="string_split_regex({s}, ' +')", element="{a}[{i}]",
     double="CAST({x} AS DOUBLE)", bigint="CAST({x} AS BIGINT)",
     find="strpos({s}, {t})", substr_from="substr({s}, {i})",
     before="split_part({s}, {t}, 1)",
@@ -138,7 +156,7 @@ ATHENA = Dialect(
                + _rules_columns({"str": "string", "bool": "boolean"}).replace("{", "{{")
                + ")\nSTORED AS PARQUET LOCATION {rules};"),
     full_match="regexp_like({s}, {p})",
-    extract="regexp_extract({s}, {p}, {i})",
+    split="regexp_split({s}, ' +')", element="element_at({a}, {i})",
     double="CAST({x} AS DOUBLE)", bigint="CAST({x} AS BIGINT)",
     find="strpos({s}, {t})", substr_from="substr({s}, {i})",
     before="split_part({s}, {t}, 1)",
@@ -153,7 +171,7 @@ CLICKHOUSE = Dialect(
     path_col="_path",
     rules_ddl="CREATE OR REPLACE VIEW audit_rules AS SELECT * FROM {reader}({rules}, 'Parquet');",
     full_match="match({s}, {p})",
-    extract="extractGroups({s}, {p})[{i}]",
+    split="splitByRegexp(' +', {s})", element="{a}[{i}]",
     double="CAST({x} AS Float64)", bigint="CAST({x} AS Int64)",
     find="position({s}, {t})", substr_from="substring({s}, {i})",
     before="splitByString({t}, {s})[1]", ends_with="endsWith({s}, {t})", cr="char(13)",
@@ -172,7 +190,7 @@ SPARK = Dialect(
     file_rel="{rel}", line_col="value", path_col="input_file_name()",
     rules_ddl="CREATE OR REPLACE TEMPORARY VIEW audit_rules USING parquet OPTIONS (path {rules});",
     full_match="{s} RLIKE {p}",
-    extract="regexp_extract({s}, {p}, {i})",
+    split="split({s}, ' +')", element="try_element_at({a}, {i})",
     double="CAST({x} AS DOUBLE)", bigint="CAST({x} AS BIGINT)",
     find="instr({s}, {t})", substr_from="substr({s}, {i})",
     before="split_part({s}, {t}, 1)",
@@ -224,10 +242,15 @@ def _parsed_view(d: Dialect, bucket_seconds: int, since: float | None,
     bucket and ``hostport`` (an absolute URL cut to its authority, as the in-process
     reducer does)."""
     p = d.q(sql_pattern(d.pattern_end))
-    fields = ",\n".join(f"    {d.extract.format(s='line', p=p, i=group(n))} AS f_{n}"
-                         for n in ("ts", "client", "code", "status", "bytes", "method", "url"))
-    raw = (f"  SELECT source, line, coalesce({d.full_match.format(s='line', p=p)}, false)"
-           f" AS matched,\n{fields}\n  FROM squid_lines")
+    tok = {"ts": token("ts"), "client": token("client"), "cs": token("code", "status"),
+           "bytes": token("bytes"), "method": token("method"), "url": token("url")}
+    fields = ",\n".join(
+        f"    CASE WHEN matched THEN {d.element.format(a='tokens', i=k)} END AS f_{n}"
+        for n, k in tok.items())
+    raw = (f"  SELECT source, line, matched,\n{fields}\n  FROM (\n"
+           f"    SELECT source, line, coalesce({d.full_match.format(s='line', p=p)}, false)"
+           f" AS matched,\n      {d.split.format(s='line')} AS tokens\n"
+           f"    FROM squid_lines) AS m")
     sep = d.q("://")
     rest = (f"CASE WHEN {d.find.format(s='f_url', t=sep)} > 0 THEN "
             f"{d.substr_from.format(s='f_url', i=d.find.format(s='f_url', t=sep) + ' + 3')} "
@@ -235,7 +258,7 @@ def _parsed_view(d: Dialect, bucket_seconds: int, since: float | None,
     typed = (
         f"  SELECT source, line, matched,\n"
         f"    CASE WHEN matched THEN {d.double.format(x='f_ts')} END AS ts,\n"
-        f"    f_client AS client, f_code || '/' || f_status AS cs,\n"
+        f"    f_client AS client, f_cs AS cs,\n"
         f"    CASE WHEN matched THEN {d.bigint.format(x='f_bytes')} END AS bytes,\n"
         f"    f_method AS method, {d.before.format(s=rest, t=d.q('/'))} AS hostport\n"
         f"  FROM (\n{raw}\n  ) AS r")

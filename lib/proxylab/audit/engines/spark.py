@@ -20,8 +20,10 @@ from contextlib import contextmanager
 
 from proxylab.audit.engines.base import EngineUnavailable, SqlEngine, import_or_explain
 
-JDK_HINT = ("install Debian's JDK: `proxylab setup jdk` (= apt-get install "
-            "default-jdk-headless), or set JAVA_HOME")
+JDK_PACKAGE = "default-jdk-headless"  # Debian's JDK (OpenJDK 17 on Debian 12)
+JDK_HINT = (f"install Debian's JDK: `proxylab setup jdk` or `make jdk` (= apt-get install "
+            f"{JDK_PACKAGE}), or set JAVA_HOME")
+APT_TIMEOUT = 900  # seconds: a slow mirror, ~100 MB of packages
 
 
 def java_home() -> str | None:
@@ -33,6 +35,44 @@ def java_home() -> str | None:
     if java:
         return os.path.dirname(os.path.dirname(os.path.realpath(java)))
     return None
+
+
+def install_jdk(log=print) -> str:
+    """Debian's JDK via apt-get, unless a JDK is already there; its home.
+
+    Services are not started (there are none in the package); a non-root user is told
+    to run it as root. Raises :class:`EngineUnavailable` when apt-get fails."""
+    import subprocess
+
+    home = java_home()
+    if home:
+        log(f"a JDK is already installed: {home}")
+        return home
+    if os.geteuid() != 0:
+        raise EngineUnavailable(f"installing {JDK_PACKAGE} needs root: sudo proxylab setup jdk")
+    if shutil.which("apt-get") is None:
+        raise EngineUnavailable(f"no apt-get here: install a JDK 17+ ({JDK_PACKAGE} on "
+                                "Debian/Ubuntu) and set JAVA_HOME")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    cmd = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", JDK_PACKAGE]
+    log(" ".join(cmd))
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                              timeout=APT_TIMEOUT)
+        if done.returncode != 0:  # a stale package list: refresh it once, then retry
+            subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True,
+                           timeout=APT_TIMEOUT, check=False)
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                                  timeout=APT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise EngineUnavailable(f"apt-get did not install {JDK_PACKAGE} within "
+                                f"{APT_TIMEOUT} s") from None
+    home = java_home()
+    if done.returncode != 0 or home is None:
+        raise EngineUnavailable(f"apt-get could not install {JDK_PACKAGE}: "
+                                f"{(done.stderr or done.stdout).strip()[-500:]}")
+    log(f"installed {JDK_PACKAGE}: {home}")
+    return home
 
 
 def remote() -> str | None:
