@@ -1,6 +1,7 @@
-"""The audit as SQL: DuckDB running the generated SQL gives the same aggregates as the
-in-process `proxylab audit --format json` (the oracle), and the rules table joined in
-SQL classifies every host as the in-process classifier does."""
+"""The audit as SQL: the printed SQL follows the grammar (padding, malformed lines), the
+rules table joined in SQL classifies every host as the in-process classifier does, and
+the Athena/ClickHouse/Spark dialects parse. (Each engine's aggregates against the
+in-process audit's: test_audit_engines.py.)"""
 
 from __future__ import annotations
 
@@ -36,27 +37,6 @@ def _cli_json(capsys, path) -> dict:
     capsys.readouterr()
     assert main(["audit", "--format", "json", "--no-progress", str(path)]) == 0
     return json.loads(capsys.readouterr().out)
-
-
-@pytest.mark.parametrize("kind", ["plain", "gzip"])
-def test_duckdb_aggregates_equal_the_in_process_audit(kind, logs, capsys):
-    from proxylab.audit.engines import aggregate
-    from proxylab.audit.report import build_result, to_json_obj
-
-    expected = _cli_json(capsys, logs[kind])
-    assert expected["summary"]["malformed"] > 0  # the malformed count is exercised
-    got = json.loads(json.dumps(to_json_obj(build_result(aggregate("duckdb", [str(logs[kind])]))),
-                                default=str))
-    assert got["summary"] == expected["summary"]  # lines, parsed, malformed, first/last...
-    assert got["hosts"] == expected["hosts"]  # per host: methods, statuses, codes, bytes
-    assert got["timeline"] == expected["timeline"]
-    assert got["services"] == expected["services"]
-    assert got["recommendations"] == expected["recommendations"]
-
-    def key(c):
-        return (c["client"], c["requests"], c["bytes"])
-
-    assert sorted(got["clients"], key=key) == sorted(expected["clients"], key=key)
 
 
 def duckdb_tables(location: str, rules: str | None = None) -> dict:
