@@ -377,3 +377,16 @@ def test_clickhouse_server_that_does_not_answer_times_out(logs, clickhouse_url):
     with pytest.raises(UserError, match="did not answer within 0.5 s"):
         aggregate("clickhouse", [logs["plain"]], clickhouse_url=clickhouse_url,
                   clickhouse_timeout=0.5)
+
+
+def test_cli_input_is_logs_or_aggregates_not_both(logs, tmp_path, capsys):
+    from proxylab.audit import aggfile
+    from proxylab.audit.ingest import ingest
+
+    saved = aggfile.write(ingest([logs["gzip"]]), tmp_path / "a.json", "polars")
+    for args, said in [([], "no input"),
+                       ([logs["gzip"], "--from-aggregates", str(saved)], "not both"),
+                       (["--from-aggregates", str(saved), "--since", "0"], "already reduced")]:
+        capsys.readouterr()
+        assert main(["audit", *args]) == 2
+        assert said in capsys.readouterr().err

@@ -237,8 +237,13 @@ def _run_paths(args: argparse.Namespace) -> int:
         raise UserError("give the logs to audit (PATH...) or --from-aggregates FILE, "
                         "not both" if args.paths else "no input: give log paths, or "
                         "--from-aggregates FILE (written by --save-aggregates)")
+    if args.from_aggregates and (args.since is not None or args.until is not None
+                                 or args.client_cidr):
+        raise UserError("--since/--until/--client-cidr filter lines as they are read; "
+                        "aggregates from --from-aggregates are already reduced: filter "
+                        "when making them")
     if args.from_aggregates or not engine_for(args).in_process:
-        return _run(args, [], 1)
+        return _report(args, aggregates_for(args))
     sources = expand_paths(args.paths)
     processes = default_processes() if args.jobs is None else max(1, args.jobs)
     if any(parallel.splittable(s, processes) for s in sources):
@@ -257,8 +262,6 @@ def _run_paths(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, sources, processes: int) -> int:
     from proxylab.audit.ingest import IngestOptions, ingest
 
-    if args.from_aggregates or not engine_for(args).in_process:
-        return _report(args, aggregates_for(args))
     opts = IngestOptions(
         since=args.since, until=args.until, client_cidrs=tuple(args.client_cidr),
         bucket_seconds=max(1, args.bucket), log_format=args.log_format, engine=args.engine,

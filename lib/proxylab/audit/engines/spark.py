@@ -94,7 +94,15 @@ class SparkEngine(SqlEngine):
 
     def require(self) -> None:
         import_or_explain("pyspark", self.name, "spark")
-        if remote() is None and java_home() is None:
+        if remote() is not None:
+            try:
+                import grpc  # noqa: F401 - Spark Connect's transport
+            except ImportError:
+                raise EngineUnavailable(
+                    f"SPARK_REMOTE={remote()} selects Spark Connect, whose client needs "
+                    "pip install 'pyspark[connect]'; unset SPARK_REMOTE for local mode or "
+                    "--spark-master") from None
+        elif java_home() is None:
             raise EngineUnavailable(f"audit engine 'spark' runs Spark in local mode here, "
                                     f"which needs a Java runtime: {JDK_HINT}")
 
