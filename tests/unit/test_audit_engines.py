@@ -16,6 +16,7 @@ import json
 import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -199,6 +200,10 @@ def test_engines_refuse_what_they_cannot_do(logs, tmp_path, monkeypatch):
                       "200 12 TCP_MISS:HIER_DIRECT\n" * 3)
     with pytest.raises(UserError, match="common format.*--engine polars"):
         aggregate("duckdb", [str(common)])
+    truncated = tmp_path / "cut.log.gz"
+    truncated.write_bytes(Path(logs["gzip"]).read_bytes()[:20_000])
+    with pytest.raises(UserError, match=r"audit engine 'duckdb' failed on .*cut.log.gz: .*GZIP"):
+        aggregate("duckdb", [str(truncated)])
     monkeypatch.delenv("CLICKHOUSE_URL", raising=False)
     with pytest.raises(UserError, match="--clickhouse-url"):
         aggregate("clickhouse", ["logs/*.gz"])

@@ -66,6 +66,11 @@ def import_or_explain(module: str, engine: str, extra: str):
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
+
+class EngineFailed(UserError):
+    """The engine started but could not finish (a corrupt input, a server error)."""
+
+
 class SqlEngine(AuditEngine):
     """An engine that runs the generated SQL (:mod:`proxylab.audit.sql`)."""
 
@@ -118,17 +123,24 @@ class SqlEngine(AuditEngine):
         stmts = auditsql.statements(text)
         n = len(auditsql.QUERY_NAMES)
         ddl, qs = stmts[:-n], dict(zip(auditsql.QUERY_NAMES, stmts[-n:], strict=True))
-        with self.session() as s:
-            for stmt in ddl:
-                if "audit_rules" not in stmt:  # the recommendations classify in Python
-                    s.execute(stmt)
-            frames = {k: pl.from_arrow(s.arrow(qs[k]))
-                      for k in ("summary", "by_request", "by_time", "by_client")}
-            summary = frames["summary"]
-            malformed = (int(summary["malformed"].cast(pl.Int64).sum() or 0)
-                         if "malformed" in summary.columns else 0)
-            samples = (pl.from_arrow(s.arrow(qs["samples"])) if malformed and opts.sample_limit
-                       else None)
+        try:
+            with self.session() as s:
+                for stmt in ddl:
+                    if "audit_rules" not in stmt:  # the recommendations classify in Python
+                        s.execute(stmt)
+                frames = {k: pl.from_arrow(s.arrow(qs[k]))
+                          for k in ("summary", "by_request", "by_time", "by_client")}
+                summary = frames["summary"]
+                malformed = (int(summary["malformed"].cast(pl.Int64).sum() or 0)
+                             if "malformed" in summary.columns else 0)
+                samples = (pl.from_arrow(s.arrow(qs["samples"]))
+                           if malformed and opts.sample_limit else None)
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the engine's own error, said plainly
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]
+            where = locs if isinstance(locs, str) else ", ".join(locs)
+            raise EngineFailed(f"audit engine {self.name!r} failed on {where}: {first}") from exc
         return from_frames(frames, samples, locs, opts.bucket_seconds)
 
 
