@@ -395,3 +395,22 @@ def test_cli_input_is_logs_or_aggregates_not_both(logs, tmp_path, capsys):
         capsys.readouterr()
         assert main(["audit", *args]) == 2
         assert said in capsys.readouterr().err
+
+
+def test_spark_cluster_master_comes_from_sparks_own_settings(tmp_path, monkeypatch):
+    """A cluster named in spark-defaults.conf (or PYSPARK_SUBMIT_ARGS) is used, and its
+    inputs are handed to it unread (they are on the cluster's file system)."""
+    from proxylab.audit.engines.spark import SparkEngine
+
+    for var in ("PYSPARK_SUBMIT_ARGS", "PROXYLAB_SPARK_MASTER", "SPARK_REMOTE", "SPARK_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path))
+    assert SparkEngine().master is None and SparkEngine().local_files
+    (tmp_path / "spark-defaults.conf").write_text("spark.executor.memory 2g\n"
+                                                  "spark.master   spark://head:7077\n")
+    engine = SparkEngine()
+    assert engine.master == "spark://head:7077" and not engine.local_files
+    assert engine.locations(["hdfs:///squid/2026/*.gz"]) == "hdfs:///squid/2026/*.gz"
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--master yarn pyspark-shell")
+    assert SparkEngine().master == "yarn"
+    assert SparkEngine("local[2]").local_files

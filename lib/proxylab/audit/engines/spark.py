@@ -75,6 +75,25 @@ def install_jdk(log=print) -> str:
     return home
 
 
+def configured_master() -> str | None:
+    """The spark.master Spark's own settings give (``PYSPARK_SUBMIT_ARGS``'s --master, or
+    spark-defaults.conf under SPARK_CONF_DIR or SPARK_HOME/conf), if any."""
+    args = os.environ.get("PYSPARK_SUBMIT_ARGS", "").split()
+    if "--master" in args[:-1]:
+        return args[args.index("--master") + 1]
+    for conf_dir in (os.environ.get("SPARK_CONF_DIR"),
+                     os.path.join(os.environ["SPARK_HOME"], "conf")
+                     if os.environ.get("SPARK_HOME") else None):
+        path = os.path.join(conf_dir, "spark-defaults.conf") if conf_dir else None
+        if path and os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                for line in fh:
+                    parts = line.split(None, 1)
+                    if len(parts) == 2 and parts[0] == "spark.master":
+                        return parts[1].strip()
+    return None
+
+
 def remote() -> str | None:
     return os.environ.get("SPARK_REMOTE") or None
 
@@ -83,7 +102,8 @@ class SparkEngine(SqlEngine):
     name = dialect = "spark"
 
     def __init__(self, master: str | None = None) -> None:
-        self.master = master or os.environ.get("PROXYLAB_SPARK_MASTER") or None
+        self.master = (master or os.environ.get("PROXYLAB_SPARK_MASTER")
+                       or configured_master() or None)
 
     def configure(self, spark_master: str | None = None, **_ignored) -> SparkEngine:
         return SparkEngine(spark_master) if spark_master else self
@@ -114,9 +134,8 @@ class SparkEngine(SqlEngine):
         if remote():
             with _quiet():
                 return b.remote(remote()).getOrCreate()
-        if self.master:
-            b = b.master(self.master)
-        if not self.master or self.master.startswith("local"):
+        b = b.master(self.master or "local[*]")
+        if self.local_files:
             # One machine: no UI port, few shuffle partitions (the fine groups are small).
             b = (b.config("spark.ui.enabled", "false")
                  .config("spark.ui.showConsoleProgress", "false")
