@@ -13,7 +13,7 @@ SYSTEM_PACKAGES := squid dnsmasq-base iproute2 curl python3-venv python3-pip $(C
 # Commands whose absence means the system packages are not installed yet.
 SYSTEM_COMMANDS := squid dnsmasq ip curl
 
-.PHONY: all setup system venv squid6 node test test-unit lint report publish-tools zenn bench clean lab-down lab notebook nbfilter
+.PHONY: all setup system venv squid6 node jdk test test-unit lint report publish-tools zenn bench clean lab-down lab notebook nbfilter
 
 all: test
 
@@ -38,13 +38,17 @@ system:
 	  for s in squid dnsmasq; do (service $$s stop || true) >/dev/null 2>&1; done; \
 	fi
 
+# The audit engines' extras come with the tests, so their tests run (pyspark and chdb
+# are large wheels, ~1 GB installed; `pip install -e .` alone stays small).
+EXTRAS ?= test,duckdb,chdb,spark
+
 venv: $(VENV)/.installed nbfilter
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@set -o pipefail; $(PY) -m pip install -q --upgrade pip 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@echo "installing proxylab and its dependencies into $(VENV)"
-	@set -o pipefail; $(PY) -m pip install -q -e '.[test]' 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@set -o pipefail; $(PY) -m pip install -q -e '.[$(EXTRAS)]' 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@touch $@
 
 # --- Squid 6 (the lab's default: the seed's proxy behaved like Squid >= 6.3) --------
@@ -71,6 +75,13 @@ node: venv
 	@$(VENV)/bin/proxylab setup node --runtime nodejs20.x || echo "warning: Node.js runtimes not installed (see above); their tests will skip"
 
 
+# Debian's JDK for `proxylab audit --engine spark` (local mode) and its test: the one
+# command is `make jdk` (= `proxylab setup jdk`: apt-get install default-jdk-headless,
+# ~1 min, a no-op when a JDK is there). `make test` runs it; where it cannot install,
+# the Spark test says how instead of running, and the rest of the suite needs no Java.
+jdk: venv
+	@$(VENV)/bin/proxylab setup jdk || echo "warning: no JDK (see above): the Spark engine's test will say how to install one"
+
 # Zenn's own Markdown renderer (zenn-markdown-html, npm; ~15 s once, into
 # /var/cache/proxylab/zenn): the test of `report --md-flavor zenn` renders with it.
 ZENN_DIR := /var/cache/proxylab/zenn
@@ -81,7 +92,7 @@ zenn:
 	  timeout 300 npm install --no-audit --no-fund --loglevel=error zenn-markdown-html@0.5.4 >/dev/null || \
 	  echo "warning: zenn-markdown-html not installed: the Zenn rendering test will skip"; }
 
-test: setup squid6 node zenn
+test: setup squid6 node zenn jdk
 	$(VENV)/bin/proxylab lab down --all --quiet || true
 	$(VENV)/bin/ruff check lib tests benchmarks
 	$(VENV)/bin/pytest -q -ra

@@ -21,12 +21,21 @@ NOTEBOOK = "05-audit.ipynb"
 
 def audit(paths: Iterable[str] | str, since: float | str | None = None,
           until: float | str | None = None, client_cidr: Iterable[str] = (),
-          bucket_seconds: int = 3600, check_botocore: bool = True) -> AuditResult:
-    """Run the same pipeline as ``proxylab audit`` and return its tables."""
-    from proxylab.audit.ingest import IngestOptions, ingest
-    from proxylab.audit.options import parse_time
+          bucket_seconds: int = 3600, check_botocore: bool = True,
+          aggregates: str | None = None, engine: str | None = None) -> AuditResult:
+    """Run the same pipeline as ``proxylab audit`` and return its tables.
+
+    ``aggregates``: a file written by any engine (``--save-aggregates``; see
+    :mod:`proxylab.audit.aggfile`) instead of ``paths``; ``engine``: which engine reads
+    ``paths`` (:mod:`proxylab.audit.engines`; default in-process)."""
+    from proxylab.audit import aggfile
+    from proxylab.audit.engines import aggregate
+    from proxylab.audit.options import IngestOptions, parse_time
     from proxylab.audit.report import build_result
 
+    if aggregates:
+        return build_result(aggfile.read(aggregates, bucket_seconds),
+                            check_botocore=check_botocore)
     if isinstance(paths, str):
         paths = [paths]
     opts = IngestOptions(
@@ -35,7 +44,7 @@ def audit(paths: Iterable[str] | str, since: float | str | None = None,
         client_cidrs=tuple(ipaddress.ip_network(c, strict=False) for c in client_cidr),
         bucket_seconds=bucket_seconds,
     )
-    return build_result(ingest(list(paths), opts), check_botocore=check_botocore)
+    return build_result(aggregate(engine, list(paths), opts), check_botocore=check_botocore)
 
 
 def _md(text: str) -> None:
@@ -208,8 +217,10 @@ def notebook_path() -> Path:
 
 def render(paths: list[str], out_dir: Path, since: str | None = None,
            until: str | None = None, client_cidr: list[str] | None = None,
-           bucket_seconds: int = 3600, kernel_name: str | None = None) -> dict[str, Path]:
-    """Execute the audit notebook with papermill and render HTML + Markdown next to it."""
+           bucket_seconds: int = 3600, kernel_name: str | None = None,
+           aggregates: str | None = None) -> dict[str, Path]:
+    """Execute the audit notebook with papermill and render HTML + Markdown next to it
+    (on ``paths``, or on an ``aggregates`` file from any engine)."""
     import papermill as pm
 
     from proxylab.report.render import _child_stderr_to, _kernel, to_html, to_markdown
@@ -223,7 +234,7 @@ def render(paths: list[str], out_dir: Path, since: str | None = None,
             str(notebook_path()), str(executed),
             parameters={"paths": [str(p) for p in paths], "since": since, "until": until,
                         "client_cidr": list(client_cidr or []),
-                        "bucket_seconds": bucket_seconds},
+                        "bucket_seconds": bucket_seconds, "aggregates": aggregates},
             kernel_name=kernel_name or _kernel(), progress_bar=False, log_output=False,
             cwd=str(Path.cwd()),
         )
