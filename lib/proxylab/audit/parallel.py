@@ -294,6 +294,7 @@ def _merge(parts: list[PartResult], opts) -> PartResult:
         out.errors += part.errors
         acc.merge(*part.tables)
     out.samples = sorted(out.samples)[: opts.sample_limit]
+    acc.compact()
     out.tables = (acc.req, acc.tim, acc.cli)
     return out
 
