@@ -85,7 +85,11 @@ lint: venv
 report: setup squid6
 	$(VENV)/bin/proxylab report --catalog seed
 
+# The audit is measured against chDB (PyPI, the `bench` extra) and GoAccess (Debian's
+# goaccess, 1.7) in the same run; both are installed here once, only when missing.
 bench: setup
+	@$(PY) -c 'import chdb' 2>/dev/null || { set -o pipefail; $(PY) -m pip install -q -e '.[test,bench]' 2>&1 | { grep -v '^WARNING: Location' || true; }; }
+	@command -v goaccess >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends goaccess >/dev/null 2>&1; } || echo "warning: goaccess not installed; the audit benchmark skips it"
 	$(PY) benchmarks/run.py
 
 lab-down: venv
