@@ -98,7 +98,7 @@ def ingest(
     sources = [p if isinstance(p, Source) else None for p in paths]
     if any(s is None for s in sources):
         sources = expand_paths([str(p) for p in paths])
-    acc = Accumulator()
+    acc = Accumulator.for_options(opts)
     samples: list[MalformedSample] = []
     stats = [SourceStats(src.name) for src in sources]
     # Several files not split by offset (rotated, gzip): whole files to processes.
@@ -130,7 +130,7 @@ def ingest(
         by_client=acc.cli.sort(["requests", "client"], descending=[True, False]),
         sources=stats,
         samples=samples,
-        bucket_seconds=opts.bucket_seconds,
+        bucket_seconds=acc.bucket,
     )
 
 

@@ -155,7 +155,7 @@ def run_ranges(path: str, ranges: list[tuple[int, int]], take, fmt: str, opts,
     """Process ranges handed out by ``take()`` (None = no more) into a PartResult."""
     from proxylab.audit.reduce import Accumulator, process_chunk
 
-    acc = Accumulator()
+    acc = Accumulator.for_options(opts)
     res = PartResult()
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -178,7 +178,7 @@ def run_ranges(path: str, ranges: list[tuple[int, int]], take, fmt: str, opts,
     finally:
         os.close(fd)
     acc.compact()
-    res.tables = (acc.req, acc.tim, acc.cli)
+    res.tables = acc.tables
     return res
 
 
@@ -198,7 +198,7 @@ def run_files(sources: list[Source], take, opts) -> PartResult:
     from proxylab.audit.reduce import Accumulator
     from proxylab.audit.stream import read_source
 
-    acc = Accumulator()
+    acc = Accumulator.for_options(opts)
     res = PartResult()
     res.files = {}
     # chunks of the processes' size: their memory adds up
@@ -208,7 +208,7 @@ def run_files(sources: list[Source], take, opts) -> PartResult:
             res.done.append(i)
             res.files[i] = read_source(sources[i], opts, acc, pool, opts.sample_limit)
     acc.compact()
-    res.tables = (acc.req, acc.tim, acc.cli)
+    res.tables = acc.tables
     return res
 
 
@@ -233,13 +233,13 @@ def ingest_files_parallel(sources: list[Source], opts, progress=None):
         parts.append(run_files(sources, lambda: next(missing, None), opts))
     from proxylab.audit.reduce import Accumulator
 
-    acc = Accumulator()
+    acc = Accumulator.for_options(opts)
     files = {}
     for part in parts:
         files.update(part.files)
         acc.merge(*part.tables)
     acc.compact()
-    return [files[i] for i in range(len(sources))], (acc.req, acc.tim, acc.cli)
+    return [files[i] for i in range(len(sources))], acc.tables
 
 
 def _in_order(take, order: list[int]):
@@ -374,7 +374,7 @@ def _run_pool(job: dict, n: int, processes: int, run_here, claimed) -> list[Part
 def _merge(parts: list[PartResult], opts) -> PartResult:
     from proxylab.audit.reduce import Accumulator
 
-    acc = Accumulator()
+    acc = Accumulator.for_options(opts)
     out = PartResult()
     for part in parts:
         out.done += part.done
@@ -387,7 +387,7 @@ def _merge(parts: list[PartResult], opts) -> PartResult:
         acc.merge(*part.tables)
     out.samples = sorted(out.samples)[: opts.sample_limit]
     acc.compact()
-    out.tables = (acc.req, acc.tim, acc.cli)
+    out.tables = acc.tables
     return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from proxylab.audit.options import IngestOptions
+from proxylab.audit.options import BUCKET_LADDER, MAX_BUCKETS, IngestOptions
 from proxylab.audit.parse import (
     NATIVE,
     NATIVE_OK,
@@ -245,22 +245,46 @@ class Accumulator:
     chunks.
     """
 
-    def __init__(self, compact_rows: int | None = None) -> None:
+    def __init__(self, compact_rows: int | None = None, bucket: int = 3600,
+                 bucket_auto: bool = False) -> None:
         self.req, self.tim, self.cli = _empty_results()
         self.pending: list[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = []
         self.rows = 0
         self.compact_rows = _COMPACT_ROWS if compact_rows is None else compact_rows
+        self.bucket, self.bucket_auto = bucket, bucket_auto
+
+    @classmethod
+    def for_options(cls, opts: IngestOptions) -> Accumulator:
+        return cls(bucket=opts.bucket_seconds, bucket_auto=opts.bucket_auto
+                   and opts.bucket_seconds in BUCKET_LADDER)
+
+    @property
+    def tables(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, int]:
+        """The folded tables and their bucket (call :meth:`compact` first)."""
+        return self.req, self.tim, self.cli, self.bucket
 
     def add(self, r: ChunkResult) -> None:
         self.merge(r.req, r.tim, r.cli)
 
-    def merge(self, req: pl.DataFrame, tim: pl.DataFrame, cli: pl.DataFrame) -> None:
-        """Fold in reduced tables (a chunk's, or another accumulator's)."""
+    def merge(self, req: pl.DataFrame, tim: pl.DataFrame, cli: pl.DataFrame,
+              bucket: int | None = None) -> None:
+        """Fold in reduced tables (a chunk's, or another accumulator's, whose timeline
+        may have a coarser ``bucket``: then this one's grows to it)."""
+        if bucket is not None and bucket > self.bucket:
+            self.compact()
+            self._grow(bucket)
         if req.height or tim.height or cli.height:
             self.pending.append((req, tim, cli))
             self.rows += req.height + tim.height + cli.height
         if self.rows > self.compact_rows:
             self.compact()
+
+    def _grow(self, bucket: int) -> None:
+        """Re-bucket the folded timeline to ``bucket`` (a multiple of the current one, both
+        aligned to the epoch, so every fine bucket falls in exactly one coarse one)."""
+        self.bucket = bucket
+        self.tim = _reduce_sum(self.tim.with_columns(pl.col("bucket") // bucket * bucket),
+                               _TIME_KEYS)
 
     def compact(self) -> None:
         if not self.pending:
@@ -269,8 +293,16 @@ class Accumulator:
         self.pending, self.rows = [], 0
         self.req = _reduce_request(pl.concat([self.req, *(t.cast(self.req.schema)
                                                           for t in reqs)]))
-        self.tim = _reduce_sum(pl.concat([self.tim, *(t.cast(self.tim.schema) for t in tims)]),
-                               _TIME_KEYS)
+        tim = pl.concat([self.tim, *(t.cast(self.tim.schema) for t in tims)])
+        if any(t.height for t in tims):  # pending tables may be finer than the folded one
+            tim = tim.with_columns(pl.col("bucket") // self.bucket * self.bucket)
+        self.tim = _reduce_sum(tim, _TIME_KEYS)
+        if self.bucket_auto:
+            span = self.tim["bucket"].max() - self.tim["bucket"].min() if self.tim.height else 0
+            steps = [b for b in BUCKET_LADDER if b >= self.bucket]
+            grow = next((b for b in steps if span // b < MAX_BUCKETS), steps[-1])
+            if grow > self.bucket:
+                self._grow(grow)
         self.cli = _reduce_sum(pl.concat([self.cli, *(t.cast(self.cli.schema) for t in clis)]),
                                ["client"])
 
