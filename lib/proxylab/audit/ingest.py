@@ -9,14 +9,17 @@ what the audit needs and nothing with per-request cardinality:
 - ``by_time``: host:port x time bucket -> requests, bytes (charts over time)
 - ``by_client``: client address -> requests, bytes
 
-Each chunk yields its fine groups (raw URL token x method x code/status x client x
-bucket; for the native format one streaming polars query does parse and group);
-they are re-reduced every ~10k rows, so the peak is a few chunks plus the
-cardinality of (hosts x statuses x buckets). In one process a worker thread parses
-and reduces chunk k while the main thread reads/gunzips and padding-fills chunk k+1;
-a large plain file goes to several processes instead (:mod:`proxylab.audit.parallel`).
-Host names are split from ports and classified only after aggregation, once per
-distinct host.
+Each chunk's fine groups (raw URL token x method x code/status x client x bucket;
+for the native format one streaming polars query does parse and group) are reduced
+in the chunk's own worker to those three tables (:func:`.reduce.reduce_fine`), and the
+accumulator folds reduced tables, so the peak is a few chunks plus the tables' own
+cardinality (hosts x statuses, hosts x buckets -- the bucket grows with the log's
+span, see :class:`.reduce.Accumulator` -- and clients). In one process a worker thread
+parses and reduces chunk k while the main thread reads/gunzips and padding-fills chunk
+k+1 (:mod:`.stream`); a large plain file goes to several processes as byte ranges, and
+a set of whole files (rotated, gzip) to several processes one file each at a time
+(:mod:`.parallel`). Host names are split from ports and classified only after
+aggregation, once per distinct host.
 """
 
 from __future__ import annotations

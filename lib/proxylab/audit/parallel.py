@@ -18,7 +18,10 @@ Workers are fresh interpreters (``python -m proxylab.audit.parallel``), not fork
 caller may already run polars' thread pool (a notebook), and forking a threaded
 process can deadlock. This module imports neither polars nor numpy at the top, so a
 worker sets its environment before they load.
-gzip and stdin cannot be split by offset and stay on the single-process path.
+gzip files cannot be split by offset: a set of whole files (a rotated directory,
+several gzip files) is handed out one file per process at a time instead
+(:func:`ingest_files_parallel`); stdin and a single small or gzip file stay in one
+process.
 """
 
 from __future__ import annotations
@@ -202,7 +205,7 @@ def run_files(sources: list[Source], take, opts) -> PartResult:
     res = PartResult()
     res.files = {}
     # chunks of the processes' size: their memory adds up
-    opts = replace(opts, chunk_bytes=min(opts.chunk_bytes, opts.parallel_chunk_bytes))
+    opts = replace(opts, chunk_bytes=min(opts.chunk_bytes, opts.parallel_chunk_bytes // 2))
     with ThreadPoolExecutor(max(1, opts.workers), thread_name_prefix="audit") as pool:
         while (i := take()) is not None:
             res.done.append(i)
