@@ -299,10 +299,13 @@ class Accumulator:
         if any(t.height for t in tims):  # pending tables may be finer than the folded one
             tim = tim.with_columns(pl.col("bucket") // self.bucket * self.bucket)
         self.tim = _reduce_sum(tim, _TIME_KEYS)
-        if self.bucket_auto:
-            span = self.tim["bucket"].max() - self.tim["bucket"].min() if self.tim.height else 0
+        if self.bucket_auto and self.tim.height:
+            # distinct buckets, not max - min: a stray timestamp (a line from 1970 in a
+            # damaged log) adds one bucket, it does not make the whole timeline weekly
+            buckets = self.tim["bucket"].unique()
             steps = [b for b in BUCKET_LADDER if b >= self.bucket]
-            grow = next((b for b in steps if span // b < MAX_BUCKETS), steps[-1])
+            grow = next((b for b in steps if (buckets // b).n_unique() <= MAX_BUCKETS),
+                        steps[-1])
             if grow > self.bucket:
                 self._grow(grow)
         self.cli = _reduce_sum(pl.concat([self.cli, *(t.cast(self.cli.schema) for t in clis)]),

@@ -148,7 +148,7 @@ def _register(sub: argparse._SubParsersAction) -> None:
                    "CPUs are usable, else 1; each adds ~130 MB peak RSS")
     p.add_argument("--bucket", type=int, default=None, metavar="SECONDS",
                    help="time-series bucket for the timeline (default: an hour, or 6 hours, "
-                   "a day, a week when the logs span more than 1,500 of them; the JSON's "
+                   "a day, a week when the logs fill more than 1,500 of them; the JSON's "
                    "summary.bucket_seconds says which)")
     p.add_argument("--top", type=int, default=25, help="rows per table in --format table")
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
