@@ -13,6 +13,7 @@ import pandas as pd
 from proxylab.analysis.conclude import Conclusion, conclude
 from proxylab.analysis.expectations import CheckedItem, check, evaluate, frame
 from proxylab.analysis.routes import ROUTES, RouteFact, RouteResult, classify
+from proxylab.analysis.runtimes import RuntimePair, pairs
 from proxylab.logs.tables import Tables, load_tables
 
 
@@ -25,6 +26,7 @@ class Analysis:
     expectations: pd.DataFrame  # frame(checks): one row per expected item, with verdict
     checks: list[CheckedItem] = field(default_factory=list)  # the same items, typed
     facts: list[RouteFact] = field(default_factory=list)  # facts[i] is routes row i
+    runtime_pairs: list[RuntimePair] = field(default_factory=list)  # Python beside Node
 
     def fact(self, index: int) -> RouteFact:
         """The facts behind ``routes`` row ``index`` (the frame's own index)."""
@@ -46,8 +48,9 @@ def analyse(tables: Tables) -> Analysis:
         expectations=frame(checks),
         checks=checks,
         facts=res.facts,
+        runtime_pairs=pairs(tables.records, res.routes),
     )
 
 
 __all__ = ["ROUTES", "Analysis", "CheckedItem", "Conclusion", "RouteFact", "RouteResult",
-           "analyse", "check", "classify", "conclude", "evaluate", "load_tables"]
+           "RuntimePair", "analyse", "check", "classify", "conclude", "evaluate", "load_tables"]

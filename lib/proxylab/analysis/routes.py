@@ -44,7 +44,8 @@ from proxylab.vocab import (
 ROUTES = ("proxy", "endpoint", "direct", "failed-at-proxy", "failed-direct", "inconsistent")
 PROXY_SIDE = ("proxy", "failed-at-proxy")
 STEP_METHOD = {"s3_put": "PUT"}
-STEP_SERVICE = {"s3_get": "s3", "s3_put": "s3", "web": "web", "api": "execute-api"}
+STEP_SERVICE = {"s3_get": "s3", "s3_put": "s3", "web": "web", "api": "execute-api",
+                "web_https": "web", "api_https": "execute-api"}  # the last two: Node probe
 ROUTE_COLUMNS = {
     "run_id": "category", "scenario": "category", "function": "category", "step": "category",
     "host": "string", "outcome": "category", "status": "Int64", "route": "category",
@@ -247,23 +248,26 @@ def classify(tables: Tables) -> RouteResult:
         squid = tables.proxy_requests[tables.proxy_requests["run_id"] == run_id]
         hits = tables.service_hits[tables.service_hits["run_id"] == run_id].sort_values("ts")
         dnsq = tables.dns_queries[tables.dns_queries["run_id"] == run_id]
-        used: set[int] = set()
-        for _, st in run_steps.iterrows():
+        hosts = {i: _step_host(st) for i, st in run_steps.iterrows()}
+        taken = _assign_hits(run_steps, hosts, hits)
+        answered = {hosts[i] for i, st in run_steps.iterrows() if st["outcome"] == "ok"}
+        for i, st in run_steps.iterrows():
             step = str(st["step"])
-            host = st["host"] if not pd.isna(st["host"]) else _host_of(st["target_url"])
-            host = (host or "").lower()
-            method = STEP_METHOD.get(step, "GET")
-            hit = None
-            for idx, h in hits.iterrows():
-                if idx not in used and h["host"] == host and h["method"] == method:
-                    hit = _service_ref(h)
-                    used.add(idx)
-                    break
+            host = hosts[i]
+            hit = taken.get(i)
             allowlist = record.lab.endpoints.proxy.allowlist
             sq = [_squid_ref(r, allowlist) for _, r in squid[squid["host"] == host].iterrows()]
+            if st["outcome"] == "timeout" and hit is None and host in answered:
+                # Another step to this host was answered: the completed tunnels are its
+                # (a tunnel the proxy completed to a front that answers does not time
+                # out), so this one's evidence is the failed lines only. Two clients of
+                # one run reach one host by different rules (Node's fetch direct,
+                # https.request through the proxy), and Squid logs hosts, not clients.
+                sq = [x for x in sq if not x.ok]
             dq = [_dns_ref(q) for _, q in dnsq[dnsq["name"] == host].iterrows()]
             url = None if pd.isna(st["target_url"]) else st["target_url"]
-            decision = predict.decide(step, env, resources, url=url)
+            decision = predict.decide(step, env, resources, url=url,
+                                      runtime=record.scenario.runtime)
             p_route, p_kind, p_reason = predict.predicted_route(decision, layout, resources)
             logged = record.logs_front(STEP_SERVICE.get(step, ""))
             fact = _classify_step(run_id, record.scenario.id, step, host, st, hit, sq, dq, hits,
@@ -283,6 +287,29 @@ def classify(tables: Tables) -> RouteResult:
         list(dict.fromkeys([*ROUTES, *routes["route"].cat.categories])))
     evidence = typed(pd.DataFrame(ev, columns=list(EVIDENCE_COLUMNS)), dict(EVIDENCE_COLUMNS))
     return RouteResult(routes=routes, evidence=evidence, facts=facts)
+
+
+def _step_host(st: pd.Series) -> str:
+    host = st["host"] if not pd.isna(st["host"]) else _host_of(st["target_url"])
+    return (host or "").lower()
+
+
+def _assign_hits(run_steps: pd.DataFrame, hosts: dict[Any, str], hits: pd.DataFrame,
+                 ) -> dict[Any, ServiceRef]:
+    """Each front hit to the step it answered, in time order per host and method; a step
+    that timed out takes one only after the steps that got an answer have theirs (a
+    front that saw a request answers it at once)."""
+    order = sorted(run_steps.index, key=lambda i: run_steps.at[i, "outcome"] == "timeout")
+    used: set[Any] = set()
+    out: dict[Any, ServiceRef] = {}
+    for i in order:
+        method = STEP_METHOD.get(str(run_steps.at[i, "step"]), "GET")
+        for idx, h in hits.iterrows():
+            if idx not in used and h["host"] == hosts[i] and h["method"] == method:
+                out[i] = _service_ref(h)
+                used.add(idx)
+                break
+    return out
 
 
 def _evidence(st: pd.Series, f: RouteFact) -> list[dict[str, Any]]:

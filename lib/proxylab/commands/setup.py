@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from proxylab.errors import UserError
 from proxylab.vocab import Runtime, parse_enum
@@ -27,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     node.add_argument("--runtime", action="append", default=[], metavar="nodejsNN.x",
                       help="only these runtimes (repeatable; default: nodejs20.x, 22.x, 24.x)")
+    node.add_argument("--code", action="append", default=[], metavar="DIR",
+                      help="also a Node function directory's package.json dependencies "
+                           "(repeatable; `proxylab run` installs them on first use too)")
     node.set_defaults(func=cmd_node)
 
 
@@ -41,8 +45,14 @@ def cmd_node(args: argparse.Namespace) -> int:
             choices = ", ".join(r for r in Runtime if r.node_major)
             raise UserError(f"--runtime {name!r}: choose one of {choices}")
         wanted.append(runtime)
+    extra = []
+    for code in args.code:
+        path = Path(code)
+        if not (path / "package.json").is_file():
+            raise UserError(f"--code {code}: no package.json in that directory")
+        extra.append(path / "package.json")
     t0 = time.monotonic()
-    ready = node.setup([NODE_PROBE_DIR / "package.json"], runtimes=wanted or None,
+    ready = node.setup([NODE_PROBE_DIR / "package.json", *extra], runtimes=wanted or None,
                        log=lambda line: print(f"proxylab setup node: {line}", flush=True))
     print(f"proxylab setup node: ready: {', '.join(ready) or 'none'} "
           f"(cache {node.cache_root()}, {time.monotonic() - t0:.0f} s)")
