@@ -147,8 +147,10 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="processes for a large (>= 64 MiB) plain file: default 2 when two "
                    "CPUs are usable, else 1; each adds ~130 MB peak RSS")
-    p.add_argument("--bucket", type=int, default=3600, metavar="SECONDS",
-                   help="time-series bucket for the timeline (default 3600)")
+    p.add_argument("--bucket", type=int, default=None, metavar="SECONDS",
+                   help="time-series bucket for the timeline (default: an hour, or 6 hours, "
+                   "a day, a week when the logs fill more than 1,500 of them; the JSON's "
+                   "summary.bucket_seconds says which)")
     p.add_argument("--top", type=int, default=25, help="rows per table in --format table")
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     p.add_argument("--report", metavar="DIR", help="also execute notebooks/05-audit.ipynb on "
@@ -266,7 +268,8 @@ def _run(args: argparse.Namespace, sources, processes: int) -> int:
 
     opts = IngestOptions(
         since=args.since, until=args.until, client_cidrs=tuple(args.client_cidr),
-        bucket_seconds=max(1, args.bucket), log_format=args.log_format, engine=args.engine,
+        bucket_seconds=max(1, args.bucket or 3600), bucket_auto=args.bucket is None,
+        log_format=args.log_format, engine=args.engine,
         processes=processes,
     )
     total = sum(s.size or 0 for s in sources)
