@@ -126,7 +126,7 @@ report: setup squid6 publish-tools
 	  echo "error: reports/seed/report.pdf: $$made of $$pages pages render"; exit 1; fi; \
 	echo "reports/seed/report.pdf: all $$pages pages render"
 
-# The audit is measured against chDB (PyPI, the `bench` extra) and GoAccess (Debian's
+# The audit is measured against chDB (PyPI, the `chdb` extra, installed by make venv) and GoAccess (Debian's
 # goaccess, 1.7) in the same run; both are installed here once, only when missing.
 bench: setup
 	@command -v goaccess >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends goaccess >/dev/null 2>&1; } || echo "warning: goaccess not installed; the audit benchmark skips it"
