@@ -23,6 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "captures"
 GOLDEN = ROOT / "tests" / "fixtures" / "golden" / "seed_report.json"
 DAMAGED = ROOT / "tests" / "fixtures" / "golden" / "damaged_report.json"
+# A Node.js run: two clients of one run reach one host by different rules (fetch
+# direct, https.request through the proxy), the case routes._assign_hits settles.
+NODE = ROOT / "tests" / "fixtures" / "node-captures"
+NODE_GOLDEN = ROOT / "tests" / "fixtures" / "golden" / "node_report.json"
 # Lines appended to every fixture capture's files for the damaged set: malformed lines
 # of every reader, so the golden covers the set-aside path too.
 BAD_LINES = {
@@ -121,6 +125,17 @@ def test_damaged_captures_derive_what_they_always_did(tmp_path):
         DAMAGED.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     want = json.loads(DAMAGED.read_text(encoding="utf-8"))
     assert len(want["tables"]["malformed"]["rows"]) == 44
+    for key in want:
+        assert got[key] == want[key], f"{key} differs from the golden report"
+
+
+def test_node_captures_derive_what_they_always_did():
+    got = json.loads(json.dumps(digest(sorted(NODE.iterdir()))))
+    if os.environ.get("PROXYLAB_REGOLD"):
+        NODE_GOLDEN.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n",
+                               encoding="utf-8")
+    want = json.loads(NODE_GOLDEN.read_text(encoding="utf-8"))
+    assert want["routes"]["rows"]
     for key in want:
         assert got[key] == want[key], f"{key} differs from the golden report"
 

@@ -17,6 +17,7 @@ import pandas as pd
 from proxylab.analysis.conclude import Conclusion, conclude
 from proxylab.analysis.expectations import CheckedItem, check, evaluate, frame
 from proxylab.analysis.routes import ROUTES, RouteFact, RouteResult, classify
+from proxylab.analysis.runtimes import RuntimePair, pairs
 from proxylab.capture import Capture
 from proxylab.logs import cache
 from proxylab.logs.tables import Tables, find_unique, load_tables, tables_of
@@ -31,6 +32,7 @@ class Analysis:
     expectations: pd.DataFrame  # frame(checks): one row per expected item, with verdict
     checks: list[CheckedItem] = field(default_factory=list)  # the same items, typed
     facts: list[RouteFact] = field(default_factory=list)  # facts[i] is routes row i
+    runtime_pairs: list[RuntimePair] = field(default_factory=list)  # Python beside Node
 
     def fact(self, index: int) -> RouteFact:
         """The facts behind ``routes`` row ``index`` (the frame's own index)."""
@@ -52,6 +54,7 @@ def analyse(tables: Tables) -> Analysis:
         expectations=frame(checks),
         checks=checks,
         facts=res.facts,
+        runtime_pairs=pairs(tables.records, res.routes),
     )
 
 
@@ -81,4 +84,5 @@ def derive(sources: Iterable[Capture | Path | str], cache_dir: Path | None = Non
 
 
 __all__ = ["ROUTES", "Analysis", "CheckedItem", "Conclusion", "RouteFact", "RouteResult",
-           "analyse", "derive", "check", "classify", "conclude", "evaluate", "load_tables"]
+           "RuntimePair", "analyse", "check", "classify", "conclude", "derive", "evaluate",
+           "load_tables"]

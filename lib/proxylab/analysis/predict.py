@@ -11,6 +11,9 @@ variables as a dict (``os.environ`` is never read or changed):
   created, against the client's endpoint host** (``get_environ_proxies(endpoint
   url)`` in ``EndpointCreator``); the per-request host (virtual-hosted
   ``bucket.s3...``) never enters the decision.
+* the Node.js probe's clients (AWS SDK v3, fetch, https.request): their rules live
+  in :mod:`proxylab.analysis.node_clients`; :func:`decide` picks them by the run's
+  runtime and Node version.
 
 :func:`proxies_from_env` mirrors ``urllib.request.getproxies_environment`` line
 for line (lowercase wins; an empty lowercase variable cancels; ``REQUEST_METHOD``
@@ -26,10 +29,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxylab.vocab import Client, EndpointKind, EndpointSource, MatchKind, PathReason, ReasonKind
+from proxylab.analysis import node_clients
+from proxylab.vocab import (
+    Client,
+    EndpointKind,
+    EndpointSource,
+    MatchKind,
+    NoProxyRule,
+    PathReason,
+    ReasonKind,
+    Runtime,
+    parse_enum,
+)
 
 STEP_CLIENTS = {"s3_get": Client.BOTOCORE, "s3_put": Client.BOTOCORE, "web": Client.URLLIB,
                 "api": Client.URLLIB}
+STEP_URL_VARIABLE = {"web": "WEB_URL", "web_https": "WEB_URL", "api": "API_GATEWAY_URL",
+                     "api_https": "API_GATEWAY_URL"}
 TRUE = ("true", "1", "yes")
 
 
@@ -120,6 +136,8 @@ class Decision:
     endpoint_source: EndpointSource | None = None  # botocore only
     path_style: bool = False
     request_host_match: NoProxyMatch | None = None  # botocore: an entry it never consults
+    rule: NoProxyRule | None = None  # Node clients: the NO_PROXY rule they apply
+    runtime_version: str | None = None  # Node clients: the Node version decided for
 
     @property
     def direct(self) -> bool:
@@ -172,9 +190,13 @@ def _decision(step: str, client: Client, url: str, req_host: str, host: str, com
 
 
 def decide(step: str, env: dict[str, str], resources: dict[str, str],
-           url: str | None = None) -> Decision:
-    """The client's route decision for one probe step."""
+           url: str | None = None, runtime: str | None = None) -> Decision:
+    """The client's route decision for one probe step (``runtime``: the scenario's; a
+    Node runtime's version comes from the run's ``node_version`` resource)."""
     region = resources.get("region") or env.get("AWS_REGION") or "us-east-1"
+    rt = parse_enum(Runtime, runtime) if runtime else None
+    if rt is not None and rt.node_major is not None:
+        return _decide_node(step, env, resources, url, region, rt.node_major)
     client = STEP_CLIENTS.get(step, Client.URLLIB)
     if client == Client.BOTOCORE:
         endpoint, source, path_style = s3_endpoint(env, region)
@@ -188,12 +210,36 @@ def decide(step: str, env: dict[str, str], resources: dict[str, str],
                          ep.netloc.lower(), scheme, env, endpoint_source=source,
                          path_style=path_style, request_host_match=other)
     if url is None:
-        key = "WEB_URL" if step == "web" else "API_GATEWAY_URL"
-        url = env.get(key) or ""
+        url = env.get(STEP_URL_VARIABLE.get(step, "API_GATEWAY_URL")) or ""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     netloc = parts.netloc.rpartition("@")[2].lower()
     return _decision(step, client, url, host, host, netloc, parts.scheme or "https", env)
+
+
+def _decide_node(step: str, env: dict[str, str], resources: dict[str, str], url: str | None,
+                 region: str, major: int) -> Decision:
+    """A Node probe step: the SDK's S3 request, or fetch / https.request to a URL."""
+    version = resources.get("node_version")
+    parsed = node_clients.parse_version(version, major)
+    client = node_clients.STEP_CLIENTS.get(step, Client.NODE_FETCH)
+    if client is Client.AWS_SDK_JS_V3:
+        bucket = env.get("BUCKET_NAME") or resources.get("bucket", "bucket")
+        default = f"s3.{region}.amazonaws.com"
+        # The step line's url is the request the SDK sent; without one, its default
+        # virtual-hosted request (SDK v3 has no legacy global endpoint).
+        url = url or f"https://{bucket}.{default}/"
+    elif url is None:
+        url = env.get(STEP_URL_VARIABLE.get(step, "API_GATEWAY_URL")) or ""
+    nd = node_clients.decide(client, url, env, parsed)
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    match = None if nd.match is None else NoProxyMatch(*nd.match)
+    return Decision(step, client, url, host, host, nd.compared, parts.scheme or "https",
+                    nd.proxy, nd.reason, proxy_variable=nd.proxy_variable,
+                    no_proxy_variable=nd.no_proxy_variable, no_proxy_value=nd.no_proxy_value,
+                    match=match, cancelled_by=nd.cancelled_by, rule=nd.rule,
+                    runtime_version=".".join(map(str, parsed)))
 
 
 def predicted_route(decision: Decision, layout: dict[str, Any], resources: dict[str, str],

@@ -44,7 +44,8 @@ from proxylab.vocab import (
 ROUTES = ("proxy", "endpoint", "direct", "failed-at-proxy", "failed-direct", "inconsistent")
 PROXY_SIDE = ("proxy", "failed-at-proxy")
 STEP_METHOD = {"s3_put": "PUT"}
-STEP_SERVICE = {"s3_get": "s3", "s3_put": "s3", "web": "web", "api": "execute-api"}
+STEP_SERVICE = {"s3_get": "s3", "s3_put": "s3", "web": "web", "api": "execute-api",
+                "web_https": "web", "api_https": "execute-api"}  # the last two: Node probe
 ROUTE_COLUMNS = {
     "run_id": "category", "scenario": "category", "function": "category", "step": "category",
     "host": "string", "outcome": "category", "status": "Int64", "route": "category",
@@ -276,22 +277,26 @@ def classify(tables: Tables) -> RouteResult:
         dnsq = _index(dns_by_run.get(run_id, []), "name", _dns_ref)
         hits = hits_by_run.get(run_id, [])
         internet_hosts = {h["host"] for h in hits if h["via"] == "internet"}
-        used: set[int] = set()
-        for st in run_steps:
+        hosts = [_step_host(st) for st in run_steps]
+        taken = _assign_hits(run_steps, hosts, hits)
+        answered = {host for host, st in zip(hosts, run_steps, strict=True)
+                    if st["outcome"] == "ok"}
+        for i, st in enumerate(run_steps):
             step = str(st["step"])
-            host = st["host"] if not pd.isna(st["host"]) else _host_of(st["target_url"])
-            host = (host or "").lower()
-            method = STEP_METHOD.get(step, "GET")
-            hit = None
-            for i, h in enumerate(hits):
-                if i not in used and h["host"] == host and h["method"] == method:
-                    hit = _service_ref(h)
-                    used.add(i)
-                    break
+            host = hosts[i]
+            hit = taken.get(i)
             sq = squid.get(host, [])
+            if st["outcome"] == "timeout" and hit is None and host in answered:
+                # Another step to this host was answered: the completed tunnels are its
+                # (a tunnel the proxy completed to a front that answers does not time
+                # out), so this one's evidence is the failed lines only. Two clients of
+                # one run reach one host by different rules (Node's fetch direct,
+                # https.request through the proxy), and Squid logs hosts, not clients.
+                sq = [x for x in sq if not x.ok]
             dq = dnsq.get(host, [])
             url = None if pd.isna(st["target_url"]) else st["target_url"]
-            decision = predict.decide(step, env, resources, url=url)
+            decision = predict.decide(step, env, resources, url=url,
+                                      runtime=record.scenario.runtime)
             p_route, p_kind, p_reason = predict.predicted_route(decision, layout, resources)
             logged = record.logs_front(STEP_SERVICE.get(step, ""))
             fact = _classify_step(run_id, record.scenario.id, step, host, st, hit, sq, dq,
@@ -312,6 +317,30 @@ def classify(tables: Tables) -> RouteResult:
         list(dict.fromkeys([*ROUTES, *routes["route"].cat.categories])))
     evidence = typed(pd.DataFrame(ev, columns=list(EVIDENCE_COLUMNS)), dict(EVIDENCE_COLUMNS))
     return RouteResult(routes=routes, evidence=evidence, facts=facts)
+
+
+def _step_host(st: Row) -> str:
+    host = st["host"] if not pd.isna(st["host"]) else _host_of(st["target_url"])
+    return (host or "").lower()
+
+
+def _assign_hits(run_steps: list[Row], hosts: list[str], hits: list[Row],
+                 ) -> dict[int, ServiceRef]:
+    """Each front hit (``hits`` in time order) to the step it answered, by position in
+    ``run_steps``, per host and method; a step that timed out takes one only after the
+    steps that got an answer have theirs (a front that saw a request answers it at
+    once)."""
+    order = sorted(range(len(run_steps)), key=lambda i: run_steps[i]["outcome"] == "timeout")
+    used: set[int] = set()
+    out: dict[int, ServiceRef] = {}
+    for i in order:
+        method = STEP_METHOD.get(str(run_steps[i]["step"]), "GET")
+        for j, h in enumerate(hits):
+            if j not in used and h["host"] == hosts[i] and h["method"] == method:
+                out[i] = _service_ref(h)
+                used.add(j)
+                break
+    return out
 
 
 def _evidence(st: Row, f: RouteFact) -> list[dict[str, Any]]:

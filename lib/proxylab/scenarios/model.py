@@ -51,6 +51,13 @@ KNOWN_RESOURCES = (
     "execute_api_vpce_host",
     "s3_endpoint_url",
     "execute_api_endpoint_url",
+    # Issue 10: the lab's other endpoints and what its moto holds.
+    "dynamodb_gateway_vpce_id",
+    "s3_vpce_id",
+    "s3_vpce_host",
+    "private_api_alias_host",
+    "secret_id",
+    "table_name",
 )
 
 # Lambda's limit on the total size of a function's environment variables.
@@ -186,6 +193,9 @@ class Scenario:
     source: str = ""
     line: int | None = None
     runtime: Runtime = Runtime.PYTHON3
+    # The AWS region the scenario runs in (catalogue or scenario ``region:``); None: the
+    # lab's. The runner builds the lab for it or refuses the run, never ignores it.
+    region: str | None = None
 
     def function_code(self) -> FunctionCode | None:
         """None for the Python probe; otherwise the code (None: the runtime's probe)."""
@@ -245,6 +255,7 @@ class Scenario:
             "code": self.code,
             "handler": self.handler,
             "runtime": str(self.runtime),
+            "region": self.region,
             "expect": None if self.expect is None else self.expect.to_dict(),
             "source": self.source,
         }
@@ -259,6 +270,12 @@ class Catalog:
     path: Path
     description: str = ""
     scenarios: list[Scenario] = field(default_factory=list)
+    region: str | None = None  # the catalogue's ``region:`` (each scenario may override)
+
+    @property
+    def regions(self) -> list[str | None]:
+        """The distinct regions its scenarios ask for, in file order (None: the lab's)."""
+        return list(dict.fromkeys(s.region for s in self.scenarios))
 
     @property
     def ids(self) -> list[str]:

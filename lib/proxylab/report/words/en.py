@@ -18,8 +18,10 @@ from proxylab.vocab import (
     EndpointSource,
     FlagKind,
     MatchKind,
+    NoProxyRule,
     PathReason,
     ReasonKind,
+    SkipKind,
     UncheckedReason,
 )
 
@@ -27,7 +29,7 @@ from proxylab.vocab import (
 def _cap(text: str) -> str:
     """Capitalise our own first word, never a client's or a variable's name."""
     first = text.split(" ", 1)[0]
-    if first in ("botocore", "urllib", "botocore's") or "_" in first or "=" in first:
+    if first in ("botocore", "urllib", "botocore's", "undici") or "_" in first or "=" in first:
         return text
     return text[:1].upper() + text[1:]
 
@@ -38,9 +40,57 @@ SOURCE = {EndpointSource.AWS_ENDPOINT_URL_S3: "from AWS_ENDPOINT_URL_S3",
           EndpointSource.LEGACY_GLOBAL: "us-east-1's legacy global endpoint"}
 
 
+NODE_CLIENT = {Client.AWS_SDK_JS_V3: "the AWS SDK for JavaScript v3",
+               Client.NODE_FETCH: "Node's fetch", Client.NODE_HTTP: "Node's https.request"}
+NODE_RULE = {
+    NoProxyRule.UNDICI_7: "undici 7 (Node {v}'s fetch) strips a leading '*.' or '.' and matches "
+                          "every NO_PROXY entry against the host and its subdomains",
+    NoProxyRule.UNDICI_6: "undici 6 (Node {v}'s fetch) matches an entry that does not start with "
+                          "'.' or '*' only against the host itself, and one that does as a "
+                          "plain string suffix",
+    NoProxyRule.NODE_HTTP: "Node {v}'s http.request matches a bare NO_PROXY entry only against "
+                           "the host itself (or host:port); '.x' matches x and its subdomains, "
+                           "'*.x' only its subdomains",
+    NoProxyRule.NODE_HTTP_NO_BOUNDARY: "Node {v}'s http.request matches a bare NO_PROXY entry "
+                                       "only against the host itself (or host:port); '.x' "
+                                       "matches any host ending in x, across labels too "
+                                       "('.ample.com' matches example.com), '*.x' only its "
+                                       "subdomains",
+}
+
+
+NODE_REASONS = (ReasonKind.CLIENT_IGNORES_ENV, ReasonKind.ENV_PROXY_OFF,
+                ReasonKind.ENV_PROXY_UNSUPPORTED)
+
+
+def client_name(d: Decision) -> str:
+    name = NODE_CLIENT.get(d.client, str(d.client))
+    return name.replace("https.request", "http.request") if d.scheme == "http" else name
+
+
+def node_rule(d: Decision) -> str:
+    """The Node client's own NO_PROXY rule, the one that decided this request."""
+    return "by its own rule, " + NODE_RULE[d.rule].format(v=d.runtime_version) if d.rule else ""
+
+
+def node_cause(d: Decision) -> str | None:
+    if d.reason == ReasonKind.CLIENT_IGNORES_ENV:
+        return ("the AWS SDK for JavaScript v3 never reads HTTP_PROXY, HTTPS_PROXY or NO_PROXY "
+                "(its NodeHttpHandler creates its own https.Agent)")
+    if d.reason == ReasonKind.ENV_PROXY_OFF:
+        return (f"{client_name(d)} on Node {d.runtime_version} reads the proxy variables only "
+                "with NODE_USE_ENV_PROXY=1 (or --use-env-proxy), which is not set")
+    if d.reason == ReasonKind.ENV_PROXY_UNSUPPORTED:
+        return (f"Node {d.runtime_version} has no NODE_USE_ENV_PROXY (it arrived in 22.21 and "
+                f"24.5), set or not: {client_name(d)} never reads the proxy variables there")
+    return None
+
+
 def cause(d: Decision) -> str:
     """Why the client went direct or to the proxy, without the consequence."""
     var = d.no_proxy_variable or "NO_PROXY"
+    if d.client.node and (text := node_cause(d)) is not None:
+        return text
     if d.reason == ReasonKind.NO_PROXY_MATCHED and d.match is not None:
         if d.match.how == MatchKind.STAR:
             return f"{var}='*' bypasses every host"
@@ -58,11 +108,18 @@ def cause(d: Decision) -> str:
 
 
 def decision(d: Decision) -> str:
-    client = str(d.client)
+    client = client_name(d)
     if d.proxy is None:
-        effect = f"so {client} connected directly"
-        if d.client == Client.BOTOCORE and d.request_host != d.decision_host:
+        # The Node reasons name the client already.
+        subject = "it" if d.reason in NODE_REASONS else client
+        effect = f"so {subject} connected directly"
+        if d.client == Client.AWS_SDK_JS_V3 or (d.client == Client.BOTOCORE
+                                                and d.request_host != d.decision_host):
             effect += f" to '{d.request_host}'"
+    elif d.client.node:
+        via = (f"a CONNECT to {d.proxy}" if d.scheme == "https"
+               else f"the request to {d.proxy} as an absolute-URI request, no CONNECT")
+        effect = f"so {client} sent {via} (from {d.proxy_variable})"
     elif d.client == Client.BOTOCORE:
         effect = f"so botocore used {d.proxy} (from {d.proxy_variable})"
     elif d.scheme == "https":
@@ -104,14 +161,15 @@ def squid(s: SquidRef) -> str:
 
 
 def front(h: ServiceRef) -> str:
-    return (f"the {h.service} front saw it from {h.source_ip} (the proxy's side) and answered "
+    return (f"the lab's {h.service} service saw it from {h.source_ip} (the proxy's side) "
+            "and answered "
             f"{status_text(h.status)} ({ref('services.log', h.line_no)})")
 
 
 def endpoint_front(p: tuple[RouteFact, ServiceRef]) -> str:
     f, h = p
     vpce = f" {h.vpce_id}" if h.vpce_id else ""
-    return (f"the {endpoint_name(f.endpoint_kind, f.host)}{vpce} carried it (the front saw "
+    return (f"the {endpoint_name(f.endpoint_kind, f.host)}{vpce} carried it (the lab's service saw "
             f"it arrive via {h.via} from {h.source_ip}, status {status_text(h.status)}; "
             f"{ref('services.log', h.line_no)})")
 
@@ -136,28 +194,30 @@ def dns(d: DnsRef) -> str:
 
 
 def direct_front(h: ServiceRef) -> str:
-    return (f"the {h.service} front saw it from the internet ({h.source_ip}) with no Squid "
+    return (f"the lab's {h.service} service saw it from the internet ({h.source_ip}) with no Squid "
             f"line: a direct (NAT) path ({ref('services.log', h.line_no)})")
 
 
 FLAG: dict[FlagKind, Callable[[Flag], str]] = {
     FlagKind.SQUID_FAILED_FRONT_SAW: lambda x: (
-        f"Squid logged only failed requests for {x.host}, yet the {x.detail} front saw the "
+        f"Squid logged only failed requests for {x.host}, yet the lab's {x.detail} service saw the "
         "request arrive from the internet"),
     FlagKind.TUNNEL_BUT_ENDPOINT: lambda x: (
-        f"Squid tunnelled {x.host} but the front saw the request arrive through the "
+        f"Squid tunnelled {x.host} but the lab's service saw the request arrive through the "
         f"{x.detail}, and nothing of {x.host} from the internet"),
-    FlagKind.OK_BUT_FRONT_ERROR: lambda x: f"the step reports ok but the front answered {x.detail}",
+    FlagKind.OK_BUT_FRONT_ERROR: lambda x: (
+        f"the step reports ok but the lab's service answered {x.detail}"),
     FlagKind.OK_BUT_SQUID_FAILED: lambda x: (
         f"the step reports ok but Squid only logged failures for {x.host}"),
     FlagKind.TUNNEL_WITHOUT_FRONT: lambda x: (
-        f"Squid tunnelled {x.host} and the step reports ok, but no service front logged the "
+        f"Squid tunnelled {x.host} and the step reports ok, but none of the lab's services "
+        "logged the "
         "request"),
     FlagKind.PROXY_PREDICTED_SQUID_SILENT: lambda x: (
         f"the clients' logic sends {x.host} to the proxy, yet Squid logged nothing and the step "
-        "succeeded (and no front log can tell more)"),
+        "succeeded (and no service log can tell more)"),
     FlagKind.OK_WITHOUT_EVIDENCE: lambda x: (
-        f"the step reports ok but neither Squid nor any service front saw a request for "
+        f"the step reports ok but neither Squid nor any of the lab's services saw a request for "
         f"{x.host}"),
     FlagKind.TUNNEL_ERROR_WITHOUT_SQUID: lambda x: (
         f"the step reports a proxy tunnel error but Squid logged nothing for {x.host}"),
@@ -199,14 +259,15 @@ PARTS: dict[str, Callable[[Any], str]] = {
     "endpoint-inferred": lambda f: (
         f"Squid logged nothing for it and it succeeded, so the "
         f"{endpoint_name(f.endpoint_kind, f.host)} carried it (inferred: this backend "
-        "has no front log for the service)"),
+        "keeps no log of that service)"),
     "squid-failed": squid_failed, "dns": dns, "direct-front": direct_front,
     "direct-inferred": lambda f: (
-        "Squid logged nothing for it and it succeeded; this backend has no front log for "
-        "the service, so the path is inferred: direct, not through the proxy"),
+        "Squid logged nothing for it and it succeeded; this backend keeps no log of "
+        "that service, so the path is inferred: direct, not through the proxy"),
     "nothing-seen": lambda f: (
-        f"no Squid line and no front saw it; the step ended {f.outcome}"),
+        f"no Squid line and no service saw it; the step ended {f.outcome}"),
     "flag": lambda x: FLAG[x.kind](x), "mismatch": mismatch,
+    "node-rule": node_rule,
     "assemble": assemble,
 }
 
@@ -284,7 +345,7 @@ def headline(c: Conclusion) -> str:
 
 
 UNCHECKED: dict[UncheckedReason | None, str] = {
-    UncheckedReason.SERVICE_NOT_LOGGED: "the lab has no log of that service's front",
+    UncheckedReason.SERVICE_NOT_LOGGED: "the lab keeps no log of that service",
     UncheckedReason.EVIDENCE_INCOMPLETE: "the capture notes that evidence as missing or partial",
     UncheckedReason.UNKNOWN_RESOURCE: "it names a resource the lab does not have",
     None: "the capture cannot tell",  # no reason recorded
@@ -294,3 +355,16 @@ UNCHECKED: dict[UncheckedReason | None, str] = {
 def modified(files: list[str]) -> str:
     return ("evidence modified after capture (the content no longer matches the checksum "
             "run.json recorded for " + join(files) + ")")
+
+
+# The loader's reasons for a capture it set aside (capture.SkipKind), as it says them.
+SKIPPED: dict[SkipKind, str] = {
+    SkipKind.NO_RUN_JSON: "not a capture (no run.json)",
+    SkipKind.INCOMPLETE: "incomplete capture, no run.json ({detail})",
+    SkipKind.INTERRUPTED: ("incomplete capture, no run.json (the run was interrupted or is "
+                           "still running)"),
+    SkipKind.UNREADABLE_JSON: "run.json is not readable JSON ({detail})",
+    SkipKind.NEWER_FORMAT: ("run.json has format version {detail}; this proxylab reads up to "
+                            "{max} (upgrade proxylab to read it)"),
+    SkipKind.INVALID: "run.json is not a valid run record: {detail}",
+}

@@ -18,8 +18,10 @@ from proxylab.vocab import (
     EndpointSource,
     FlagKind,
     MatchKind,
+    NoProxyRule,
     PathReason,
     ReasonKind,
+    SkipKind,
     UncheckedReason,
 )
 
@@ -29,8 +31,52 @@ SOURCE = {EndpointSource.AWS_ENDPOINT_URL_S3: "AWS_ENDPOINT_URL_S3 による",
           EndpointSource.LEGACY_GLOBAL: "us-east-1 の従来のグローバルエンドポイント"}
 
 
+NODE_CLIENT = {Client.AWS_SDK_JS_V3: "AWS SDK for JavaScript v3",
+               Client.NODE_FETCH: "Node の fetch", Client.NODE_HTTP: "Node の https.request"}
+NODE_RULE = {
+    NoProxyRule.UNDICI_7: "undici 7 (Node {v} の fetch) は先頭の '*.' や '.' を取り除き、"
+                          "NO_PROXY のどのエントリもホストとそのサブドメインに一致させます",
+    NoProxyRule.UNDICI_6: "undici 6 (Node {v} の fetch) は、'.' や '*' で始まらないエントリをホスト"
+                          "そのものにだけ、始まるエントリを単なる末尾の文字列として一致させます",
+    NoProxyRule.NODE_HTTP: "Node {v} の http.request は、素の NO_PROXY エントリをホストそのもの "
+                           "(または host:port) にだけ一致させ、'.x' は x とそのサブドメインに、"
+                           "'*.x' はサブドメインにだけ一致させます",
+    NoProxyRule.NODE_HTTP_NO_BOUNDARY: "Node {v} の http.request は、素の NO_PROXY エントリを"
+                                       "ホストそのもの (または host:port) にだけ一致させ、'.x' は"
+                                       "ラベルの境界に関係なく x で終わるすべてのホストに "
+                                       "('.ample.com' は example.com にも)、'*.x' はサブドメイン"
+                                       "にだけ一致させます",
+}
+
+
+def client_name(d: Decision) -> str:
+    name = NODE_CLIENT.get(d.client, str(d.client))
+    return name.replace("https.request", "http.request") if d.scheme == "http" else name
+
+
+def node_rule(d: Decision) -> str:
+    """Node クライアント自身の NO_PROXY の規則 (このリクエストを決めたもの)。"""
+    return "クライアント自身の規則では、" + NODE_RULE[d.rule].format(v=d.runtime_version) \
+        if d.rule else ""
+
+
+def node_cause(d: Decision) -> str | None:
+    if d.reason == ReasonKind.CLIENT_IGNORES_ENV:
+        return ("AWS SDK for JavaScript v3 は HTTP_PROXY・HTTPS_PROXY・NO_PROXY を一切読まない "
+                "(NodeHttpHandler が独自の https.Agent を作る)")
+    if d.reason == ReasonKind.ENV_PROXY_OFF:
+        return (f"Node {d.runtime_version} の {client_name(d)} は NODE_USE_ENV_PROXY=1 (または "
+                "--use-env-proxy) のときだけプロキシ変数を読むが、それが設定されていない")
+    if d.reason == ReasonKind.ENV_PROXY_UNSUPPORTED:
+        return (f"Node {d.runtime_version} には NODE_USE_ENV_PROXY がない (22.21 と 24.5 で導入) "
+                f"ので、設定の有無にかかわらず {client_name(d)} はプロキシ変数を読まない")
+    return None
+
+
 def cause(d: Decision) -> str:
     var = d.no_proxy_variable or "NO_PROXY"
+    if d.client.node and (text := node_cause(d)) is not None:
+        return text
     if d.reason == ReasonKind.NO_PROXY_MATCHED and d.match is not None:
         if d.match.how == MatchKind.STAR:
             return f"{var}='*' はすべてのホストを迂回させる"
@@ -49,11 +95,16 @@ def cause(d: Decision) -> str:
 
 
 def decision(d: Decision) -> str:
-    client = str(d.client)
+    client = client_name(d)
     if d.proxy is None:
-        to = f" '{d.request_host}' に" if (d.client == Client.BOTOCORE
-                                           and d.request_host != d.decision_host) else ""
+        to = f" '{d.request_host}' に" if (
+            (d.client == Client.BOTOCORE and d.request_host != d.decision_host)
+            or d.client == Client.AWS_SDK_JS_V3) else ""
         effect = f"{client} は{to}直接接続しました"
+    elif d.client.node:
+        via = ("に CONNECT を送りました" if d.scheme == "https"
+               else "に、CONNECT ではなく絶対 URI のリクエストを送りました")
+        effect = f"{client} は {d.proxy} ({d.proxy_variable} の値) {via}"
     elif d.client == Client.BOTOCORE:
         effect = f"botocore は {d.proxy} ({d.proxy_variable} の値) を使いました"
     elif d.scheme == "https":
@@ -96,7 +147,7 @@ def squid(s: SquidRef) -> str:
 
 
 def front(h: ServiceRef) -> str:
-    return (f"{h.service} のフロントはプロキシ側の {h.source_ip} から受け、"
+    return (f"{h.service} のサービス (ラボ) はプロキシ側の {h.source_ip} から受け、"
             f"{status_text(h.status)} を"
             f"返しました ({ref('services.log', h.line_no)})")
 
@@ -105,7 +156,8 @@ def endpoint_front(p: tuple[RouteFact, ServiceRef]) -> str:
     f, h = p
     vpce = f" {h.vpce_id}" if h.vpce_id else ""
     return (f"{endpoint_name(f.endpoint_kind, f.host)}{vpce} 経由でサービスに届きました "
-            f"(フロントは {h.via} 経由で {h.source_ip} から受け、状態 {status_text(h.status)}; "
+            f"(ラボのサービスは {h.via} 経由で {h.source_ip} から受け、"
+            f"状態 {status_text(h.status)}; "
             f"{ref('services.log', h.line_no)})")
 
 
@@ -129,29 +181,31 @@ def dns(d: DnsRef) -> str:
 
 
 def direct_front(h: ServiceRef) -> str:
-    return (f"{h.service} のフロントが Squid の記録なしにインターネット側 ({h.source_ip}) から"
+    return (f"{h.service} のサービス (ラボ) が Squid の記録なしにインターネット側 "
+            f"({h.source_ip}) から"
             f"受けました: 直接 (NAT) の経路です ({ref('services.log', h.line_no)})")
 
 
 FLAG: dict[FlagKind, Callable[[Flag], str]] = {
     FlagKind.SQUID_FAILED_FRONT_SAW: lambda x: (
-        f"Squid は {x.host} の失敗したリクエストしか記録していないのに、{x.detail} のフロントは"
+        f"Squid は {x.host} の失敗したリクエストしか記録していないのに、"
+        f"{x.detail} のサービス (ラボ) は"
         "インターネットからリクエストを受けています"),
     FlagKind.TUNNEL_BUT_ENDPOINT: lambda x: (
-        f"Squid は {x.host} をトンネルしたのに、フロントは {x.detail} 経由で受けており、"
+        f"Squid は {x.host} をトンネルしたのに、ラボのサービスは {x.detail} 経由で受けており、"
         f"インターネットからの {x.host} の記録はありません"),
     FlagKind.OK_BUT_FRONT_ERROR: lambda x: (
-        f"ステップは ok と報告していますが、フロントは {x.detail} を返しました"),
+        f"ステップは ok と報告していますが、ラボのサービスは {x.detail} を返しました"),
     FlagKind.OK_BUT_SQUID_FAILED: lambda x: (
         f"ステップは ok と報告していますが、Squid は {x.host} の失敗しか記録していません"),
     FlagKind.TUNNEL_WITHOUT_FRONT: lambda x: (
-        f"Squid は {x.host} をトンネルしステップも ok ですが、どのサービスのフロントも"
+        f"Squid は {x.host} をトンネルしステップも ok ですが、どのラボのサービスも"
         "記録していません"),
     FlagKind.PROXY_PREDICTED_SQUID_SILENT: lambda x: (
         f"クライアントのロジックでは {x.host} はプロキシに送られるはずですが、Squid には記録が"
-        "なく、ステップは成功しました (フロントのログもありません)"),
+        "なく、ステップは成功しました (サービスのログもありません)"),
     FlagKind.OK_WITHOUT_EVIDENCE: lambda x: (
-        f"ステップは ok と報告していますが、Squid もサービスのフロントも {x.host} への"
+        f"ステップは ok と報告していますが、Squid もラボのサービスも {x.host} への"
         "リクエストを記録していません"),
     FlagKind.TUNNEL_ERROR_WITHOUT_SQUID: lambda x: (
         f"ステップはプロキシのトンネルエラーを報告していますが、Squid には {x.host} の記録が"
@@ -195,14 +249,15 @@ PARTS: dict[str, Callable[[Any], str]] = {
     "endpoint-inferred": lambda f: (
         "Squid に記録がなくステップは成功したため、"
         f"{endpoint_name(f.endpoint_kind, f.host)}が運んだと推定しました "
-        "(このバックエンドにはこのサービスのフロントのログがありません)"),
+        "(このバックエンドにはこのサービスのログがありません)"),
     "squid-failed": squid_failed, "dns": dns, "direct-front": direct_front,
     "direct-inferred": lambda f: (
-        "Squid に記録がなくステップは成功しました。このバックエンドにはこのサービスのフロントの"
+        "Squid に記録がなくステップは成功しました。このバックエンドにはこのラボのサービスの"
         "ログがないため、プロキシを通らない直接の経路と推定しました"),
     "nothing-seen": lambda f: (
         f"Squid にもサービス側にも記録がなく、ステップは {f.outcome} で終わりました"),
     "flag": lambda x: FLAG[x.kind](x), "mismatch": mismatch,
+    "node-rule": node_rule,
     "assemble": assemble,
 }
 
@@ -272,7 +327,7 @@ def headline(c: Conclusion) -> str:
 
 
 UNCHECKED: dict[UncheckedReason | None, str] = {
-    UncheckedReason.SERVICE_NOT_LOGGED: "ラボにそのサービスのフロントのログがありません",
+    UncheckedReason.SERVICE_NOT_LOGGED: "ラボにそのサービスのログがありません",
     UncheckedReason.EVIDENCE_INCOMPLETE: "キャプチャがその証跡を欠落または不完全と記録しています",
     UncheckedReason.UNKNOWN_RESOURCE: "ラボにない資源を指定しています",
     None: "キャプチャからは判断できません",  # no reason recorded
@@ -282,3 +337,16 @@ UNCHECKED: dict[UncheckedReason | None, str] = {
 def modified(files: list[str]) -> str:
     return ("取得後に証跡が変更されています (" + "、".join(files)
             + " の内容が run.json に記録したチェックサムと一致しません)")
+
+
+# キャプチャを読み込めなかった理由 (capture.SkipKind)。detail は読み込み側のメッセージのまま。
+SKIPPED: dict[SkipKind, str] = {
+    SkipKind.NO_RUN_JSON: "キャプチャではありません (run.json がありません)",
+    SkipKind.INCOMPLETE: "キャプチャが不完全で run.json がありません ({detail})",
+    SkipKind.INTERRUPTED: ("キャプチャが不完全で run.json がありません (実行が中断されたか、"
+                           "まだ実行中です)"),
+    SkipKind.UNREADABLE_JSON: "run.json を JSON として読めません ({detail})",
+    SkipKind.NEWER_FORMAT: ("run.json の形式バージョンは {detail} ですが、この proxylab が"
+                            "読めるのは {max} までです (proxylab を更新してください)"),
+    SkipKind.INVALID: "run.json が実行記録として正しくありません: {detail}",
+}
