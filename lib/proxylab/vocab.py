@@ -244,6 +244,8 @@ class PathReason(StrEnum):
     INTERFACE_PRIVATE_DNS = "interface-private-dns"  # private DNS points at the interface
     NO_EXECUTE_API_ROUTE = "no-execute-api-route"  # no interface endpoint with private DNS
     NO_NAT = "no-nat"  # the Lambda VPC has no NAT
+    PROXY_TLS_PLAIN_PORT = "proxy-tls-plain-port"  # TLS sent to Squid's plain-HTTP port
+    PROXY_SELF_CONNECT = "proxy-self-connect"  # urllib CONNECTs to the proxy's own address
 
 
 class BypassBasis(StrEnum):

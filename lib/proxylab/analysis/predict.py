@@ -125,6 +125,35 @@ class Decision:
     def direct(self) -> bool:
         return self.proxy is None
 
+    @property
+    def proxy_tls(self) -> bool:
+        """The client speaks TLS to the proxy itself (an ``https://`` proxy URL).
+
+        botocore (urllib3) does, for every request. Against Squid's plain
+        ``http_port`` the ClientHello is no HTTP: Squid logs ``NONE_NONE/400 ...
+        error:invalid-request`` and the client fails. urllib never does (see
+        :attr:`proxy_self_connect`)."""
+        return (self.client == Client.BOTOCORE and self.proxy is not None
+                and urlsplit(self.proxy).scheme.lower() == "https")
+
+    @property
+    def proxy_self_connect(self) -> str | None:
+        """urllib with an ``https://`` proxy URL for an ``http://`` URL: the proxy's own
+        ``host:port``, for which it sends the proxy a CONNECT; None otherwise.
+
+        ``ProxyHandler`` turns the request into an https one addressed to the proxy
+        and opens it again; the handler then proxies *that* request, so
+        ``HTTPSConnection`` tunnels to the proxy's own address through the proxy
+        (plain ``CONNECT <proxy>``, TLS only inside). For an ``https://`` URL it sends
+        the usual plain CONNECT whatever the proxy URL's scheme."""
+        if self.client != Client.URLLIB or self.proxy is None or self.scheme != "http":
+            return None
+        parts = urlsplit(self.proxy)
+        if parts.scheme.lower() != "https":
+            return None
+        return parts.netloc.rpartition("@")[2].lower() if parts.port else \
+            f"{(parts.hostname or '').lower()}:443"
+
 
 def s3_endpoint(env: dict[str, str], region: str) -> tuple[str, EndpointSource, bool]:
     """(endpoint URL, where it came from, path-style?) as botocore resolves it.
@@ -203,6 +232,10 @@ def predicted_route(decision: Decision, layout: dict[str, Any], resources: dict[
     region = resources.get("region", "")
     private_api = resources.get("private_api_id")
     is_private = bool(private_api) and host.startswith(f"{private_api}.execute-api.")
+    if decision.proxy_tls:
+        return "failed-at-proxy", None, PathReason.PROXY_TLS_PLAIN_PORT
+    if decision.proxy_self_connect:
+        return "failed-at-proxy", None, PathReason.PROXY_SELF_CONNECT
     if decision.proxy is not None:
         if is_private and layout.get("private_api_public_dns", "nxdomain") == "nxdomain":
             return "failed-at-proxy", None, PathReason.PRIVATE_NAME_UNRESOLVED

@@ -47,7 +47,8 @@ STEP_METHOD = {"s3_put": "PUT"}
 STEP_SERVICE = {"s3_get": "s3", "s3_put": "s3", "web": "web", "api": "execute-api"}
 ROUTE_COLUMNS = {
     "run_id": "category", "scenario": "category", "function": "category", "step": "category",
-    "host": "string", "outcome": "category", "status": "Int64", "route": "category",
+    "host": "string", "url": "string",
+    "outcome": "category", "status": "Int64", "route": "category",
     "endpoint_kind": "category", "route_guess": "category", "via": "category",
     "vpce_id": "string", "consistent": "boolean", "flag": "string",
     "predicted_route": "category", "predicted_kind": "category", "predicted_proxy": "string",
@@ -187,6 +188,41 @@ def _ok_tunnel(row: pd.Series) -> bool:
     return (not pd.isna(status) and 200 <= int(status) < 400 and row["hierarchy"] != "HIER_NONE")
 
 
+class _UnnamedSquid:
+    """Squid lines that name no host (``error:invalid-request``: what reached Squid's
+    plain port was not HTTP, e.g. a client speaking TLS to an ``https://`` proxy URL),
+    handed to the failed step whose time window holds them, each line once.
+
+    The window is the step's end time (``t`` on the step line) minus its elapsed
+    time, widened by :data:`SLACK` for the two clocks; steps are taken in order and
+    each takes the earliest unused line in its window. A capture without step times
+    falls back to order alone, and only for a step the client's logic says sent TLS
+    to the proxy."""
+
+    SLACK = pd.Timedelta(seconds=1)
+
+    def __init__(self, squid: pd.DataFrame):
+        err = squid[squid["host"].isna() & squid["url"].fillna("").str.startswith("error:")]
+        self.rows = [r for _, r in err.sort_values("ts").iterrows()]
+        self.used: set[int] = set()
+
+    def take(self, st: pd.Series, decision: predict.Decision) -> list[pd.Series]:
+        ended = st["ts"]
+        for i, r in enumerate(self.rows):
+            if i in self.used:
+                continue
+            if pd.isna(ended):
+                ok = decision.proxy_tls
+            else:
+                started = ended - pd.Timedelta(milliseconds=float(
+                    0 if pd.isna(st["elapsed_ms"]) else st["elapsed_ms"]))
+                ok = started - self.SLACK <= r["ts"] <= ended + self.SLACK
+            if ok:
+                self.used.add(i)
+                return [r]
+        return []
+
+
 def _squid_ref(r: pd.Series, allowlist: bool = False) -> SquidRef:
     code, status = str(r["squid_code"]), _int(r["http_status"])
     return SquidRef(_int(r["raw_line_no"]), str(r["method"]), str(r["url"]), code, status,
@@ -248,6 +284,7 @@ def classify(tables: Tables) -> RouteResult:
         hits = tables.service_hits[tables.service_hits["run_id"] == run_id].sort_values("ts")
         dnsq = tables.dns_queries[tables.dns_queries["run_id"] == run_id]
         used: set[int] = set()
+        unnamed = _UnnamedSquid(squid)
         for _, st in run_steps.iterrows():
             step = str(st["step"])
             host = st["host"] if not pd.isna(st["host"]) else _host_of(st["target_url"])
@@ -264,6 +301,12 @@ def classify(tables: Tables) -> RouteResult:
             dq = [_dns_ref(q) for _, q in dnsq[dnsq["name"] == host].iterrows()]
             url = None if pd.isna(st["target_url"]) else st["target_url"]
             decision = predict.decide(step, env, resources, url=url)
+            if decision.proxy_self_connect:
+                ph, _, pport = decision.proxy_self_connect.rpartition(":")
+                own = squid[(squid["host"] == ph) & (squid["port"] == int(pport))]
+                sq = [_squid_ref(r, allowlist) for _, r in own.iterrows()]
+            if not sq and str(st["outcome"]) != "ok":
+                sq = [_squid_ref(r, allowlist) for r in unnamed.take(st, decision)]
             p_route, p_kind, p_reason = predict.predicted_route(decision, layout, resources)
             logged = record.logs_front(STEP_SERVICE.get(step, ""))
             fact = _classify_step(run_id, record.scenario.id, step, host, st, hit, sq, dq, hits,
@@ -304,7 +347,8 @@ def _row(f: RouteFact, st: pd.Series, record: RunRecord, evid: list[dict[str, An
     dns = f.dns_from("proxy-vpc") or f.dns_from("lambda-vpc") or (f.dns[0] if f.dns else None)
     return {
         "run_id": f.run_id, "scenario": f.scenario, "function": record.scenario.function,
-        "step": f.step, "host": f.host, "outcome": f.outcome, "status": st["status"],
+        "step": f.step, "host": f.host, "url": _str(st["target_url"]),
+        "outcome": f.outcome, "status": st["status"],
         "route": f.route, "endpoint_kind": f.endpoint_kind, "route_guess": f.route_guess,
         "via": None if f.service is None else f.service.via,
         "vpce_id": None if f.service is None else f.service.vpce_id,

@@ -176,6 +176,7 @@ def _emit(step: str, url: str | None, outcome: str, status: int | None,
         "status": status,
         "error": error,
         "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+        "t": round(time.time(), 3),  # wall clock: joins host-less evidence by time window
     }
     print(json.dumps(record, separators=(",", ":")))
     return {k: v for k, v in record.items() if k not in ("proxylab", "step")}

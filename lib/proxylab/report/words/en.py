@@ -63,6 +63,13 @@ def decision(d: Decision) -> str:
         effect = f"so {client} connected directly"
         if d.client == Client.BOTOCORE and d.request_host != d.decision_host:
             effect += f" to '{d.request_host}'"
+    elif d.proxy_tls:
+        effect = (f"so {client} opened a TLS connection to the proxy {d.proxy} itself (from "
+                  f"{d.proxy_variable}: an https:// proxy URL), before any HTTP")
+    elif d.proxy_self_connect:
+        effect = (f"so urllib, given an https:// proxy URL ({d.proxy}, from {d.proxy_variable}) "
+                  f"for an http:// URL, sent the proxy a CONNECT for the proxy's own address "
+                  f"{d.proxy_self_connect}")
     elif d.client == Client.BOTOCORE:
         effect = f"so botocore used {d.proxy} (from {d.proxy_variable})"
     elif d.scheme == "https":
@@ -126,6 +133,9 @@ DENIAL = {
 
 def squid_failed(s: SquidRef) -> str:
     why = DENIAL.get(str(s.denial), "") if s.denial else ""
+    if s.url.startswith("error:"):
+        why += (f": Squid logged {s.url} - what reached its plain HTTP port was not an HTTP "
+                "request")
     return (f"Squid answered {s.squid_code}/{status_text(s.http_status, 3)} with {s.hierarchy}"
             f"{HIER.get(s.hierarchy, '')}{why} ({ref('proxy_access.log', s.line_no)})")
 
@@ -174,6 +184,10 @@ PATH = {
     PathReason.NO_EXECUTE_API_ROUTE: ("no execute-api interface endpoint with private DNS and no "
                                       "NAT: no route"),
     PathReason.NO_NAT: "the Lambda VPC has no NAT: direct internet traffic has no route",
+    PathReason.PROXY_SELF_CONNECT: ("the proxy refuses a CONNECT for its own address (not an "
+                                    "SSL port)"),
+    PathReason.PROXY_TLS_PLAIN_PORT: ("the client speaks TLS to the proxy, whose port is plain "
+                                      "HTTP: Squid cannot read the request"),
 }
 
 

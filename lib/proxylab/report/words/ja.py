@@ -54,6 +54,13 @@ def decision(d: Decision) -> str:
         to = f" '{d.request_host}' に" if (d.client == Client.BOTOCORE
                                            and d.request_host != d.decision_host) else ""
         effect = f"{client} は{to}直接接続しました"
+    elif d.proxy_tls:
+        effect = (f"{client} は HTTP を送る前にプロキシ {d.proxy} ({d.proxy_variable} の値: "
+                  "https:// のプロキシ URL) そのものと TLS 接続を始めました")
+    elif d.proxy_self_connect:
+        effect = (f"urllib は http:// の URL に https:// のプロキシ URL ({d.proxy}, "
+                  f"{d.proxy_variable} の値) を与えられ、プロキシ自身のアドレス "
+                  f"{d.proxy_self_connect} への CONNECT をプロキシに送りました")
     elif d.client == Client.BOTOCORE:
         effect = f"botocore は {d.proxy} ({d.proxy_variable} の値) を使いました"
     elif d.scheme == "https":
@@ -118,6 +125,9 @@ DENIAL = {
 
 def squid_failed(s: SquidRef) -> str:
     why = DENIAL.get(str(s.denial), "") if s.denial else ""
+    if s.url.startswith("error:"):
+        why += (f"。Squid は {s.url} と記録しました: 平文 HTTP のポートに届いたものが HTTP "
+                "リクエストではありませんでした")
     return (f"Squid は {s.squid_code}/{status_text(s.http_status, 3)} ({s.hierarchy}"
             f"{HIER.get(s.hierarchy, '')}) を返しました "
             f"({ref('proxy_access.log', s.line_no)}){why}")
@@ -170,6 +180,10 @@ PATH = {
     PathReason.NO_EXECUTE_API_ROUTE: ("プライベート DNS 付きの execute-api インターフェイス"
                                       "エンドポイントも NAT もなく、経路がありません"),
     PathReason.NO_NAT: "Lambda VPC には NAT がなく、インターネットへの直接の経路がありません",
+    PathReason.PROXY_SELF_CONNECT: ("プロキシは自身のアドレスへの CONNECT を拒否します (SSL "
+                                    "ポートではないため)"),
+    PathReason.PROXY_TLS_PLAIN_PORT: ("クライアントはプロキシと TLS で話しますが、プロキシの"
+                                      "ポートは平文 HTTP なので Squid はリクエストを読めません"),
 }
 
 
