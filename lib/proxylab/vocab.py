@@ -196,6 +196,7 @@ class ReasonKind(StrEnum):
     PROXY_CANCELLED = "proxy-cancelled"  # direct: an empty lowercase variable cancels the upper
     NO_ENTRY_MATCHED = "no-entry-matched"  # proxy: NO_PROXY is set but no entry matched
     NO_PROXY_UNSET = "no-proxy-unset"  # proxy: no NO_PROXY variable at all
+    CONFIG_PROXIES = "config-proxies"  # botocore Config(proxies=...): the variables unread
 
     @property
     def direct(self) -> bool:
@@ -204,12 +205,15 @@ class ReasonKind(StrEnum):
 
 
 class EndpointSource(StrEnum):
-    """Where botocore's S3 endpoint URL came from."""
+    """Where botocore's endpoint URL for a client came from."""
 
     AWS_ENDPOINT_URL_S3 = "AWS_ENDPOINT_URL_S3"
     AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
     DEFAULT = "default"  # the regional endpoint from botocore's data
-    LEGACY_GLOBAL = "legacy-global"  # us-east-1's legacy s3.amazonaws.com
+    LEGACY_GLOBAL = "legacy-global"  # global host a regional switch moves (S3 us-east-1, STS)
+    GLOBAL = "global"  # the service's one partition-global endpoint (IAM, Route 53, ...)
+    SERVICE_VARIABLE = "service-variable"  # AWS_ENDPOINT_URL_<SERVICE> of another service
+    CLIENT_ARGUMENT = "client-argument"  # boto3.client(endpoint_url=...)
 
 
 class ConditionKind(StrEnum):

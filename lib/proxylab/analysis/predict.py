@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from proxylab.analysis import endpoint
 from proxylab.vocab import Client, EndpointKind, EndpointSource, MatchKind, PathReason, ReasonKind
 
 STEP_CLIENTS = {"s3_get": Client.BOTOCORE, "s3_put": Client.BOTOCORE, "web": Client.URLLIB,
@@ -120,6 +121,10 @@ class Decision:
     endpoint_source: EndpointSource | None = None  # botocore only
     path_style: bool = False
     request_host_match: NoProxyMatch | None = None  # botocore: an entry it never consults
+    service: str | None = None  # botocore: the client's service
+    endpoint_variable: str | None = None  # botocore: the AWS_ENDPOINT_URL* variable used
+    endpoint_flags: tuple[str, ...] = ()  # botocore: dualstack, fips, path-style
+    endpoint_error: str | None = None  # botocore refused the client configuration
 
     @property
     def direct(self) -> bool:
@@ -156,20 +161,10 @@ class Decision:
 
 
 def s3_endpoint(env: dict[str, str], region: str) -> tuple[str, EndpointSource, bool]:
-    """(endpoint URL, where it came from, path-style?) as botocore resolves it.
-
-    Precedence: ``AWS_ENDPOINT_URL_S3`` > ``AWS_ENDPOINT_URL`` (both ignored when
-    ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`` is true) > the regional default
-    (``s3.amazonaws.com`` in us-east-1 unless ``AWS_S3_US_EAST_1_REGIONAL_ENDPOINT=
-    regional``). A configured endpoint switches S3 to path-style addressing."""
-    ignore = env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() in TRUE
-    if not ignore:
-        for name in (EndpointSource.AWS_ENDPOINT_URL_S3, EndpointSource.AWS_ENDPOINT_URL):
-            if env.get(name):
-                return env[name].rstrip("/"), name, True
-    if region == "us-east-1" and env.get("AWS_S3_US_EAST_1_REGIONAL_ENDPOINT", "") != "regional":
-        return "https://s3.amazonaws.com", EndpointSource.LEGACY_GLOBAL, False
-    return f"https://s3.{region}.amazonaws.com", EndpointSource.DEFAULT, False
+    """(endpoint URL, where it came from, path-style?) of the default S3 client, as
+    botocore resolves it (:func:`proxylab.analysis.endpoint.resolve`)."""
+    r = endpoint.resolve(endpoint.AwsCall("s3"), env, region)
+    return r.endpoint_url.rstrip("/"), r.source, r.variable is not None
 
 
 def _cancelled_by(env: dict[str, str], scheme: str) -> str | None:
@@ -200,29 +195,62 @@ def _decision(step: str, client: Client, url: str, req_host: str, host: str, com
                     cancelled_by=_cancelled_by(env, scheme), **extra)
 
 
+SEED_CALLS = {"s3_get": ("get_object", "SOURCE_KEY", "source_key", "input/data.csv"),
+              "s3_put": ("put_object", None, None, "result.csv")}
+
+
+def seed_call(step: str, env: dict[str, str], resources: dict[str, str]) -> endpoint.AwsCall:
+    """The probe's S3 call for a seed step (its bucket and key from the variables)."""
+    op, key_var, key_res, key = SEED_CALLS[step]
+    bucket = env.get("BUCKET_NAME") or resources.get("bucket", "proxylab-demo-bucket")
+    key = (env.get(key_var) if key_var else None) or (resources.get(key_res) if key_res
+                                                       else None) or key
+    return endpoint.AwsCall.of("s3", op, {"Bucket": bucket, "Key": key})
+
+
 def decide(step: str, env: dict[str, str], resources: dict[str, str],
-           url: str | None = None) -> Decision:
-    """The client's route decision for one probe step."""
-    region = resources.get("region") or env.get("AWS_REGION") or "us-east-1"
-    client = STEP_CLIENTS.get(step, Client.URLLIB)
-    if client == Client.BOTOCORE:
-        endpoint, source, path_style = s3_endpoint(env, region)
-        bucket = env.get("BUCKET_NAME") or resources.get("bucket", "bucket")
-        ep = urlsplit(endpoint)
-        ep_host = (ep.hostname or "").lower()
-        req_host = ep_host if path_style else f"{bucket}.{ep_host}"
-        scheme = ep.scheme or "https"
-        other = no_proxy_match(req_host, env) if req_host != ep_host else None
-        return _decision(step, client, f"{scheme}://{req_host}/", req_host, ep_host,
-                         ep.netloc.lower(), scheme, env, endpoint_source=source,
-                         path_style=path_style, request_host_match=other)
+           url: str | None = None, call: endpoint.AwsCall | None = None) -> Decision:
+    """The client's route decision for one step: an AWS call (``call``, or the seed's
+    S3 call for ``s3_get``/``s3_put``) or an HTTP request by urllib (``url``, or the
+    seed's variable for ``web``/``api``)."""
+    if call is None and STEP_CLIENTS.get(step) == Client.BOTOCORE:
+        call = seed_call(step, env, resources)
+    if call is not None:
+        return decide_aws(step, call, env, resources)
     if url is None:
         key = "WEB_URL" if step == "web" else "API_GATEWAY_URL"
         url = env.get(key) or ""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     netloc = parts.netloc.rpartition("@")[2].lower()
-    return _decision(step, client, url, host, host, netloc, parts.scheme or "https", env)
+    return _decision(step, Client.URLLIB, url, host, host, netloc, parts.scheme or "https",
+                     env)
+
+
+def decide_aws(step: str, call: endpoint.AwsCall, env: dict[str, str],
+               resources: dict[str, str]) -> Decision:
+    """botocore's decision for one call: the endpoint and request URL from botocore
+    itself; the proxy from ``Config(proxies=...)`` when given (the variables, NO_PROXY
+    included, are then not read), else from the variables tested against the
+    client's endpoint netloc, once - as ``EndpointCreator`` does."""
+    region = resources.get("region") or None
+    r = endpoint.resolve(call, env, region)
+    ep = urlsplit(r.endpoint_url)
+    ep_host = (ep.hostname or "").lower()
+    req = urlsplit(r.request_url or r.endpoint_url)
+    req_host = (req.hostname or "").lower()
+    request_url = r.request_url or r.endpoint_url
+    scheme = req.scheme or ep.scheme or "https"
+    extra: dict[str, Any] = {"endpoint_source": r.source, "path_style": "path-style" in r.flags,
+                             "service": call.service, "endpoint_variable": r.variable,
+                             "endpoint_flags": r.flags, "endpoint_error": r.error}
+    if call.proxies is not None:
+        proxy = dict(call.proxies).get(scheme)
+        return Decision(step, Client.BOTOCORE, request_url, req_host, ep_host,
+                        ep.netloc.lower(), scheme, proxy, ReasonKind.CONFIG_PROXIES, **extra)
+    other = no_proxy_match(req_host, env) if req_host != ep_host else None
+    return _decision(step, Client.BOTOCORE, request_url, req_host, ep_host, ep.netloc.lower(),
+                     scheme, env, request_host_match=other, **extra)
 
 
 def predicted_route(decision: Decision, layout: dict[str, Any], resources: dict[str, str],

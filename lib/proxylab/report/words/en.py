@@ -35,7 +35,12 @@ def _cap(text: str) -> str:
 SOURCE = {EndpointSource.AWS_ENDPOINT_URL_S3: "from AWS_ENDPOINT_URL_S3",
           EndpointSource.AWS_ENDPOINT_URL: "from AWS_ENDPOINT_URL",
           EndpointSource.DEFAULT: "the regional default",
-          EndpointSource.LEGACY_GLOBAL: "us-east-1's legacy global endpoint"}
+          EndpointSource.LEGACY_GLOBAL: "the legacy global endpoint, which botocore keeps for "
+                                        "this service and region unless told regional",
+          EndpointSource.GLOBAL: "the service's one global endpoint",
+          EndpointSource.SERVICE_VARIABLE: "from the service's AWS_ENDPOINT_URL_ variable",
+          EndpointSource.CLIENT_ARGUMENT: "the client's endpoint_url argument"}
+FLAGS = {"dualstack": "dual-stack", "fips": "FIPS"}
 
 
 def cause(d: Decision) -> str:
@@ -52,6 +57,9 @@ def cause(d: Decision) -> str:
                 f"{str(d.cancelled_by).upper()}")
     if d.reason == ReasonKind.NO_PROXY_VARIABLE:
         return f"no {d.scheme}_proxy variable is set"
+    if d.reason == ReasonKind.CONFIG_PROXIES:
+        return ("the client's Config(proxies=...) names its proxies, so botocore reads no "
+                "proxy variable and no NO_PROXY")
     if d.reason == ReasonKind.NO_ENTRY_MATCHED:
         return f"no {var} entry ({d.no_proxy_value!r}) matches '{d.compared}'"
     return "no NO_PROXY is set"
@@ -86,8 +94,15 @@ def decision(d: Decision) -> str:
     if d.client == Client.BOTOCORE:
         src = SOURCE.get(d.endpoint_source, str(d.endpoint_source)) if d.endpoint_source \
             else ""
-        where = (f"botocore's S3 endpoint is '{d.decision_host}' ({src}"
-                 + (", which also switches to path-style requests" if d.path_style else "")
+        if d.endpoint_source == EndpointSource.SERVICE_VARIABLE and d.endpoint_variable:
+            src = f"from {d.endpoint_variable}"
+        kinds = [FLAGS[f] for f in d.endpoint_flags if f in FLAGS]
+        where = (f"botocore's {d.service or 's3'} endpoint is '{d.decision_host}' ({src}"
+                 + (f"; {' and '.join(kinds)}" if kinds else "")
+                 + (", which also switches to path-style requests"
+                    if d.path_style and d.endpoint_variable else "")
+                 + (", path-style requests" if d.path_style and not d.endpoint_variable
+                    else "")
                  + ")")
         return f"{where}; {text}"
     return text

@@ -26,7 +26,13 @@ from proxylab.vocab import (
 SOURCE = {EndpointSource.AWS_ENDPOINT_URL_S3: "AWS_ENDPOINT_URL_S3 による",
           EndpointSource.AWS_ENDPOINT_URL: "AWS_ENDPOINT_URL による",
           EndpointSource.DEFAULT: "リージョンの既定値",
-          EndpointSource.LEGACY_GLOBAL: "us-east-1 の従来のグローバルエンドポイント"}
+          EndpointSource.LEGACY_GLOBAL: ("従来のグローバルエンドポイント。リージョン別を"
+                                         "指定しない限り botocore はこのサービスとリージョン"
+                                         "でこれを使います"),
+          EndpointSource.GLOBAL: "サービス唯一のグローバルエンドポイント",
+          EndpointSource.SERVICE_VARIABLE: "サービスの AWS_ENDPOINT_URL_ 変数による",
+          EndpointSource.CLIENT_ARGUMENT: "クライアントの endpoint_url 引数による"}
+FLAGS = {"dualstack": "デュアルスタック", "fips": "FIPS"}
 
 
 def cause(d: Decision) -> str:
@@ -43,6 +49,9 @@ def cause(d: Decision) -> str:
                 "打ち消す")
     if d.reason == ReasonKind.NO_PROXY_VARIABLE:
         return f"{d.scheme}_proxy 変数が設定されていない"
+    if d.reason == ReasonKind.CONFIG_PROXIES:
+        return ("クライアントの Config(proxies=...) がプロキシを指定しており、botocore はプロキシ"
+                "変数も NO_PROXY も読まない")
     if d.reason == ReasonKind.NO_ENTRY_MATCHED:
         return f"{var} ({d.no_proxy_value!r}) に '{d.compared}' に一致するエントリがない"
     return "NO_PROXY が設定されていない"
@@ -77,8 +86,14 @@ def decision(d: Decision) -> str:
     if d.client == Client.BOTOCORE:
         src = SOURCE.get(d.endpoint_source, str(d.endpoint_source)) if d.endpoint_source \
             else ""
+        if d.endpoint_source == EndpointSource.SERVICE_VARIABLE and d.endpoint_variable:
+            src = f"{d.endpoint_variable} による"
+        kinds = [FLAGS[f] for f in d.endpoint_flags if f in FLAGS]
+        if kinds:
+            src += "、" + "・".join(kinds)
         style = "。パス形式のリクエストにもなります" if d.path_style else ""
-        return (f"botocore の S3 エンドポイントは '{d.decision_host}' ({src}{style}) で、"
+        return (f"botocore の {d.service or 's3'} エンドポイントは '{d.decision_host}' "
+                f"({src}{style}) で、"
                 f"botocore はクライアント作成時に '{d.compared}' に対してプロキシを使うかを一度"
                 f"だけ判定します。{text}")
     return text
