@@ -15,6 +15,7 @@ Lambda has no AWS config file, so none is read (``config_file`` is ``/dev/null``
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -36,7 +37,7 @@ class AwsCall:
 
     service: str
     operation: str | None = None
-    params: tuple[tuple[str, Any], ...] = ()
+    params: str = "{}"  # JSON (hashable: resolutions are cached per call)
     region: str | None = None
     addressing_style: str | None = None  # s3: auto | virtual | path
     use_dualstack_endpoint: bool | None = None
@@ -44,11 +45,14 @@ class AwsCall:
     proxies: tuple[tuple[str, str], ...] | None = None  # Config(proxies=...)
     endpoint_url: str | None = None  # boto3.client(endpoint_url=...)
 
+    def kwargs(self) -> dict[str, Any]:
+        return dict(json.loads(self.params))
+
     @classmethod
     def of(cls, service: str, operation: str | None = None,
            params: dict[str, Any] | None = None, **config: Any) -> AwsCall:
         proxies = config.pop("proxies", None)
-        return cls(service, operation, tuple(sorted((params or {}).items())),
+        return cls(service, operation, json.dumps(params or {}, sort_keys=True),
                    proxies=None if proxies is None else tuple(sorted(proxies.items())),
                    **config)
 
@@ -173,7 +177,7 @@ def _resolve(call: AwsCall, env_items: tuple[tuple[str, str], ...], region: str)
     if "-fips." in host or ".fips." in host or host.startswith("fips."):
         flags.append("fips")
     req_host = (urlsplit(request_url or endpoint).hostname or "").lower()
-    if call.service == "s3" and request_url and req_host == host and dict(call.params).get(
+    if call.service == "s3" and request_url and req_host == host and call.kwargs().get(
             "Bucket"):
         flags.append("path-style")
     return Resolved(endpoint, request_url, source, variable, flags=tuple(flags))
@@ -221,7 +225,7 @@ def _request_url(client: Any, call: AwsCall) -> str | None:
 
     client.meta.events.register("before-send", stop)
     try:
-        getattr(client, call.operation)(**dict(call.params))
+        getattr(client, call.operation)(**call.kwargs())
     except _Stop as s:
         return s.url
     except Exception:  # noqa: BLE001 - bad parameters: the endpoint alone is known

@@ -208,6 +208,20 @@ def seed_call(step: str, env: dict[str, str], resources: dict[str, str]) -> endp
     return endpoint.AwsCall.of("s3", op, {"Bucket": bucket, "Key": key})
 
 
+def call_of(aws: dict[str, Any]) -> endpoint.AwsCall:
+    """A declared step's ``aws`` block (:mod:`proxylab.scenarios.steps`) as the call
+    botocore is asked about; ``{"from_step": ...}`` bodies become empty ones."""
+    cfg = dict(aws.get("config") or {})
+    params = {k: "" if isinstance(v, dict) and "from_step" in v else v
+              for k, v in (aws.get("params") or {}).items()}
+    return endpoint.AwsCall.of(
+        aws["service"], aws.get("operation"), params,
+        region=aws.get("region"), addressing_style=cfg.get("addressing_style"),
+        use_dualstack_endpoint=cfg.get("use_dualstack_endpoint"),
+        use_fips_endpoint=cfg.get("use_fips_endpoint"), proxies=cfg.get("proxies"),
+        endpoint_url=cfg.get("endpoint_url"))
+
+
 def decide(step: str, env: dict[str, str], resources: dict[str, str],
            url: str | None = None, call: endpoint.AwsCall | None = None) -> Decision:
     """The client's route decision for one step: an AWS call (``call``, or the seed's

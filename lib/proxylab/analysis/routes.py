@@ -30,6 +30,7 @@ import pandas as pd
 from proxylab.analysis import predict
 from proxylab.capture import RunRecord
 from proxylab.logs.tables import Tables
+from proxylab.scenarios.steps import EVENT_KEY
 from proxylab.vocab import (
     Basis,
     Denial,
@@ -188,6 +189,25 @@ def _ok_tunnel(row: pd.Series) -> bool:
     return (not pd.isna(status) and 200 <= int(status) < 400 and row["hierarchy"] != "HIER_NONE")
 
 
+def _method(step: str, spec: dict[str, Any] | None) -> str | None:
+    """The HTTP method the step's request used (None: any - an AWS call's method is
+    botocore's business)."""
+    if spec is None:
+        return STEP_METHOD.get(step, "GET")
+    if spec.get("http"):
+        return str(spec["http"].get("method") or "GET")
+    return None
+
+
+def _service(step: str, spec: dict[str, Any] | None, host: str) -> str:
+    """The service front that would log the step's request."""
+    if spec is None:
+        return STEP_SERVICE.get(step, "")
+    if spec.get("aws"):
+        return str(spec["aws"].get("service", ""))
+    return "execute-api" if ".execute-api." in host else "web"
+
+
 class _UnnamedSquid:
     """Squid lines that name no host (``error:invalid-request``: what reached Squid's
     plain port was not HTTP, e.g. a client speaking TLS to an ``https://`` proxy URL),
@@ -285,14 +305,17 @@ def classify(tables: Tables) -> RouteResult:
         dnsq = tables.dns_queries[tables.dns_queries["run_id"] == run_id]
         used: set[int] = set()
         unnamed = _UnnamedSquid(squid)
+        declared = {str(d.get("name")): d for d in record.scenario.event.get(EVENT_KEY) or ()
+                    if isinstance(d, dict)}
         for _, st in run_steps.iterrows():
             step = str(st["step"])
+            spec = declared.get(step)
             host = st["host"] if not pd.isna(st["host"]) else _host_of(st["target_url"])
             host = (host or "").lower()
-            method = STEP_METHOD.get(step, "GET")
+            method = _method(step, spec)
             hit = None
             for idx, h in hits.iterrows():
-                if idx not in used and h["host"] == host and h["method"] == method:
+                if idx not in used and h["host"] == host and method in (None, h["method"]):
                     hit = _service_ref(h)
                     used.add(idx)
                     break
@@ -300,7 +323,8 @@ def classify(tables: Tables) -> RouteResult:
             sq = [_squid_ref(r, allowlist) for _, r in squid[squid["host"] == host].iterrows()]
             dq = [_dns_ref(q) for _, q in dnsq[dnsq["name"] == host].iterrows()]
             url = None if pd.isna(st["target_url"]) else st["target_url"]
-            decision = predict.decide(step, env, resources, url=url)
+            call = predict.call_of(spec["aws"]) if spec and spec.get("aws") else None
+            decision = predict.decide(step, env, resources, url=url, call=call)
             if decision.proxy_self_connect:
                 ph, _, pport = decision.proxy_self_connect.rpartition(":")
                 own = squid[(squid["host"] == ph) & (squid["port"] == int(pport))]
@@ -308,7 +332,7 @@ def classify(tables: Tables) -> RouteResult:
             if not sq and str(st["outcome"]) != "ok":
                 sq = [_squid_ref(r, allowlist) for r in unnamed.take(st, decision)]
             p_route, p_kind, p_reason = predict.predicted_route(decision, layout, resources)
-            logged = record.logs_front(STEP_SERVICE.get(step, ""))
+            logged = record.logs_front(_service(step, spec, host))
             fact = _classify_step(run_id, record.scenario.id, step, host, st, hit, sq, dq, hits,
                                   logged, decision, (Route(p_route), p_kind, p_reason))
             evid = _evidence(st, fact)

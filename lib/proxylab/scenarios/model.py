@@ -186,6 +186,23 @@ class Scenario:
     source: str = ""
     line: int | None = None
     runtime: Runtime = Runtime.PYTHON3
+    steps: tuple[Any, ...] = ()  # scenarios.steps.ProbeStep: a declarative probe
+
+    def invocation_event(self, resources: dict[str, str]) -> dict[str, Any]:
+        """The event the function gets: the scenario's, plus its declared steps
+        (resolved against the lab's resources) for the probe to run."""
+        if not self.steps:
+            return dict(self.event)
+        from proxylab.scenarios.steps import EVENT_KEY
+
+        try:
+            steps = [s.resolved(resources).to_dict() for s in self.steps]
+        except KeyError as exc:
+            raise ScenarioError([Problem(file=self.source, line=self.line, scenario=self.id,
+                                         field="steps",
+                                         message=f"the lab has no resource {exc.args[0]!r}")]
+                                ) from None
+        return {**self.event, EVENT_KEY: steps}
 
     def function_code(self) -> FunctionCode | None:
         """None for the Python probe; otherwise the code (None: the runtime's probe)."""
@@ -247,6 +264,7 @@ class Scenario:
             "runtime": str(self.runtime),
             "expect": None if self.expect is None else self.expect.to_dict(),
             "source": self.source,
+            "steps": [s.to_dict() for s in self.steps],
         }
 
 
