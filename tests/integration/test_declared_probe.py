@@ -120,3 +120,52 @@ def test_declared_steps_with_client_config_are_predicted(lab, tmp_path):
     assert r.loc["s3-config-proxies", "reason"] == "config-proxies"
     assert r["prediction_matches"].all(), r[["route", "predicted_route"]]
     assert str(r.loc["private-api", "outcome"]) == "ok"
+
+
+HANDLER = Path(__file__).resolve().parents[1] / "fixtures" / "handlers" / "any_function.py"
+# AWS calls beyond S3 the handler makes (service:operation). Today the lab serves S3
+# and execute-api; when every service answers (moto behind the lab's fronts), add
+# e.g. "sts:get_caller_identity,secretsmanager:list_secrets" - every host is then
+# expected with a route its prediction matches, as below.
+EXTRA_AWS = ""
+USER = f"""\
+catalog: user
+title: a user's own function
+defaults:
+  function: regional
+  endpoints: {{s3_gateway: true, execute_api_interface: false, execute_api_private_dns: false}}
+scenarios:
+  - id: user-handler
+    title: S3 via the gateway; the API and a third-party site via Squid
+    code: {HANDLER}
+    handler: any_function.handler
+    env:
+      HTTP_PROXY: "${{proxy_url}}"
+      HTTPS_PROXY: "${{proxy_url}}"
+      NO_PROXY: "s3.${{region}}.amazonaws.com"
+      THIRD_PARTY_URL: "https://www.google.com/"
+      EXTRA_AWS: "{EXTRA_AWS}"
+"""
+
+
+def test_a_user_handler_is_analysed_host_by_host_in_the_report(lab, tmp_path):
+    from proxylab.report.document import Report
+
+    cat = tmp_path / "user.yaml"
+    cat.write_text(USER)
+    (c,) = _run(cat, tmp_path / "runs").values()
+    a = analyse(load_tables([c.path]))
+    assert a.routes.empty  # no step lines: the hosts come from the evidence
+    res = dict(c.record.resources)
+    bucket = f"{res['bucket']}.s3.{res['region']}.amazonaws.com"
+    api = f"{res['regional_api_id']}.execute-api.{res['region']}.amazonaws.com"
+    hosts = {f.host: f for f in a.hosts.facts}
+    assert {bucket, api, "www.google.com"} <= set(hosts)
+    assert len(hosts) >= 3 + len([x for x in EXTRA_AWS.split(",") if x])
+    assert hosts[bucket].route == "endpoint" and hosts[api].route == "proxy"
+    assert hosts["www.google.com"].route == "proxy"
+    assert all(f.prediction_matches for f in hosts.values()), {
+        h: (f.route, f.predicted_route) for h, f in hosts.items()}
+    for lang in ("en", "ja"):
+        text = Report(a, lang, None).no_steps_md(str(a.tables.runs["run_id"].iloc[0]))
+        assert all(f"**{h}**" in text for h in hosts), lang

@@ -73,6 +73,8 @@ TEXT: dict[str, dict[str, str]] = {
         "redacted": ("Identifiers (account, bucket, API ids, VPC endpoint ids, request ids, "
                      "addresses) are replaced by stable placeholders."),
         "cols": "step|host|route|outcome|predicted|match",
+        "hosts_t": "Every host the function contacted (from the evidence, whatever the code)",
+        "host_cols": "host|client|route|predicted|match|Squid|front|DNS",
         "scen_cols": "scenario|title|function|endpoints|variables",
         "exp_cols": "scenario|check|expected|observed",
         "yes": "yes", "no": "no",
@@ -155,6 +157,8 @@ TEXT: dict[str, dict[str, str]] = {
         "redacted": ("識別子 (アカウント、バケット、API ID、VPC エンドポイント ID、リクエスト ID、"
                      "アドレス) は一貫したプレースホルダーに置き換えています。"),
         "cols": "ステップ|ホスト|経路|結果|予測|一致",
+        "hosts_t": "関数が接続したすべてのホスト (コードによらず証拠から)",
+        "host_cols": "ホスト|クライアント|経路|予測|一致|Squid|フロント|DNS",
         "scen_cols": "シナリオ|タイトル|関数|エンドポイント|環境変数",
         "exp_cols": "シナリオ|検査|期待|観測",
         "yes": "はい", "no": "いいえ",

@@ -93,17 +93,17 @@ def decision(d: Decision) -> str:
                  "per client)")
     if d.client == Client.BOTOCORE:
         src = SOURCE.get(d.endpoint_source, str(d.endpoint_source)) if d.endpoint_source \
-            else ""
+            else "assumed: a default client for the host's service"
         if d.endpoint_source == EndpointSource.SERVICE_VARIABLE and d.endpoint_variable:
             src = f"from {d.endpoint_variable}"
         kinds = [FLAGS[f] for f in d.endpoint_flags if f in FLAGS]
-        where = (f"botocore's {d.service or 's3'} endpoint is '{d.decision_host}' ({src}"
-                 + (f"; {' and '.join(kinds)}" if kinds else "")
-                 + (", which also switches to path-style requests"
-                    if d.path_style and d.endpoint_variable else "")
-                 + (", path-style requests" if d.path_style and not d.endpoint_variable
-                    else "")
-                 + ")")
+        inner = src + (f"; {' and '.join(kinds)}" if kinds else "")
+        if d.path_style:
+            inner += (", which also switches to path-style requests" if d.endpoint_variable
+                      else ", path-style requests")
+        inner = inner.lstrip(";, ")
+        where = (f"botocore's {d.service or 's3'} endpoint is '{d.decision_host}'"
+                 + (f" ({inner})" if inner else ""))
         return f"{where}; {text}"
     return text
 

@@ -85,15 +85,16 @@ def decision(d: Decision) -> str:
                  "します)")
     if d.client == Client.BOTOCORE:
         src = SOURCE.get(d.endpoint_source, str(d.endpoint_source)) if d.endpoint_source \
-            else ""
+            else "ホストのサービスの既定クライアントと仮定"
         if d.endpoint_source == EndpointSource.SERVICE_VARIABLE and d.endpoint_variable:
             src = f"{d.endpoint_variable} による"
         kinds = [FLAGS[f] for f in d.endpoint_flags if f in FLAGS]
         if kinds:
-            src += "、" + "・".join(kinds)
+            src = (src + "、" if src else "") + "・".join(kinds)
         style = "。パス形式のリクエストにもなります" if d.path_style else ""
+        inner = f"{src}{style}".removeprefix("。")
         return (f"botocore の {d.service or 's3'} エンドポイントは '{d.decision_host}' "
-                f"({src}{style}) で、"
+                + (f"({inner}) " if inner else "") + "で、"
                 f"botocore はクライアント作成時に '{d.compared}' に対してプロキシを使うかを一度"
                 f"だけ判定します。{text}")
     return text
