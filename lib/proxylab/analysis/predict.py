@@ -7,10 +7,11 @@ variables as a dict (``os.environ`` is never read or changed):
   ``getproxies()`` and, per request, skips the proxy when
   ``proxy_bypass(req.host)`` is true - the decision is made against the host of
   each request URL.
-* botocore (the S3 steps): the proxy is decided **once, when the client is
-  created, against the client's endpoint host** (``get_environ_proxies(endpoint
-  url)`` in ``EndpointCreator``); the per-request host (virtual-hosted
-  ``bucket.s3...``) never enters the decision.
+* botocore (the S3 steps, any declared AWS step): the proxy is decided **once, when
+  the client is created, against the client's endpoint host** (``get_environ_proxies(
+  endpoint url)`` in ``EndpointCreator``); the per-request host (virtual-hosted
+  ``bucket.s3...``) never enters the decision. Both URLs are botocore's own answer
+  (:mod:`proxylab.analysis.endpoint`); ``Config(proxies=...)`` replaces the variables.
 
 :func:`proxies_from_env` mirrors ``urllib.request.getproxies_environment`` line
 for line (lowercase wins; an empty lowercase variable cancels; ``REQUEST_METHOD``
@@ -31,7 +32,6 @@ from proxylab.vocab import Client, EndpointKind, EndpointSource, MatchKind, Path
 
 STEP_CLIENTS = {"s3_get": Client.BOTOCORE, "s3_put": Client.BOTOCORE, "web": Client.URLLIB,
                 "api": Client.URLLIB}
-TRUE = ("true", "1", "yes")
 
 
 def proxy_sources(env: dict[str, str]) -> dict[str, str]:
