@@ -83,6 +83,12 @@ class _Stop(Exception):  # noqa: N818 - control flow, not an error
         self.url = url
 
 
+@lru_cache(maxsize=256)
+def _session_for(env_items: tuple[tuple[str, str], ...]) -> Any:
+    """One session per set of variables (creating one is most of a resolution's cost)."""
+    return _session(dict(env_items))
+
+
 def _session(env: dict[str, str]) -> Any:
     """A botocore session whose config chains read ``env``, not ``os.environ``."""
     import botocore.session
@@ -213,7 +219,8 @@ def _client(call: AwsCall, env: dict[str, str], region: str) -> tuple[Any, str]:
     if call.proxies is not None:
         cfg["proxies"] = dict(call.proxies)
     with _LOCK:  # botocore sessions are not thread-safe while clients are created
-        client = _session(env).create_client(call.service, region_name=region,
+        session = _session_for(tuple(sorted(env.items())))
+        client = session.create_client(call.service, region_name=region,
                                              endpoint_url=call.endpoint_url,
                                              config=Config(**cfg), **_CREDS)
     return client, client.meta.endpoint_url

@@ -53,6 +53,9 @@ KNOWN_RESOURCES = (
     "execute_api_endpoint_url",
 )
 
+# The invocation event's key for a declarative probe's steps (scenarios.steps).
+EVENT_KEY = "proxylab_steps"
+
 # Lambda's limit on the total size of a function's environment variables.
 ENV_SIZE_LIMIT = 4096
 
@@ -193,8 +196,6 @@ class Scenario:
         (resolved against the lab's resources) for the probe to run."""
         if not self.steps:
             return dict(self.event)
-        from proxylab.scenarios.steps import EVENT_KEY
-
         try:
             steps = [s.resolved(resources).to_dict() for s in self.steps]
         except KeyError as exc:

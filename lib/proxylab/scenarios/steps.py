@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from proxylab.scenarios.model import resolve_text
+from proxylab.scenarios.model import EVENT_KEY, resolve_text
 
-EVENT_KEY = "proxylab_steps"
+__all__ = ["EVENT_KEY", "SEED_STEPS", "ProbeStep", "StepChecker"]
 STEP_FIELDS = ("name", "aws", "http", "timeout_s")
 AWS_FIELDS = ("service", "operation", "params", "config", "region")
 CONFIG_FIELDS = ("addressing_style", "use_dualstack_endpoint", "use_fips_endpoint", "proxies",
