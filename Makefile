@@ -13,7 +13,7 @@ SYSTEM_PACKAGES := squid dnsmasq-base iproute2 curl python3-venv python3-pip $(C
 # Commands whose absence means the system packages are not installed yet.
 SYSTEM_COMMANDS := squid dnsmasq ip curl
 
-.PHONY: all setup system venv squid6 node test test-unit lint report bench clean lab-down lab notebook nbfilter
+.PHONY: all setup system venv squid6 node test test-unit lint report publish-tools zenn bench clean lab-down lab notebook nbfilter
 
 all: test
 
@@ -71,7 +71,17 @@ node: venv
 	@$(VENV)/bin/proxylab setup node --runtime nodejs20.x || echo "warning: Node.js runtimes not installed (see above); their tests will skip"
 
 
-test: setup squid6 node
+# Zenn's own Markdown renderer (zenn-markdown-html, npm; ~15 s once, into
+# /var/cache/proxylab/zenn): the test of `report --md-flavor zenn` renders with it.
+ZENN_DIR := /var/cache/proxylab/zenn
+zenn:
+	@test -f $(ZENN_DIR)/node_modules/zenn-markdown-html/package.json || { \
+	  command -v npm >/dev/null 2>&1 || { echo "warning: no npm: the Zenn rendering test will skip"; exit 0; }; \
+	  mkdir -p $(ZENN_DIR) && cd $(ZENN_DIR) && { test -f package.json || echo '{"private":true}' > package.json; } && \
+	  timeout 300 npm install --no-audit --no-fund --loglevel=error zenn-markdown-html@0.5.4 >/dev/null || \
+	  echo "warning: zenn-markdown-html not installed: the Zenn rendering test will skip"; }
+
+test: setup squid6 node zenn
 	$(VENV)/bin/proxylab lab down --all --quiet || true
 	$(VENV)/bin/ruff check lib tests benchmarks
 	$(VENV)/bin/pytest -q -ra
@@ -82,8 +92,28 @@ test-unit: setup
 lint: venv
 	$(VENV)/bin/ruff check lib tests benchmarks
 
-report: setup squid6
-	$(VENV)/bin/proxylab report --catalog seed
+# The report's PDF is printed by Debian's headless Chromium and checked with poppler's
+# pdftoppm (every page must render); both are installed here when missing.
+PUBLISH_PACKAGES := chromium poppler-utils
+publish-tools:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (the report's PDF)"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: installing$$missing needs root"; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } || \
+	  { echo "error: apt-get could not install:$$missing"; exit 1; }; fi
+
+report: setup squid6 publish-tools
+	$(VENV)/bin/proxylab report --catalog seed --pdf
+	@pages=$$(pdfinfo reports/seed/report.pdf | awk '/^Pages:/ {print $$2}'); \
+	tmp=$$(mktemp -d); pdftoppm -r 30 -png reports/seed/report.pdf $$tmp/page; \
+	made=$$(ls $$tmp | wc -l); rm -rf $$tmp; \
+	if [ "$$made" != "$$pages" ] || [ "$$pages" = 0 ]; then \
+	  echo "error: reports/seed/report.pdf: $$made of $$pages pages render"; exit 1; fi; \
+	echo "reports/seed/report.pdf: all $$pages pages render"
 
 bench: setup
 	$(PY) benchmarks/run.py

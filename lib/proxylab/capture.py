@@ -37,7 +37,7 @@ from proxylab.grammar.text import read_lines
 from proxylab.labs.base import EndpointLayout, Invocation, LabDescription, Place, Service
 from proxylab.scenarios.model import Expectation, Scenario, resolve_text
 from proxylab.secrets import mask, mask_any, mask_policy_users
-from proxylab.vocab import RunStatus, Runtime, parse_enum
+from proxylab.vocab import RunStatus, Runtime, SkipKind, parse_enum
 
 RAW_FILES = ("function.log", "proxy_access.log", "dns.log", "services.log")
 RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z0-9][a-z0-9._-]*$")
@@ -59,7 +59,28 @@ SCHEMA = 1  # run.json format version; readers refuse a newer one (see read_capt
 
 class CaptureError(ValueError):
     """A capture on disk cannot be read as one (unreadable, garbled or of a newer
-    format): the message names the capture and what is wrong with it."""
+    format): the message names the capture and what is wrong with it; ``kind`` and
+    ``detail`` say the same as data, for words in another language."""
+
+    def __init__(self, message: str, kind: SkipKind = SkipKind.INVALID,
+                 detail: str | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.detail = kind, message if detail is None else detail
+
+
+class Skipped(str):
+    """A skipped capture's reason: the English sentence the loader warns with (a plain
+    ``str`` wherever text is wanted), carrying the capture's directory name, the
+    :class:`SkipKind` and the detail, so a report says it in its own language."""
+
+    capture: str
+    kind: SkipKind
+    detail: str
+
+    def __new__(cls, text: str, capture: Path, kind: SkipKind, detail: str) -> Skipped:
+        obj = super().__new__(cls, text)
+        obj.capture, obj.kind, obj.detail = Path(capture).name, kind, detail
+        return obj
 
 
 def _known(cls: type, data: Any) -> dict[str, Any]:
@@ -263,7 +284,8 @@ class RunRecord:
         schema = data.get("schema", 1)
         if not isinstance(schema, int) or schema > SCHEMA:
             raise CaptureError(f"run.json has format version {schema!r}; this proxylab reads "
-                               f"up to {SCHEMA} (upgrade proxylab to read it)")
+                               f"up to {SCHEMA} (upgrade proxylab to read it)",
+                               SkipKind.NEWER_FORMAT, repr(schema))
         try:
             lab = lab_from_dict(data.get("lab"))
             status = parse_enum(RunStatus, data.get("status"))
@@ -397,15 +419,16 @@ def read_capture(run_dir: Path) -> Capture:
     """One capture; :class:`CaptureError` when its run.json is missing or unreadable."""
     run_json = Path(run_dir) / "run.json"
     if not run_json.exists():
-        raise CaptureError(f"{run_dir} is not a capture (no run.json)")
+        raise CaptureError(f"{run_dir} is not a capture (no run.json)", SkipKind.NO_RUN_JSON, "")
     try:
         data = json.loads(run_json.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CaptureError(f"{run_dir}: run.json is not readable JSON ({exc})") from None
+        raise CaptureError(f"{run_dir}: run.json is not readable JSON ({exc})",
+                           SkipKind.UNREADABLE_JSON, str(exc)) from None
     try:
         return Capture(path=Path(run_dir), record=RunRecord.from_dict(data))
     except CaptureError as exc:
-        raise CaptureError(f"{run_dir}: {exc}") from None
+        raise CaptureError(f"{run_dir}: {exc}", exc.kind, exc.detail) from None
 
 
 def find_captures(*paths: Path, skipped: list[str] | None = None) -> list[Capture]:
@@ -432,12 +455,14 @@ def find_captures(*paths: Path, skipped: list[str] | None = None) -> list[Captur
                 msg = f"{d}: incomplete capture, no run.json ({why})"
                 warnings.warn(f"skipping capture: {msg}", stacklevel=2)
                 if skipped is not None:
-                    skipped.append(msg)
+                    marked = (d / INCOMPLETE).exists()
+                    skipped.append(Skipped(msg, d, SkipKind.INCOMPLETE if marked
+                                           else SkipKind.INTERRUPTED, why if marked else ""))
     for d in dirs:
         try:
             found.append(read_capture(d))
         except CaptureError as exc:
             warnings.warn(f"skipping capture: {exc}", stacklevel=2)
             if skipped is not None:
-                skipped.append(str(exc))
+                skipped.append(Skipped(str(exc), d, exc.kind, exc.detail))
     return sorted(found, key=lambda c: (c.record.started_at, c.run_id))

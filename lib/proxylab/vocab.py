@@ -301,3 +301,15 @@ class Denial(StrEnum):
     AUTH_REQUIRED = "auth-required"  # 407: no or wrong credentials
     NOT_ALLOWED = "not-on-allowlist"  # 403 from a proxy with an allowlist
     REFUSED = "refused-by-rules"  # 403 from the proxy's other rules (its hardening)
+
+
+class SkipKind(StrEnum):
+    """Why a capture directory could not be read (``capture.Skipped.kind``): what a
+    report says in its own language about a capture it set aside."""
+
+    NO_RUN_JSON = "no-run-json"  # a directory named like a run, without run.json
+    INCOMPLETE = "incomplete"  # the writing failed (its INCOMPLETE marker says why)
+    INTERRUPTED = "interrupted"  # no run.json, no marker: interrupted or still running
+    UNREADABLE_JSON = "unreadable-json"
+    NEWER_FORMAT = "newer-format"  # written by a newer proxylab
+    INVALID = "invalid"  # JSON that is not a run record (the detail says what is wrong)

@@ -134,7 +134,9 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--until", type=parse_time, help="only lines before this time")
     p.add_argument("--client-cidr", action="append", default=[], type=parse_cidr,
                    metavar="CIDR", help="only requests from these client networks (repeatable)")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--format", choices=("table", "json", "csv", "env"), default="table",
+                   help="table (default), json, csv (--csv-table), or env: the NO_PROXY line "
+                        "to set, whole on one line, with what it is for as # comments")
     p.add_argument("--csv-table", default="hosts",
                    choices=("hosts", "services", "timeline", "clients", "no_proxy", "endpoints"),
                    help="which table --format csv prints (default: hosts)")
@@ -237,13 +239,21 @@ def _run(args: argparse.Namespace, sources, processes: int) -> int:
     if agg.parsed == 0 and agg.filtered == 0:
         raise UserError(_nothing_parsed(agg))
     # pandas/botocore only now: their memory need not stack on the ingestion peak.
-    from proxylab.audit.report import build_result, render_csv, render_json, render_table
+    from proxylab.audit.report import (
+        build_result,
+        render_csv,
+        render_env,
+        render_json,
+        render_table,
+    )
 
     res = build_result(agg)
     if args.format == "json":
         sys.stdout.write(render_json(res))
     elif args.format == "csv":
         sys.stdout.write(render_csv(res, args.csv_table))
+    elif args.format == "env":
+        sys.stdout.write(render_env(res))
     else:
         render_table(res, top=args.top)
     if args.report:

@@ -20,6 +20,7 @@ from proxylab.vocab import (
     MatchKind,
     PathReason,
     ReasonKind,
+    SkipKind,
     UncheckedReason,
 )
 
@@ -126,14 +127,15 @@ def squid(s: SquidRef) -> str:
 
 
 def front(h: ServiceRef) -> str:
-    return (f"the {h.service} front saw it from {h.source_ip} (the proxy's side) and answered "
+    return (f"the lab's {h.service} service saw it from {h.source_ip} (the proxy's side) "
+            "and answered "
             f"{status_text(h.status)} ({ref('services.log', h.line_no)})")
 
 
 def endpoint_front(p: tuple[RouteFact, ServiceRef]) -> str:
     f, h = p
     vpce = f" {h.vpce_id}" if h.vpce_id else ""
-    return (f"the {endpoint_name(f.endpoint_kind, f.host)}{vpce} carried it (the front saw "
+    return (f"the {endpoint_name(f.endpoint_kind, f.host)}{vpce} carried it (the lab's service saw "
             f"it arrive via {h.via} from {h.source_ip}, status {status_text(h.status)}; "
             f"{ref('services.log', h.line_no)})")
 
@@ -161,28 +163,30 @@ def dns(d: DnsRef) -> str:
 
 
 def direct_front(h: ServiceRef) -> str:
-    return (f"the {h.service} front saw it from the internet ({h.source_ip}) with no Squid "
+    return (f"the lab's {h.service} service saw it from the internet ({h.source_ip}) with no Squid "
             f"line: a direct (NAT) path ({ref('services.log', h.line_no)})")
 
 
 FLAG: dict[FlagKind, Callable[[Flag], str]] = {
     FlagKind.SQUID_FAILED_FRONT_SAW: lambda x: (
-        f"Squid logged only failed requests for {x.host}, yet the {x.detail} front saw the "
+        f"Squid logged only failed requests for {x.host}, yet the lab's {x.detail} service saw the "
         "request arrive from the internet"),
     FlagKind.TUNNEL_BUT_ENDPOINT: lambda x: (
-        f"Squid tunnelled {x.host} but the front saw the request arrive through the "
+        f"Squid tunnelled {x.host} but the lab's service saw the request arrive through the "
         f"{x.detail}, and nothing of {x.host} from the internet"),
-    FlagKind.OK_BUT_FRONT_ERROR: lambda x: f"the step reports ok but the front answered {x.detail}",
+    FlagKind.OK_BUT_FRONT_ERROR: lambda x: (
+        f"the step reports ok but the lab's service answered {x.detail}"),
     FlagKind.OK_BUT_SQUID_FAILED: lambda x: (
         f"the step reports ok but Squid only logged failures for {x.host}"),
     FlagKind.TUNNEL_WITHOUT_FRONT: lambda x: (
-        f"Squid tunnelled {x.host} and the step reports ok, but no service front logged the "
+        f"Squid tunnelled {x.host} and the step reports ok, but none of the lab's services "
+        "logged the "
         "request"),
     FlagKind.PROXY_PREDICTED_SQUID_SILENT: lambda x: (
         f"the clients' logic sends {x.host} to the proxy, yet Squid logged nothing and the step "
-        "succeeded (and no front log can tell more)"),
+        "succeeded (and no service log can tell more)"),
     FlagKind.OK_WITHOUT_EVIDENCE: lambda x: (
-        f"the step reports ok but neither Squid nor any service front saw a request for "
+        f"the step reports ok but neither Squid nor any of the lab's services saw a request for "
         f"{x.host}"),
     FlagKind.TUNNEL_ERROR_WITHOUT_SQUID: lambda x: (
         f"the step reports a proxy tunnel error but Squid logged nothing for {x.host}"),
@@ -228,13 +232,13 @@ PARTS: dict[str, Callable[[Any], str]] = {
     "endpoint-inferred": lambda f: (
         f"Squid logged nothing for it and it succeeded, so the "
         f"{endpoint_name(f.endpoint_kind, f.host)} carried it (inferred: this backend "
-        "has no front log for the service)"),
+        "keeps no log of that service)"),
     "squid-failed": squid_failed, "dns": dns, "direct-front": direct_front,
     "direct-inferred": lambda f: (
-        "Squid logged nothing for it and it succeeded; this backend has no front log for "
-        "the service, so the path is inferred: direct, not through the proxy"),
+        "Squid logged nothing for it and it succeeded; this backend keeps no log of "
+        "that service, so the path is inferred: direct, not through the proxy"),
     "nothing-seen": lambda f: (
-        f"no Squid line and no front saw it; the step ended {f.outcome}"),
+        f"no Squid line and no service saw it; the step ended {f.outcome}"),
     "flag": lambda x: FLAG[x.kind](x), "mismatch": mismatch,
     "assemble": assemble,
 }
@@ -313,7 +317,7 @@ def headline(c: Conclusion) -> str:
 
 
 UNCHECKED: dict[UncheckedReason | None, str] = {
-    UncheckedReason.SERVICE_NOT_LOGGED: "the lab has no log of that service's front",
+    UncheckedReason.SERVICE_NOT_LOGGED: "the lab keeps no log of that service",
     UncheckedReason.EVIDENCE_INCOMPLETE: "the capture notes that evidence as missing or partial",
     UncheckedReason.UNKNOWN_RESOURCE: "it names a resource the lab does not have",
     None: "the capture cannot tell",  # no reason recorded
@@ -323,3 +327,16 @@ UNCHECKED: dict[UncheckedReason | None, str] = {
 def modified(files: list[str]) -> str:
     return ("evidence modified after capture (the content no longer matches the checksum "
             "run.json recorded for " + join(files) + ")")
+
+
+# The loader's reasons for a capture it set aside (capture.SkipKind), as it says them.
+SKIPPED: dict[SkipKind, str] = {
+    SkipKind.NO_RUN_JSON: "not a capture (no run.json)",
+    SkipKind.INCOMPLETE: "incomplete capture, no run.json ({detail})",
+    SkipKind.INTERRUPTED: ("incomplete capture, no run.json (the run was interrupted or is "
+                           "still running)"),
+    SkipKind.UNREADABLE_JSON: "run.json is not readable JSON ({detail})",
+    SkipKind.NEWER_FORMAT: ("run.json has format version {detail}; this proxylab reads up to "
+                            "{max} (upgrade proxylab to read it)"),
+    SkipKind.INVALID: "run.json is not a valid run record: {detail}",
+}

@@ -20,6 +20,7 @@ from proxylab.vocab import (
     MatchKind,
     PathReason,
     ReasonKind,
+    SkipKind,
     UncheckedReason,
 )
 
@@ -119,7 +120,7 @@ def squid(s: SquidRef) -> str:
 
 
 def front(h: ServiceRef) -> str:
-    return (f"{h.service} のフロントはプロキシ側の {h.source_ip} から受け、"
+    return (f"{h.service} のサービス (ラボ) はプロキシ側の {h.source_ip} から受け、"
             f"{status_text(h.status)} を"
             f"返しました ({ref('services.log', h.line_no)})")
 
@@ -128,7 +129,8 @@ def endpoint_front(p: tuple[RouteFact, ServiceRef]) -> str:
     f, h = p
     vpce = f" {h.vpce_id}" if h.vpce_id else ""
     return (f"{endpoint_name(f.endpoint_kind, f.host)}{vpce} 経由でサービスに届きました "
-            f"(フロントは {h.via} 経由で {h.source_ip} から受け、状態 {status_text(h.status)}; "
+            f"(ラボのサービスは {h.via} 経由で {h.source_ip} から受け、"
+            f"状態 {status_text(h.status)}; "
             f"{ref('services.log', h.line_no)})")
 
 
@@ -155,29 +157,31 @@ def dns(d: DnsRef) -> str:
 
 
 def direct_front(h: ServiceRef) -> str:
-    return (f"{h.service} のフロントが Squid の記録なしにインターネット側 ({h.source_ip}) から"
+    return (f"{h.service} のサービス (ラボ) が Squid の記録なしにインターネット側 "
+            f"({h.source_ip}) から"
             f"受けました: 直接 (NAT) の経路です ({ref('services.log', h.line_no)})")
 
 
 FLAG: dict[FlagKind, Callable[[Flag], str]] = {
     FlagKind.SQUID_FAILED_FRONT_SAW: lambda x: (
-        f"Squid は {x.host} の失敗したリクエストしか記録していないのに、{x.detail} のフロントは"
+        f"Squid は {x.host} の失敗したリクエストしか記録していないのに、"
+        f"{x.detail} のサービス (ラボ) は"
         "インターネットからリクエストを受けています"),
     FlagKind.TUNNEL_BUT_ENDPOINT: lambda x: (
-        f"Squid は {x.host} をトンネルしたのに、フロントは {x.detail} 経由で受けており、"
+        f"Squid は {x.host} をトンネルしたのに、ラボのサービスは {x.detail} 経由で受けており、"
         f"インターネットからの {x.host} の記録はありません"),
     FlagKind.OK_BUT_FRONT_ERROR: lambda x: (
-        f"ステップは ok と報告していますが、フロントは {x.detail} を返しました"),
+        f"ステップは ok と報告していますが、ラボのサービスは {x.detail} を返しました"),
     FlagKind.OK_BUT_SQUID_FAILED: lambda x: (
         f"ステップは ok と報告していますが、Squid は {x.host} の失敗しか記録していません"),
     FlagKind.TUNNEL_WITHOUT_FRONT: lambda x: (
-        f"Squid は {x.host} をトンネルしステップも ok ですが、どのサービスのフロントも"
+        f"Squid は {x.host} をトンネルしステップも ok ですが、どのラボのサービスも"
         "記録していません"),
     FlagKind.PROXY_PREDICTED_SQUID_SILENT: lambda x: (
         f"クライアントのロジックでは {x.host} はプロキシに送られるはずですが、Squid には記録が"
-        "なく、ステップは成功しました (フロントのログもありません)"),
+        "なく、ステップは成功しました (サービスのログもありません)"),
     FlagKind.OK_WITHOUT_EVIDENCE: lambda x: (
-        f"ステップは ok と報告していますが、Squid もサービスのフロントも {x.host} への"
+        f"ステップは ok と報告していますが、Squid もラボのサービスも {x.host} への"
         "リクエストを記録していません"),
     FlagKind.TUNNEL_ERROR_WITHOUT_SQUID: lambda x: (
         f"ステップはプロキシのトンネルエラーを報告していますが、Squid には {x.host} の記録が"
@@ -225,10 +229,10 @@ PARTS: dict[str, Callable[[Any], str]] = {
     "endpoint-inferred": lambda f: (
         "Squid に記録がなくステップは成功したため、"
         f"{endpoint_name(f.endpoint_kind, f.host)}が運んだと推定しました "
-        "(このバックエンドにはこのサービスのフロントのログがありません)"),
+        "(このバックエンドにはこのサービスのログがありません)"),
     "squid-failed": squid_failed, "dns": dns, "direct-front": direct_front,
     "direct-inferred": lambda f: (
-        "Squid に記録がなくステップは成功しました。このバックエンドにはこのサービスのフロントの"
+        "Squid に記録がなくステップは成功しました。このバックエンドにはこのラボのサービスの"
         "ログがないため、プロキシを通らない直接の経路と推定しました"),
     "nothing-seen": lambda f: (
         f"Squid にもサービス側にも記録がなく、ステップは {f.outcome} で終わりました"),
@@ -302,7 +306,7 @@ def headline(c: Conclusion) -> str:
 
 
 UNCHECKED: dict[UncheckedReason | None, str] = {
-    UncheckedReason.SERVICE_NOT_LOGGED: "ラボにそのサービスのフロントのログがありません",
+    UncheckedReason.SERVICE_NOT_LOGGED: "ラボにそのサービスのログがありません",
     UncheckedReason.EVIDENCE_INCOMPLETE: "キャプチャがその証跡を欠落または不完全と記録しています",
     UncheckedReason.UNKNOWN_RESOURCE: "ラボにない資源を指定しています",
     None: "キャプチャからは判断できません",  # no reason recorded
@@ -312,3 +316,16 @@ UNCHECKED: dict[UncheckedReason | None, str] = {
 def modified(files: list[str]) -> str:
     return ("取得後に証跡が変更されています (" + "、".join(files)
             + " の内容が run.json に記録したチェックサムと一致しません)")
+
+
+# キャプチャを読み込めなかった理由 (capture.SkipKind)。detail は読み込み側のメッセージのまま。
+SKIPPED: dict[SkipKind, str] = {
+    SkipKind.NO_RUN_JSON: "キャプチャではありません (run.json がありません)",
+    SkipKind.INCOMPLETE: "キャプチャが不完全で run.json がありません ({detail})",
+    SkipKind.INTERRUPTED: ("キャプチャが不完全で run.json がありません (実行が中断されたか、"
+                           "まだ実行中です)"),
+    SkipKind.UNREADABLE_JSON: "run.json を JSON として読めません ({detail})",
+    SkipKind.NEWER_FORMAT: ("run.json の形式バージョンは {detail} ですが、この proxylab が"
+                            "読めるのは {max} までです (proxylab を更新してください)"),
+    SkipKind.INVALID: "run.json が実行記録として正しくありません: {detail}",
+}
