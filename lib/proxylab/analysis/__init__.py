@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from proxylab.analysis.conclude import Conclusion, conclude
+from proxylab.analysis.contacts import HostContacts, host_contacts
 from proxylab.analysis.expectations import CheckedItem, check, evaluate, frame
 from proxylab.analysis.routes import ROUTES, RouteFact, RouteResult, classify
 from proxylab.analysis.runtimes import RuntimePair, pairs
@@ -27,6 +28,7 @@ class Analysis:
     checks: list[CheckedItem] = field(default_factory=list)  # the same items, typed
     facts: list[RouteFact] = field(default_factory=list)  # facts[i] is routes row i
     runtime_pairs: list[RuntimePair] = field(default_factory=list)  # Python beside Node
+    hosts: HostContacts | None = None  # every host each run's function contacted
 
     def fact(self, index: int) -> RouteFact:
         """The facts behind ``routes`` row ``index`` (the frame's own index)."""
@@ -49,8 +51,10 @@ def analyse(tables: Tables) -> Analysis:
         checks=checks,
         facts=res.facts,
         runtime_pairs=pairs(tables.records, res.routes),
+        hosts=host_contacts(tables),
     )
 
 
-__all__ = ["ROUTES", "Analysis", "CheckedItem", "Conclusion", "RouteFact", "RouteResult",
-           "RuntimePair", "analyse", "check", "classify", "conclude", "evaluate", "load_tables"]
+__all__ = ["ROUTES", "Analysis", "CheckedItem", "Conclusion", "HostContacts", "RouteFact",
+           "RouteResult", "RuntimePair", "analyse", "check", "classify", "conclude", "evaluate",
+           "host_contacts", "load_tables"]
