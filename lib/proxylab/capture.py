@@ -136,10 +136,14 @@ class ScenarioRecord:
     region: str | None = None
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario, env: Mapping[str, str]) -> ScenarioRecord:
+    def from_scenario(cls, scenario: Scenario, env: Mapping[str, str],
+                      event: dict[str, Any] | None = None) -> ScenarioRecord:
+        """``event``: what the function got, when it differs from the scenario's own
+        (the probe's declared steps, resolved: the record of what ran)."""
         return cls(id=scenario.id, title=scenario.title, function=scenario.function,
                    description=scenario.description, endpoints=scenario.endpoints,
-                   env=_env(env), env_template=_env(scenario.env), event=dict(scenario.event),
+                   env=_env(env), env_template=_env(scenario.env),
+                   event=dict(scenario.event if event is None else event),
                    timeout_s=scenario.timeout_s, code=scenario.code, handler=scenario.handler,
                    expect=scenario.expect, source=scenario.source,
                    runtime=str(scenario.runtime), region=scenario.region)

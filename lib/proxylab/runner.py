@@ -164,6 +164,7 @@ def run_catalog(
     for s in scenarios:
         try:
             s.resolve_env(desc.resources)
+            s.invocation_event(desc.resources)
         except ScenarioError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -285,6 +286,7 @@ def run_one(
     error: str | None = None
     interrupted: BaseException | None = None
     env = scenario.resolve_env(desc.resources)
+    event = scenario.invocation_event(desc.resources)
     stage = "apply"
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
@@ -305,7 +307,7 @@ def run_one(
         extra = {"code": code} if code is not None else {}
         inv = timed(
             "invoke",
-            lambda: lab.invoke(scenario.function, env, scenario.event, scenario.timeout_s, **extra),
+            lambda: lab.invoke(scenario.function, env, event, scenario.timeout_s, **extra),
         )
         stage = "collect"
         evidence = timed("collect", lambda: lab.collect(mark, inv))
@@ -355,7 +357,7 @@ def run_one(
     lab_desc, lab_note = _lab_record(desc, scenario)
     record = RunRecord(
         run_id=run_id,
-        scenario=ScenarioRecord.from_scenario(scenario, env),
+        scenario=ScenarioRecord.from_scenario(scenario, env, event),
         lab=lab_desc,
         lab_note=lab_note,
         status=status,

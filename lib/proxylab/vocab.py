@@ -215,6 +215,7 @@ class ReasonKind(StrEnum):
     CLIENT_IGNORES_ENV = "client-ignores-env"  # direct: the client never reads the variables
     ENV_PROXY_OFF = "env-proxy-off"  # direct: Node's switch NODE_USE_ENV_PROXY is not 1
     ENV_PROXY_UNSUPPORTED = "env-proxy-unsupported"  # direct: this Node has no such switch at all
+    CONFIG_PROXIES = "config-proxies"  # botocore Config(proxies=...): the variables unread
 
     @property
     def direct(self) -> bool:
@@ -224,12 +225,15 @@ class ReasonKind(StrEnum):
 
 
 class EndpointSource(StrEnum):
-    """Where botocore's S3 endpoint URL came from."""
+    """Where botocore's endpoint URL for a client came from."""
 
     AWS_ENDPOINT_URL_S3 = "AWS_ENDPOINT_URL_S3"
     AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
     DEFAULT = "default"  # the regional endpoint from botocore's data
-    LEGACY_GLOBAL = "legacy-global"  # us-east-1's legacy s3.amazonaws.com
+    LEGACY_GLOBAL = "legacy-global"  # global host a regional switch moves (S3 us-east-1, STS)
+    GLOBAL = "global"  # the service's one partition-global endpoint (IAM, Route 53, ...)
+    SERVICE_VARIABLE = "service-variable"  # AWS_ENDPOINT_URL_<SERVICE> of another service
+    CLIENT_ARGUMENT = "client-argument"  # boto3.client(endpoint_url=...)
 
 
 class ConditionKind(StrEnum):
@@ -264,6 +268,8 @@ class PathReason(StrEnum):
     INTERFACE_PRIVATE_DNS = "interface-private-dns"  # private DNS points at the interface
     NO_EXECUTE_API_ROUTE = "no-execute-api-route"  # no interface endpoint with private DNS
     NO_NAT = "no-nat"  # the Lambda VPC has no NAT
+    PROXY_TLS_PLAIN_PORT = "proxy-tls-plain-port"  # TLS sent to Squid's plain-HTTP port
+    PROXY_SELF_CONNECT = "proxy-self-connect"  # urllib CONNECTs to the proxy's own address
 
 
 class BypassBasis(StrEnum):

@@ -170,7 +170,7 @@ def test_english_and_japanese_reports_state_the_same_facts():
     en, ja = Report(a, "en", None), Report(a, "ja", None)
     en_text, ja_text = _all_sections(en), _all_sections(ja)
     # every fact a step's paragraph carries, from the analysis (the oracle), ...
-    expected = {key for f in a.facts for _, _, key in words.why_parts(f)}
+    expected = {key for f in [*a.facts, *a.hosts.facts] for _, _, key in words.why_parts(f)}
     steps = {k for k in en.facts if k[0].startswith("seed")}
     assert steps == expected and len(expected) > 40
     # ... and both languages say exactly the same set of facts

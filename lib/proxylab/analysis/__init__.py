@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from proxylab.analysis.conclude import Conclusion, conclude
+from proxylab.analysis.contacts import HostContacts, host_contacts
 from proxylab.analysis.expectations import CheckedItem, check, evaluate, frame
 from proxylab.analysis.routes import ROUTES, RouteFact, RouteResult, classify
 from proxylab.analysis.runtimes import RuntimePair, pairs
@@ -33,6 +34,7 @@ class Analysis:
     checks: list[CheckedItem] = field(default_factory=list)  # the same items, typed
     facts: list[RouteFact] = field(default_factory=list)  # facts[i] is routes row i
     runtime_pairs: list[RuntimePair] = field(default_factory=list)  # Python beside Node
+    hosts: HostContacts | None = None  # every host each run's function contacted
 
     def fact(self, index: int) -> RouteFact:
         """The facts behind ``routes`` row ``index`` (the frame's own index)."""
@@ -55,6 +57,7 @@ def analyse(tables: Tables) -> Analysis:
         checks=checks,
         facts=res.facts,
         runtime_pairs=pairs(tables.records, res.routes),
+        hosts=host_contacts(tables),
     )
 
 
@@ -83,6 +86,6 @@ def derive(sources: Iterable[Capture | Path | str], cache_dir: Path | None = Non
     return result
 
 
-__all__ = ["ROUTES", "Analysis", "CheckedItem", "Conclusion", "RouteFact", "RouteResult",
-           "RuntimePair", "analyse", "check", "classify", "conclude", "derive", "evaluate",
-           "load_tables"]
+__all__ = ["ROUTES", "Analysis", "CheckedItem", "Conclusion", "HostContacts", "RouteFact",
+           "RouteResult", "RuntimePair", "analyse", "check", "classify", "conclude", "derive",
+           "evaluate", "host_contacts", "load_tables"]

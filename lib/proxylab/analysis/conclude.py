@@ -161,7 +161,9 @@ def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, RunRec
         urls: dict[str, str] = {}
         for _, row in sub.iterrows():
             scen = str(row["scenario"])
-            urls.setdefault(scen, f"https://{row['host']}/")
+            # the step's own URL: a port in it is part of what NO_PROXY is tested against
+            url = row["url"] if "url" in row and not pd.isna(row["url"]) else None
+            urls.setdefault(scen, url or f"https://{row['host']}/")
             side.setdefault(scen, set()).add(row["route"] not in PROXY_SIDE)
             first_run.setdefault(scen, str(row["run_id"]))
             if row["route"] in ("failed-at-proxy", "failed-direct") or row["outcome"] != "ok":

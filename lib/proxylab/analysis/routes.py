@@ -30,6 +30,7 @@ import pandas as pd
 from proxylab.analysis import predict
 from proxylab.capture import RunRecord
 from proxylab.logs.tables import Tables
+from proxylab.scenarios.steps import EVENT_KEY
 from proxylab.vocab import (
     Basis,
     Denial,
@@ -48,7 +49,8 @@ STEP_SERVICE = {"s3_get": "s3", "s3_put": "s3", "web": "web", "api": "execute-ap
                 "web_https": "web", "api_https": "execute-api"}  # the last two: Node probe
 ROUTE_COLUMNS = {
     "run_id": "category", "scenario": "category", "function": "category", "step": "category",
-    "host": "string", "outcome": "category", "status": "Int64", "route": "category",
+    "host": "string", "url": "string",
+    "outcome": "category", "status": "Int64", "route": "category",
     "endpoint_kind": "category", "route_guess": "category", "via": "category",
     "vpce_id": "string", "consistent": "boolean", "flag": "string",
     "predicted_route": "category", "predicted_kind": "category", "predicted_proxy": "string",
@@ -189,6 +191,61 @@ def _ok_tunnel(row: Row) -> bool:
     return (not pd.isna(status) and 200 <= int(status) < 400 and row["hierarchy"] != "HIER_NONE")
 
 
+def _method(step: str, spec: dict[str, Any] | None) -> str | None:
+    """The HTTP method the step's request used (None: any - an AWS call's method is
+    botocore's business)."""
+    if spec is None:
+        return STEP_METHOD.get(step, "GET")
+    if spec.get("http"):
+        return str(spec["http"].get("method") or "GET")
+    return None
+
+
+def _service(step: str, spec: dict[str, Any] | None, host: str) -> str:
+    """The service front that would log the step's request."""
+    if spec is None:
+        return STEP_SERVICE.get(step, "")
+    if spec.get("aws"):
+        return str(spec["aws"].get("service", ""))
+    return "execute-api" if ".execute-api." in host else "web"
+
+
+class _UnnamedSquid:
+    """Squid lines that name no host (``error:invalid-request``: what reached Squid's
+    plain port was not HTTP, e.g. a client speaking TLS to an ``https://`` proxy URL),
+    handed to the failed step whose time window holds them, each line once.
+
+    The window is the step's end time (``t`` on the step line) minus its elapsed
+    time, widened by :data:`SLACK` for the two clocks; steps are taken in order and
+    each takes the earliest unused line in its window. A capture without step times
+    falls back to order alone, and only for a step the client's logic says sent TLS
+    to the proxy."""
+
+    SLACK = pd.Timedelta(seconds=1)
+
+    def __init__(self, squid: list[Row]):
+        err = [r for r in squid if pd.isna(r["host"])
+               and not pd.isna(r["url"]) and str(r["url"]).startswith("error:")]
+        self.rows = sorted(err, key=lambda r: r["ts"])
+        self.used: set[int] = set()
+
+    def take(self, st: Row, decision: predict.Decision) -> list[Row]:
+        ended = st["ts"]
+        for i, r in enumerate(self.rows):
+            if i in self.used:
+                continue
+            if pd.isna(ended):
+                ok = decision.proxy_tls
+            else:
+                started = ended - pd.Timedelta(milliseconds=float(
+                    0 if pd.isna(st["elapsed_ms"]) else st["elapsed_ms"]))
+                ok = started - self.SLACK <= r["ts"] <= ended + self.SLACK
+            if ok:
+                self.used.add(i)
+                return [r]
+        return []
+
+
 def _squid_ref(r: Row, allowlist: bool = False) -> SquidRef:
     code, status = str(r["squid_code"]), _int(r["http_status"])
     return SquidRef(_int(r["raw_line_no"]), str(r["method"]), str(r["url"]), code, status,
@@ -272,17 +329,25 @@ def classify(tables: Tables) -> RouteResult:
         resources = dict(record.resources)
         env = dict(record.env)
         allowlist = record.lab.endpoints.proxy.allowlist
-        squid = _index(squid_by_run.get(run_id, []), "host",
+        squid_rows = squid_by_run.get(run_id, [])
+        squid = _index(squid_rows, "host",
                        lambda r, allowlist=allowlist: _squid_ref(r, allowlist))
         dnsq = _index(dns_by_run.get(run_id, []), "name", _dns_ref)
         hits = hits_by_run.get(run_id, [])
         internet_hosts = {h["host"] for h in hits if h["via"] == "internet"}
+        unnamed = _UnnamedSquid(squid_rows)
+        declared = {str(d.get("name")): d for d in record.scenario.event.get(EVENT_KEY) or ()
+                    if isinstance(d, dict)}
+        specs = [declared.get(str(st["step"])) for st in run_steps]
         hosts = [_step_host(st) for st in run_steps]
-        taken = _assign_hits(run_steps, hosts, hits)
+        methods = [_method(str(st["step"]), spec) for st, spec in zip(run_steps, specs,
+                                                                       strict=True)]
+        taken = _assign_hits(run_steps, hosts, methods, hits)
         answered = {host for host, st in zip(hosts, run_steps, strict=True)
                     if st["outcome"] == "ok"}
         for i, st in enumerate(run_steps):
             step = str(st["step"])
+            spec = specs[i]
             host = hosts[i]
             hit = taken.get(i)
             sq = squid.get(host, [])
@@ -295,10 +360,18 @@ def classify(tables: Tables) -> RouteResult:
                 sq = [x for x in sq if not x.ok]
             dq = dnsq.get(host, [])
             url = None if pd.isna(st["target_url"]) else st["target_url"]
-            decision = predict.decide(step, env, resources, url=url,
+            call = predict.call_of(spec["aws"]) if spec and spec.get("aws") else None
+            decision = predict.decide(step, env, resources, url=url, call=call,
                                       runtime=record.scenario.runtime)
+            if decision.proxy_self_connect:
+                ph, _, pport = decision.proxy_self_connect.rpartition(":")
+                sq = [_squid_ref(r, allowlist) for r in squid_rows
+                      if isinstance(r["host"], str) and r["host"] == ph
+                      and not pd.isna(r["port"]) and r["port"] == int(pport)]
+            if not sq and str(st["outcome"]) != "ok":
+                sq = [_squid_ref(r, allowlist) for r in unnamed.take(st, decision)]
             p_route, p_kind, p_reason = predict.predicted_route(decision, layout, resources)
-            logged = record.logs_front(STEP_SERVICE.get(step, ""))
+            logged = record.logs_front(_service(step, spec, host))
             fact = _classify_step(run_id, record.scenario.id, step, host, st, hit, sq, dq,
                                   host in internet_hosts, logged, decision,
                                   (Route(p_route), p_kind, p_reason))
@@ -324,8 +397,8 @@ def _step_host(st: Row) -> str:
     return (host or "").lower()
 
 
-def _assign_hits(run_steps: list[Row], hosts: list[str], hits: list[Row],
-                 ) -> dict[int, ServiceRef]:
+def _assign_hits(run_steps: list[Row], hosts: list[str], methods: list[str | None],
+                 hits: list[Row]) -> dict[int, ServiceRef]:
     """Each front hit (``hits`` in time order) to the step it answered, by position in
     ``run_steps``, per host and method; a step that timed out takes one only after the
     steps that got an answer have theirs (a front that saw a request answers it at
@@ -334,9 +407,9 @@ def _assign_hits(run_steps: list[Row], hosts: list[str], hits: list[Row],
     used: set[int] = set()
     out: dict[int, ServiceRef] = {}
     for i in order:
-        method = STEP_METHOD.get(str(run_steps[i]["step"]), "GET")
+        method = methods[i]  # None: any (an AWS call's method is botocore's business)
         for j, h in enumerate(hits):
-            if j not in used and h["host"] == hosts[i] and h["method"] == method:
+            if j not in used and h["host"] == hosts[i] and method in (None, h["method"]):
                 out[i] = _service_ref(h)
                 used.add(j)
                 break
@@ -362,7 +435,8 @@ def _row(f: RouteFact, st: Row, record: RunRecord, evid: list[dict[str, Any]],
     dns = f.dns_from("proxy-vpc") or f.dns_from("lambda-vpc") or (f.dns[0] if f.dns else None)
     return {
         "run_id": f.run_id, "scenario": f.scenario, "function": record.scenario.function,
-        "step": f.step, "host": f.host, "outcome": f.outcome, "status": st["status"],
+        "step": f.step, "host": f.host, "url": _str(st["target_url"]),
+        "outcome": f.outcome, "status": st["status"],
         "route": f.route, "endpoint_kind": f.endpoint_kind, "route_guess": f.route_guess,
         "via": None if f.service is None else f.service.via,
         "vpce_id": None if f.service is None else f.service.vpce_id,

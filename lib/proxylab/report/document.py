@@ -286,6 +286,7 @@ class Report:
             flag = " ⚠" if r["route"] == "inconsistent" else ""
             why = self.say(words.why(self.analysis.fact(int(idx)), self.lang))
             parts.append(f"- **{r['step']}**{flag}: {code_urls(self.r(why))}")
+        parts += self.hosts_md(run_id)
         ev = self.analysis.evidence
         ev = ev[(ev["run_id"] == run_id) & (ev["source"] != "function")]
         excerpt = list(dict.fromkeys(f"{e['file']}:{e['line_no']}: {e['text']}"
@@ -317,7 +318,27 @@ class Report:
             parts += ["", self.r(md_escape(run["error"]))]
         if len(bad):
             parts += ["", "```text", *[self.r(str(m)) for m in bad["message"]], "```"]
+        parts += self.hosts_md(run_id)
         return "\n".join(parts)
+
+    def hosts_md(self, run_id: str) -> list[str]:
+        """Every host the run's function contacted, from the evidence (a user's handler
+        writes no step lines): a table, then each host's why, in the report's language."""
+        hosts = self.analysis.hosts
+        facts = hosts.of_run(run_id) if hosts is not None else []
+        if not facts:
+            return []
+        yes, no = self.t("yes"), self.t("no")
+        rows = [[f.host, f.decision.client, f.route if f.endpoint_kind is None else
+                 f"{f.route} ({f.endpoint_kind})", f.predicted_route,
+                 "" if f.prediction_matches is None else (yes if f.prediction_matches else no),
+                 len(f.squid), int(f.service is not None), len(f.dns)] for f in facts]
+        parts = ["", f"**{self.t('hosts_t')}**", "",
+                 self.r(md_table(self.t("host_cols").split("|"), rows)), ""]
+        for f in facts:
+            why = self.say(words.why(f, self.lang))
+            parts.append(f"- **{self.r(f.host)}**: {code_urls(self.r(why))}")
+        return parts
 
     def timeline_png(self, run_id: str) -> bytes:
         return charts.timeline_png(self.analysis.tables, run_id, redact=self.redactor,

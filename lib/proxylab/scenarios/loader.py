@@ -45,6 +45,7 @@ from proxylab.scenarios.model import (
     references,
     resolve_text,
 )
+from proxylab.scenarios.steps import StepChecker
 from proxylab.scenarios.yaml_source import MAX_CATALOG_BYTES, TooBig, _Map, load_bounded
 from proxylab.vocab import Runtime
 
@@ -65,9 +66,10 @@ SCENARIO_FIELDS = (
     "proxy",
     "region",
     "internet",
+    "steps",
 )
 DEFAULT_FIELDS = ("function", "endpoints", "env", "event", "timeout_s", "handler", "code",
-                  "proxy", "runtime", "region", "internet")
+                  "proxy", "runtime", "region", "internet", "steps")
 RUNTIMES = tuple(str(r) for r in Runtime)
 # Which files hold a handler's module, per runtime family (Lambda's own lookup order
 # for Node: index.mjs, then .js, then .cjs).
@@ -476,6 +478,12 @@ class _Validator:
         handler_given = "handler" in item or "handler" in self.default_keys
         if code is not None and (handler is not None or not handler_given):
             handler = self.code_handler(code, handler, item, sid, runtime)
+        steps = merged.get("steps", ())
+        if steps and (code is not None or runtime is not Runtime.PYTHON3):
+            where = self.at(item, "steps", sid) if "steps" in item else _Where(item.line, sid,
+                                                                               "steps")
+            self.problem(where, "'steps' are run by the Python probe; a scenario with its own "
+                         "'code' or a Node runtime runs that instead")
         expect = None
         if "expect" in item:
             expect = self.expect(item["expect"], self.at(item, "expect", sid), sid)
@@ -497,6 +505,7 @@ class _Validator:
             line=item.line,
             runtime=runtime,
             region=merged.get("region"),
+            steps=tuple(steps),
         )
 
     def fields(self, m: _Map, sid: str | None, prefix: str) -> dict[str, Any]:
@@ -558,6 +567,10 @@ class _Validator:
             r = self.choice(m["runtime"], RUNTIMES, self.at(m, "runtime", sid, prefix))
             if r is not None:
                 out["runtime"] = r
+        if "steps" in m:
+            got = StepChecker(self, sid).steps(m["steps"], self.at(m, "steps", sid, prefix))
+            if got is not None:
+                out["steps"] = got
         if "code" in m:
             where = self.at(m, "code", sid, prefix)
             c = m["code"]

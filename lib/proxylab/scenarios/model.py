@@ -60,6 +60,9 @@ KNOWN_RESOURCES = (
     "table_name",
 )
 
+# The invocation event's key for a declarative probe's steps (scenarios.steps).
+EVENT_KEY = "proxylab_steps"
+
 # Lambda's limit on the total size of a function's environment variables.
 ENV_SIZE_LIMIT = 4096
 
@@ -196,6 +199,21 @@ class Scenario:
     # The AWS region the scenario runs in (catalogue or scenario ``region:``); None: the
     # lab's. The runner builds the lab for it or refuses the run, never ignores it.
     region: str | None = None
+    steps: tuple[Any, ...] = ()  # scenarios.steps.ProbeStep: a declarative probe
+
+    def invocation_event(self, resources: dict[str, str]) -> dict[str, Any]:
+        """The event the function gets: the scenario's, plus its declared steps
+        (resolved against the lab's resources) for the probe to run."""
+        if not self.steps:
+            return dict(self.event)
+        try:
+            steps = [s.resolved(resources).to_dict() for s in self.steps]
+        except KeyError as exc:
+            raise ScenarioError([Problem(file=self.source, line=self.line, scenario=self.id,
+                                         field="steps",
+                                         message=f"the lab has no resource {exc.args[0]!r}")]
+                                ) from None
+        return {**self.event, EVENT_KEY: steps}
 
     def function_code(self) -> FunctionCode | None:
         """None for the Python probe; otherwise the code (None: the runtime's probe)."""
@@ -258,6 +276,7 @@ class Scenario:
             "region": self.region,
             "expect": None if self.expect is None else self.expect.to_dict(),
             "source": self.source,
+            "steps": [s.to_dict() for s in self.steps],
         }
 
 

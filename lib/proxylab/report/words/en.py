@@ -37,7 +37,12 @@ def _cap(text: str) -> str:
 SOURCE = {EndpointSource.AWS_ENDPOINT_URL_S3: "from AWS_ENDPOINT_URL_S3",
           EndpointSource.AWS_ENDPOINT_URL: "from AWS_ENDPOINT_URL",
           EndpointSource.DEFAULT: "the regional default",
-          EndpointSource.LEGACY_GLOBAL: "us-east-1's legacy global endpoint"}
+          EndpointSource.LEGACY_GLOBAL: "the legacy global endpoint, which botocore keeps for "
+                                        "this service and region unless told regional",
+          EndpointSource.GLOBAL: "the service's one global endpoint",
+          EndpointSource.SERVICE_VARIABLE: "from the service's AWS_ENDPOINT_URL_ variable",
+          EndpointSource.CLIENT_ARGUMENT: "the client's endpoint_url argument"}
+FLAGS = {"dualstack": "dual-stack", "fips": "FIPS"}
 
 
 NODE_CLIENT = {Client.AWS_SDK_JS_V3: "the AWS SDK for JavaScript v3",
@@ -102,6 +107,9 @@ def cause(d: Decision) -> str:
                 f"{str(d.cancelled_by).upper()}")
     if d.reason == ReasonKind.NO_PROXY_VARIABLE:
         return f"no {d.scheme}_proxy variable is set"
+    if d.reason == ReasonKind.CONFIG_PROXIES:
+        return ("the client's Config(proxies=...) names its proxies, so botocore reads no "
+                "proxy variable and no NO_PROXY")
     if d.reason == ReasonKind.NO_ENTRY_MATCHED:
         return f"no {var} entry ({d.no_proxy_value!r}) matches '{d.compared}'"
     return "no NO_PROXY is set"
@@ -120,6 +128,13 @@ def decision(d: Decision) -> str:
         via = (f"a CONNECT to {d.proxy}" if d.scheme == "https"
                else f"the request to {d.proxy} as an absolute-URI request, no CONNECT")
         effect = f"so {client} sent {via} (from {d.proxy_variable})"
+    elif d.proxy_tls:
+        effect = (f"so {client} opened a TLS connection to the proxy {d.proxy} itself (from "
+                  f"{d.proxy_variable}: an https:// proxy URL), before any HTTP")
+    elif d.proxy_self_connect:
+        effect = (f"so urllib, given an https:// proxy URL ({d.proxy}, from {d.proxy_variable}) "
+                  f"for an http:// URL, sent the proxy a CONNECT for the proxy's own address "
+                  f"{d.proxy_self_connect}")
     elif d.client == Client.BOTOCORE:
         effect = f"so botocore used {d.proxy} (from {d.proxy_variable})"
     elif d.scheme == "https":
@@ -135,10 +150,17 @@ def decision(d: Decision) -> str:
                  "per client)")
     if d.client == Client.BOTOCORE:
         src = SOURCE.get(d.endpoint_source, str(d.endpoint_source)) if d.endpoint_source \
-            else ""
-        where = (f"botocore's S3 endpoint is '{d.decision_host}' ({src}"
-                 + (", which also switches to path-style requests" if d.path_style else "")
-                 + ")")
+            else "assumed: a default client for the host's service"
+        if d.endpoint_source == EndpointSource.SERVICE_VARIABLE and d.endpoint_variable:
+            src = f"from {d.endpoint_variable}"
+        kinds = [FLAGS[f] for f in d.endpoint_flags if f in FLAGS]
+        inner = src + (f"; {' and '.join(kinds)}" if kinds else "")
+        if d.path_style:
+            inner += (", which also switches to path-style requests" if d.endpoint_variable
+                      else ", path-style requests")
+        inner = inner.lstrip(";, ")
+        where = (f"botocore's {d.service or 's3'} endpoint is '{d.decision_host}'"
+                 + (f" ({inner})" if inner else ""))
         return f"{where}; {text}"
     return text
 
@@ -184,6 +206,9 @@ DENIAL = {
 
 def squid_failed(s: SquidRef) -> str:
     why = DENIAL.get(str(s.denial), "") if s.denial else ""
+    if s.url.startswith("error:"):
+        why += (f": Squid logged {s.url} - what reached its plain HTTP port was not an HTTP "
+                "request")
     return (f"Squid answered {s.squid_code}/{status_text(s.http_status, 3)} with {s.hierarchy}"
             f"{HIER.get(s.hierarchy, '')}{why} ({ref('proxy_access.log', s.line_no)})")
 
@@ -234,6 +259,10 @@ PATH = {
     PathReason.NO_EXECUTE_API_ROUTE: ("no execute-api interface endpoint with private DNS and no "
                                       "NAT: no route"),
     PathReason.NO_NAT: "the Lambda VPC has no NAT: direct internet traffic has no route",
+    PathReason.PROXY_SELF_CONNECT: ("the proxy refuses a CONNECT for its own address (not an "
+                                    "SSL port)"),
+    PathReason.PROXY_TLS_PLAIN_PORT: ("the client speaks TLS to the proxy, whose port is plain "
+                                      "HTTP: Squid cannot read the request"),
 }
 
 

@@ -28,7 +28,13 @@ from proxylab.vocab import (
 SOURCE = {EndpointSource.AWS_ENDPOINT_URL_S3: "AWS_ENDPOINT_URL_S3 による",
           EndpointSource.AWS_ENDPOINT_URL: "AWS_ENDPOINT_URL による",
           EndpointSource.DEFAULT: "リージョンの既定値",
-          EndpointSource.LEGACY_GLOBAL: "us-east-1 の従来のグローバルエンドポイント"}
+          EndpointSource.LEGACY_GLOBAL: ("従来のグローバルエンドポイント。リージョン別を"
+                                         "指定しない限り botocore はこのサービスとリージョン"
+                                         "でこれを使います"),
+          EndpointSource.GLOBAL: "サービス唯一のグローバルエンドポイント",
+          EndpointSource.SERVICE_VARIABLE: "サービスの AWS_ENDPOINT_URL_ 変数による",
+          EndpointSource.CLIENT_ARGUMENT: "クライアントの endpoint_url 引数による"}
+FLAGS = {"dualstack": "デュアルスタック", "fips": "FIPS"}
 
 
 NODE_CLIENT = {Client.AWS_SDK_JS_V3: "AWS SDK for JavaScript v3",
@@ -89,6 +95,9 @@ def cause(d: Decision) -> str:
                 "打ち消す")
     if d.reason == ReasonKind.NO_PROXY_VARIABLE:
         return f"{d.scheme}_proxy 変数が設定されていない"
+    if d.reason == ReasonKind.CONFIG_PROXIES:
+        return ("クライアントの Config(proxies=...) がプロキシを指定しており、botocore はプロキシ"
+                "変数も NO_PROXY も読まない")
     if d.reason == ReasonKind.NO_ENTRY_MATCHED:
         return f"{var} ({d.no_proxy_value!r}) に '{d.compared}' に一致するエントリがない"
     return "NO_PROXY が設定されていない"
@@ -105,6 +114,13 @@ def decision(d: Decision) -> str:
         via = ("に CONNECT を送りました" if d.scheme == "https"
                else "に、CONNECT ではなく絶対 URI のリクエストを送りました")
         effect = f"{client} は {d.proxy} ({d.proxy_variable} の値) {via}"
+    elif d.proxy_tls:
+        effect = (f"{client} は HTTP を送る前にプロキシ {d.proxy} ({d.proxy_variable} の値: "
+                  "https:// のプロキシ URL) そのものと TLS 接続を始めました")
+    elif d.proxy_self_connect:
+        effect = (f"urllib は http:// の URL に https:// のプロキシ URL ({d.proxy}, "
+                  f"{d.proxy_variable} の値) を与えられ、プロキシ自身のアドレス "
+                  f"{d.proxy_self_connect} への CONNECT をプロキシに送りました")
     elif d.client == Client.BOTOCORE:
         effect = f"botocore は {d.proxy} ({d.proxy_variable} の値) を使いました"
     elif d.scheme == "https":
@@ -120,9 +136,16 @@ def decision(d: Decision) -> str:
                  "します)")
     if d.client == Client.BOTOCORE:
         src = SOURCE.get(d.endpoint_source, str(d.endpoint_source)) if d.endpoint_source \
-            else ""
+            else "ホストのサービスの既定クライアントと仮定"
+        if d.endpoint_source == EndpointSource.SERVICE_VARIABLE and d.endpoint_variable:
+            src = f"{d.endpoint_variable} による"
+        kinds = [FLAGS[f] for f in d.endpoint_flags if f in FLAGS]
+        if kinds:
+            src = (src + "、" if src else "") + "・".join(kinds)
         style = "。パス形式のリクエストにもなります" if d.path_style else ""
-        return (f"botocore の S3 エンドポイントは '{d.decision_host}' ({src}{style}) で、"
+        inner = f"{src}{style}".removeprefix("。")
+        return (f"botocore の {d.service or 's3'} エンドポイントは '{d.decision_host}' "
+                + (f"({inner}) " if inner else "") + "で、"
                 f"botocore はクライアント作成時に '{d.compared}' に対してプロキシを使うかを一度"
                 f"だけ判定します。{text}")
     return text
@@ -170,6 +193,9 @@ DENIAL = {
 
 def squid_failed(s: SquidRef) -> str:
     why = DENIAL.get(str(s.denial), "") if s.denial else ""
+    if s.url.startswith("error:"):
+        why += (f"。Squid は {s.url} と記録しました: 平文 HTTP のポートに届いたものが HTTP "
+                "リクエストではありませんでした")
     return (f"Squid は {s.squid_code}/{status_text(s.http_status, 3)} ({s.hierarchy}"
             f"{HIER.get(s.hierarchy, '')}) を返しました "
             f"({ref('proxy_access.log', s.line_no)}){why}")
@@ -224,6 +250,10 @@ PATH = {
     PathReason.NO_EXECUTE_API_ROUTE: ("プライベート DNS 付きの execute-api インターフェイス"
                                       "エンドポイントも NAT もなく、経路がありません"),
     PathReason.NO_NAT: "Lambda VPC には NAT がなく、インターネットへの直接の経路がありません",
+    PathReason.PROXY_SELF_CONNECT: ("プロキシは自身のアドレスへの CONNECT を拒否します (SSL "
+                                    "ポートではないため)"),
+    PathReason.PROXY_TLS_PLAIN_PORT: ("クライアントはプロキシと TLS で話しますが、プロキシの"
+                                      "ポートは平文 HTTP なので Squid はリクエストを読めません"),
 }
 
 
