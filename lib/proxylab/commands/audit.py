@@ -198,11 +198,14 @@ def aggregates_for(args: argparse.Namespace):
     from proxylab.audit.engines import run_engine
     from proxylab.audit.options import IngestOptions
 
+    # The SQL engines and aggregate files fold by a fixed bucket: --bucket, else an hour
+    # (the in-process engine alone picks one from the log's span).
+    bucket = max(1, args.bucket or 3600)
     if args.from_aggregates:
-        return aggfile.read(args.from_aggregates, max(1, args.bucket))
+        return aggfile.read(args.from_aggregates, bucket)
     opts = IngestOptions(since=args.since, until=args.until,
                          client_cidrs=tuple(args.client_cidr),
-                         bucket_seconds=max(1, args.bucket), log_format=args.log_format)
+                         bucket_seconds=bucket, log_format=args.log_format)
     return run_engine(engine_for(args), list(args.paths), opts)
 
 
