@@ -45,7 +45,7 @@ def test_botocore_decides_on_its_endpoint_host(matrix):
     assert "gateway-endpoint" in direct.evidence
     boto = matrix.cell("botocore", "no-proxy-bucket")
     assert (boto.route, boto.source) == (MeasuredRoute.PROXY, EvidenceSource.SERVICE)
-    assert boto.detail.startswith("https://s3.")
+    assert boto.detail.startswith("endpoint https://s3.")
 
 
 def test_node_ignores_proxy_variables(matrix):

@@ -40,7 +40,7 @@ def test_select_keeps_order_and_refuses_unknown_names():
 def test_every_client_says_how_to_install_it():
     for c in registry.CLIENTS.values():
         assert c.install and c.summary and c.targets
-        assert c.family in ("python", "command", "node")
+        assert c.family in ("python", "command", "node", "built")
 
 
 def test_python_client_versions_follow_what_is_installed():

@@ -91,7 +91,7 @@ def _footnotes(matrix: Matrix) -> list[str]:
             notes.append(f"{c['name']}: not installed ({c['install']})")
     details = sorted({(cell.client, cell.detail) for cell in matrix.cells if cell.detail})
     for client, detail in details:
-        notes.append(f"{client}: endpoint {detail} (the host its proxy decision is made on)")
+        notes.append(f"{client}: {detail}")
     for authority, n in sorted(matrix.meta.get("unmatched_connects", {}).items()):
         notes.append(f"Squid logged {n} CONNECT {authority} that no front saw arrive")
     return notes if len(notes) > 1 else []

@@ -1,4 +1,5 @@
-"""`proxylab setup node`: install, once, what Node.js functions need in the local lab.
+"""`proxylab setup node|clients`: install, once, what Node.js functions and the client
+matrix need in the local lab.
 
 The real runtime interface client (``aws-lambda-ric`` from the npm registry, native
 build included) for each Node.js major this machine has, and the probe's npm
@@ -15,7 +16,8 @@ from proxylab.vocab import Runtime, parse_enum
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("setup", help="install optional runtimes for the local lab (node)")
+    p = sub.add_parser("setup", help="install optional runtimes for the local lab "
+                       "(node, clients)")
     ss = p.add_subparsers(dest="setup_command", metavar="WHAT", required=True)
     node = ss.add_parser(
         "node",
@@ -28,6 +30,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     node.add_argument("--runtime", action="append", default=[], metavar="nodejsNN.x",
                       help="only these runtimes (repeatable; default: nodejs20.x, 22.x, 24.x)")
     node.set_defaults(func=cmd_node)
+    clients = ss.add_parser(
+        "clients",
+        help="the client matrix's optional clients: Go net/http, the JDK, aiohttp, awscrt",
+        description="Installs Debian's golang-go and default-jdk-headless (apt, if missing), "
+        "aiohttp and awscrt (pip, into this Python), and builds the Go and Java cell programs "
+        "into $PROXYLAB_CLIENTS_CACHE (default /var/cache/proxylab/clients), once. "
+        "Node's SDK v3 client comes with `proxylab setup node`.",
+    )
+    clients.add_argument("--no-apt", action="store_true", help="do not run apt-get")
+    clients.add_argument("--no-pip", action="store_true", help="do not run pip")
+    clients.set_defaults(func=cmd_clients)
+
+
+def cmd_clients(args: argparse.Namespace) -> int:
+    from proxylab.clients import build
+
+    t0 = time.monotonic()
+    build.setup(lambda line: print(f"proxylab setup clients: {line}", flush=True),
+                apt=not args.no_apt, pip=not args.no_pip)
+    print(f"proxylab setup clients: ready (cache {build.cache_root()}, "
+          f"{time.monotonic() - t0:.0f} s)")
+    return 0
 
 
 def cmd_node(args: argparse.Namespace) -> int:
