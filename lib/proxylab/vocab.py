@@ -295,3 +295,36 @@ class Denial(StrEnum):
     AUTH_REQUIRED = "auth-required"  # 407: no or wrong credentials
     NOT_ALLOWED = "not-on-allowlist"  # 403 from a proxy with an allowlist
     REFUSED = "refused-by-rules"  # 403 from the proxy's other rules (its hardening)
+
+
+class MatrixClient(StrEnum):
+    """A client of the client matrix (``proxylab clients``): its registry name, and the
+    key of its proxy rule in :mod:`proxylab.analysis.clients`. The values are what
+    ``matrix.json`` holds."""
+
+    URLLIB = "urllib"
+    BOTOCORE = "botocore"
+    REQUESTS = "requests"
+    HTTPX = "httpx"
+    BOTOCORE_CRT = "botocore-crt"
+    AIOHTTP = "aiohttp"
+    AIOHTTP_ENV = "aiohttp-env"
+    CURL = "curl"
+    WGET = "wget"
+    NODE_FETCH = "node-fetch"
+    NODE_FETCH_ENV = "node-fetch-env"
+    NODE_HTTP = "node-http"
+    NODE_HTTP_ENV = "node-http-env"
+    NODE_SDK_V3 = "node-sdk-v3"
+    GO = "go"
+    JAVA_HTTPCLIENT = "java-httpclient"
+    JAVA_URLCONNECTION = "java-urlconnection"
+
+
+class Agreement(StrEnum):
+    """Whether a matrix cell's measured route is the one its client's rule predicts."""
+
+    AGREES = "agrees"
+    DIFFERS = "differs"
+    NO_RULE = "no-rule"  # no rule is modelled for this client / version
+    NOT_RUN = "not-run"  # the cell did not run (not installed, n/a)

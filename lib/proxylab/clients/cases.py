@@ -114,4 +114,6 @@ def lab_values(resources: dict[str, str], web_ip: str) -> dict[str, str]:
         "bucket": bucket,
         "bucket_host": f"{bucket}.{s3_host}",
         "s3_host": s3_host,
+        "region": resources.get("region") or (s3_host.split(".")[1] if s3_host.count(".") > 2
+                                              else ""),
     }

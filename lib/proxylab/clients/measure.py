@@ -25,6 +25,7 @@ from proxylab.clients import cell as cell_driver
 from proxylab.clients.cases import Case, lab_values
 from proxylab.clients.matrix import Cell, Matrix, attribute, unmatched_connects
 from proxylab.clients.registry import ClientSpec, Result, Target
+from proxylab.clients.verdict import judge
 from proxylab.labs.base import Invocation, Lab, LabDescription, LabError
 from proxylab.labs.lock import lab_lock
 from proxylab.logs import services as services_log
@@ -195,4 +196,4 @@ def measure(lab: Lab, clients: list[ClientSpec], cases: list[Case], *,
                      "install": c.install} for c in clients]
     cases_meta = [{"id": c.id, "summary": c.summary, "target": c.target,
                    "env": c.environment(values)} for c in cases]
-    return Matrix(clients_meta, cases_meta, cells, meta)
+    return judge(Matrix(clients_meta, cases_meta, cells, meta))
