@@ -54,6 +54,7 @@ class Cell:
     predicted: MeasuredRoute | None = None
     agreement: Agreement | None = None
     rule: dict[str, Any] = field(default_factory=dict)  # the decision's facts
+    rechecked: bool = False  # measured again with a longer limit (see measure)
 
     @property
     def label(self) -> str:
