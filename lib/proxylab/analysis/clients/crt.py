@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from proxylab.analysis.clients import Decision, Request, first_set, version_tuple, with_scheme
+from proxylab.analysis.clients.base import Decision, Request, first_set, version_tuple, with_scheme
 from proxylab.vocab import MatrixClient
 
 NO_PROXY_SINCE = (0, 27, 5)  # awscrt release carrying aws-c-http 0.10.3

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from proxylab.analysis.clients import Decision, Request, first_set, version_tuple, with_scheme
+from proxylab.analysis.clients.base import Decision, Request, first_set, version_tuple, with_scheme
 from proxylab.vocab import MatrixClient
 
 

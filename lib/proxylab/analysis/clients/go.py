@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from proxylab.analysis.clients import Decision, Request, first_set, with_scheme
+from proxylab.analysis.clients.base import Decision, Request, first_set, with_scheme
 from proxylab.vocab import MatrixClient
 
 DEFAULT_PORTS = {"http": 80, "https": 443}

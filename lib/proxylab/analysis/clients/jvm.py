@@ -6,7 +6,7 @@ clients connect directly whatever the case sets."""
 
 from __future__ import annotations
 
-from proxylab.analysis.clients import Decision, Request
+from proxylab.analysis.clients.base import Decision, Request
 from proxylab.vocab import MatrixClient
 
 

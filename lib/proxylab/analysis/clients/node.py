@@ -9,7 +9,7 @@ runtime analysis (issue 11): here such cells have no rule rather than a guess.
 
 from __future__ import annotations
 
-from proxylab.analysis.clients import Decision, Request, version_tuple
+from proxylab.analysis.clients.base import Decision, Request, version_tuple
 from proxylab.vocab import MatrixClient
 
 

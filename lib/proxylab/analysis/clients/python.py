@@ -29,7 +29,7 @@ import re
 import urllib.request
 from urllib.parse import urlsplit
 
-from proxylab.analysis.clients import Decision, Request, with_scheme
+from proxylab.analysis.clients.base import Decision, Request, with_scheme
 from proxylab.analysis.predict import proxies_from_env, proxy_sources, s3_endpoint
 from proxylab.vocab import MatrixClient
 

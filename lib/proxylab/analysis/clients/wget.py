@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from proxylab.analysis.clients import Decision, Request, first_set, with_scheme
+from proxylab.analysis.clients.base import Decision, Request, first_set, with_scheme
 from proxylab.vocab import MatrixClient
 
 
