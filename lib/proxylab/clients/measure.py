@@ -28,7 +28,7 @@ from proxylab.clients.cases import Case, lab_values
 from proxylab.clients.matrix import Cell, Matrix, attribute, unmatched_connects
 from proxylab.clients.registry import ClientSpec, Result, Target
 from proxylab.clients.verdict import judge, judge_cell
-from proxylab.labs.base import Invocation, Lab, LabDescription, LabError
+from proxylab.labs.base import EndpointLayout, Invocation, Lab, LabDescription, LabError
 from proxylab.labs.lock import lab_lock
 from proxylab.logs import services as services_log
 from proxylab.logs import squid as squid_log
@@ -63,6 +63,21 @@ def lab_session(lab: Lab, keep_lab: bool, say: Say, wait: bool = False) -> Itera
                 left = lab.down()
                 if left:
                     say("left behind: " + ", ".join(left))
+
+
+@contextlib.contextmanager
+def _layout(lab: Lab, desc: LabDescription, layout: EndpointLayout | None,
+            say: Say) -> Iterator[LabDescription]:
+    if layout is None or layout == desc.endpoints:
+        yield desc
+        return
+    old = desc.endpoints
+    lab.apply(layout)
+    try:
+        yield lab.describe()
+    finally:
+        say("putting the lab's endpoint layout back")
+        lab.apply(old)
 
 
 def _driver(out: Path, limit: float, argv: list[str]) -> list[str]:
@@ -164,14 +179,17 @@ def _doubtful(cell: Cell, env: dict[str, str], values: dict[str, str]) -> bool:
 
 def measure(lab: Lab, clients: list[ClientSpec], cases: list[Case], *,
             timeout_s: float = DEFAULT_TIMEOUT_S, workers: int = DEFAULT_WORKERS,
-            keep_lab: bool = False, say: Say = lambda _: None, wait: bool = False) -> Matrix:
-    """Every client under every case, in the lab (brought up if needed)."""
+            keep_lab: bool = False, say: Say = lambda _: None, wait: bool = False,
+            layout: EndpointLayout | None = None) -> Matrix:
+    """Every client under every case, in the lab (brought up if needed); with
+    ``layout``, under that endpoint layout (the lab's own is put back afterwards)."""
     if timeout_s <= 0:
         raise LabError(f"the request timeout must be positive, got {timeout_s}")
     started = time.monotonic()
     versions = {c.name: c.version() for c in clients}
     with lab_session(lab, keep_lab, say, wait=wait) as desc, \
-            tempfile.TemporaryDirectory(prefix="proxylab-clients-") as tmp:
+            tempfile.TemporaryDirectory(prefix="proxylab-clients-") as tmp, \
+            _layout(lab, desc, layout, say) as desc:
         workdir = Path(tmp)
         web_host = urlsplit(desc.resources.get("web_url", "")).hostname or ""
         values = lab_values(desc.resources, resolve(lab, workdir, web_host))
