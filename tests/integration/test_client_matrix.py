@@ -110,3 +110,49 @@ def test_every_cell_records_its_version_and_evidence(matrix):
     assert matrix.meta["unmatched_connects"] == {}
     assert matrix.meta["malformed"] == {}
     assert matrix.cell("botocore", "http-upper").note.startswith("n/a")
+
+
+# NO_PROXY forms whose case sets the proxy and NO_PROXY in both spellings, one entry.
+CHECKED_FORMS = ["no-proxy-exact", "no-proxy-suffix", "no-proxy-dot", "no-proxy-dot-apex",
+                 "no-proxy-glob", "no-proxy-cidr-name", "no-proxy-host-port"]
+
+
+def test_check_my_no_proxy_says_what_the_matrix_measured(matrix):
+    """`proxylab clients --env ...` answers from the rules: for each NO_PROXY form of the
+    matrix, the clients it says honour the entry are exactly those measured direct."""
+    from proxylab.clients import check
+
+    case_env = {c["id"]: c["env"] for c in matrix.cases}
+    web_host = matrix.meta["values"]["web_host"]
+    readers = [c["name"] for c in matrix.clients if c["version"] and
+               matrix.cell(c["name"], "https-lower").route == MeasuredRoute.PROXY and
+               matrix.cell(c["name"], "https-upper").route == MeasuredRoute.PROXY]
+    assert {"urllib", "requests", "httpx", "curl", "go"} <= set(readers)
+    for form in CHECKED_FORMS:
+        result = check.check(dict(case_env[form]), [web_host], readers)
+        [entry] = result.entries
+        measured = sorted(c for c in readers if matrix.cell(c, form).route == MeasuredRoute.DIRECT)
+        assert sorted(entry.honoured_by) == measured, form
+        assert sorted(entry.not_honoured_by) == sorted(set(readers) - set(measured)), form
+
+
+def test_prove_on_a_generated_audit_log(lab, tmp_path):
+    """--prove on a synthetic log: with the audit's NO_PROXY and endpoints, the S3 and API
+    requests the proxy carried before arrive through the endpoints after."""
+    from proxylab.audit.recommend import HostTraffic, recommend
+    from proxylab.audit.synth import SynthOptions, host_pool
+    from proxylab.awsdata.hostnames import classify
+    from proxylab.clients import prove
+
+    hosts = host_pool(SynthOptions(extra_hosts=20))
+    recs = recommend([HostTraffic(h, 10, 100, classify(h)) for h in hosts])
+    result = prove.prove(recs, lab, ["urllib", "botocore", "curl"], keep_lab=True)
+    m = result.measured
+    assert m is not None and result.no_proxy
+    for client in ("urllib", "botocore", "curl"):
+        before, after = m.cell(client, "before-s3"), m.cell(client, "after-s3")
+        assert before.route == MeasuredRoute.PROXY, before
+        assert after.route == MeasuredRoute.DIRECT and "gateway-endpoint" in after.evidence
+        assert after.agreement == Agreement.AGREES
+    api = m.cell("curl", "after-api")
+    assert api.route == MeasuredRoute.DIRECT and "interface-endpoint" in api.evidence

@@ -169,9 +169,11 @@ def check(env: dict[str, str], hosts: list[str], clients: list[str] | None = Non
         readers = [c for c in clients if c not in ignoring and any(
             route(c, _with_no_proxy(env, None), h) == HostRoute.PROXY for h in hosts)]
         targeted = sorted({h for c in readers for h in matches[c]})
-        honoured = [c for c in readers if targeted and set(matches[c]) >= set(
-            h for h in targeted if _request(c, h) is not None)]
-        not_honoured = [c for c in readers if c not in honoured]
+        # A client that makes no request to any targeted host (botocore for a web host)
+        # neither honours nor ignores the entry.
+        applicable = {c: {h for h in targeted if _request(c, h) is not None} for c in readers}
+        honoured = [c for c in readers if applicable[c] and set(matches[c]) >= applicable[c]]
+        not_honoured = [c for c in readers if applicable[c] and c not in honoured]
         verdict = (EntryVerdict.NONE if not targeted or not honoured else
                    EntryVerdict.ALL if not not_honoured else EntryVerdict.SOME)
         fix = None
