@@ -16,18 +16,17 @@ clients come from PyPI into the interpreter running proxylab (the cells run it t
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from proxylab.errors import UserError
+from proxylab.labs.local.node import _setup_lock
 
 SETUP_COMMAND = "proxylab setup clients"  # also: make clients
 DEFAULT_CACHE = Path("/var/cache/proxylab/clients")
@@ -97,19 +96,6 @@ def java_version(root: Path | None = None) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return out or "unknown"
-
-
-@contextlib.contextmanager
-def _lock(root: Path, log: Log) -> Iterator[None]:
-    """One setup at a time per cache (several checkouts share it)."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".setup.lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"waiting for another setup of {root} to finish")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
 
 
 def _run(argv: list[str], what: str, env: dict[str, str] | None = None,
@@ -194,7 +180,7 @@ def setup(log: Log = print, root: Path | None = None, *, apt: bool = True,
     """Install what the matrix clients need, once: Debian's Go and JDK (apt, if missing),
     aiohttp and awscrt (pip), then build the Go and Java programs into the cache."""
     root = root or cache_root()
-    with _lock(root, log):
+    with _setup_lock(root, log):  # one setup at a time per cache, as for Node
         missing = [pkg for pkg, cmd in APT_PACKAGES.items()
                    if shutil.which(cmd, path=SYSTEM_PATH) is None]
         if missing and apt:

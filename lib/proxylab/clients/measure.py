@@ -40,7 +40,7 @@ DEFAULT_TIMEOUT_S = 3.0
 DEFAULT_WORKERS = 8
 # Beyond the client's own request timeout: interpreter start and SDK imports on a
 # busy machine. The cell driver kills the client at this limit.
-START_ALLOWANCE_S = 8.0
+START_ALLOWANCE_S = 20.0
 
 Say = Callable[[str], None]
 

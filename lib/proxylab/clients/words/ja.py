@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 from proxylab.clients.facts import BehaviourFact, Change, Summary
+from proxylab.clients.words import common
 from proxylab.vocab import Behaviour, MeasuredRoute
 
 P, D, F = MeasuredRoute.PROXY, MeasuredRoute.DIRECT, MeasuredRoute.FAILED
@@ -64,10 +67,7 @@ def route(r: MeasuredRoute) -> str:
 
 
 def answer(fact: BehaviourFact) -> str:
-    default = MATCH[fact.route] if fact.behaviour in (
-        Behaviour.DOT_MATCHES_APEX, Behaviour.STAR_IN_LIST, Behaviour.GLOB, Behaviour.CIDR_IP,
-        Behaviour.CIDR_NAME, Behaviour.HOST_PORT) else ROUTE[fact.route]
-    return ANSWER.get((fact.behaviour, fact.route), default)
+    return common.answer(fact, sys.modules[__name__])
 
 
 def behaviour(fact: BehaviourFact) -> str:
@@ -92,7 +92,7 @@ def summary(s: Summary) -> str:
 
 
 def _r(value: str | None, absent: str) -> str:
-    return ROUTE[MeasuredRoute(value)] if value in set(MeasuredRoute) else (value or absent)
+    return common.route_or(value, absent, sys.modules[__name__])
 
 
 def change(c: Change) -> str:
