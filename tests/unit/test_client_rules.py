@@ -216,3 +216,25 @@ def test_report_languages_state_the_same_facts():
     html = document.html_page(before, "ja")
     assert '<html lang="ja">' in html and 'class="proxy differs"' in html
     assert "<script" not in html
+
+
+# ------------------------------------------------------------------ user clients
+def test_user_command_templates(tmp_path):
+    from proxylab.clients import catalog
+    from proxylab.clients.registry import Target
+    from proxylab.errors import UserError
+
+    spec = catalog.template_client("my-curl", "curl -sS --max-time {timeout} --cacert {ca} {url}")
+    argv = spec.argv(Target("web", "https://h/p", "t"), 3.0, "/ca.pem")
+    assert argv == ["curl", "-sS", "--max-time", "3", "--cacert", "/ca.pem", "https://h/p"]
+    assert spec.version() == "user command" and spec.parse(0, "", "").outcome.value == "ok"
+    with pytest.raises(UserError, match="must name"):
+        catalog.template_client("x", "curl https://fixed")
+    f = tmp_path / "clients.yaml"
+    f.write_text("clients:\n  - name: w\n    command: wget -q -O- {url}\n    targets: [web]\n")
+    [w] = catalog.from_file(f)
+    assert w.targets == frozenset({"web"})
+    f.write_text("clients: 3\n")
+    with pytest.raises(UserError, match="clients:"):
+        catalog.from_file(f)
+    assert decide("my-curl", {}, Request("https://h/")) is None  # no rule: 'no-rule' cells

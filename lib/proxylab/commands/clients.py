@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="only these clients (repeatable; see --list)")
     p.add_argument("--case", dest="cases", action="extend", nargs="+", metavar="ID",
                    help="only these cases (repeatable; see --list)")
+    p.add_argument("--add-client", action="append", metavar="NAME=COMMAND",
+                   help="a client of your own: a command template with {url} (and {timeout}, "
+                   "{ca}), e.g. my-curl='curl -sS --max-time {timeout} {url}' (repeatable)")
+    p.add_argument("--clients-file", metavar="YAML",
+                   help="clients of your own from a catalogue (see docs/clients.md)")
     p.add_argument("--list", action="store_true", help="list the clients and cases, run nothing")
     p.add_argument("--json", action="store_true", help="print the matrix as JSON on stdout")
     p.add_argument("--out", default="reports/clients", metavar="DIR",
@@ -71,7 +76,19 @@ def cmd_clients(args: argparse.Namespace) -> int:
 
     if args.env or args.from_env or args.scenario:
         return _check(args)
-    chosen_clients = registry.select(args.clients)
+    from proxylab.clients import catalog
+
+    user = catalog.from_args(args.add_client) + (
+        catalog.from_file(args.clients_file) if args.clients_file else [])
+    clash = [c.name for c in user if c.name in registry.CLIENTS]
+    if clash:
+        from proxylab.errors import UserError
+
+        raise UserError(f"client name {clash[0]!r} is taken by a built-in client")
+    # With clients of your own, the built-ins run only when named (--client).
+    named = [n for n in args.clients or [] if n not in {c.name for c in user}]
+    chosen_clients = registry.select(named) if named or not user else []
+    chosen_clients += user
     chosen_cases = cases.select(args.cases)
     if args.list:
         for c in chosen_clients:
