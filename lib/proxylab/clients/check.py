@@ -171,8 +171,11 @@ def check(env: dict[str, str], hosts: list[str], clients: list[str] | None = Non
         targeted = sorted({h for c in readers for h in matches[c]})
         # A client that makes no request to any targeted host (botocore for a web host)
         # neither honours nor ignores the entry.
-        applicable = {c: {h for h in targeted if _request(c, h) is not None} for c in readers}
-        honoured = [c for c in readers if applicable[c] and set(matches[c]) >= applicable[c]]
+        # With no host matched at all, every client that requests a named host ignores it.
+        applicable = {c: {h for h in (targeted or hosts) if _request(c, h) is not None}
+                      for c in readers}
+        honoured = [c for c in readers if targeted and applicable[c]
+                    and set(matches[c]) >= applicable[c]]
         not_honoured = [c for c in readers if applicable[c] and c not in honoured]
         verdict = (EntryVerdict.NONE if not targeted or not honoured else
                    EntryVerdict.ALL if not not_honoured else EntryVerdict.SOME)
