@@ -41,6 +41,9 @@ DEFAULT_WORKERS = 8
 # Beyond the client's own request timeout: interpreter start and SDK imports on a
 # busy machine. The cell driver kills the client at this limit.
 START_ALLOWANCE_S = 20.0
+# The one lookup before any cell (an interpreter start and getent): generous, since a
+# machine under heavy load can take seconds just to start Python.
+RESOLVE_LIMIT_S = 60.0
 
 Say = Callable[[str], None]
 
@@ -98,7 +101,7 @@ def _run_cell(lab: Lab, workdir: Path, name: str, argv: list[str], env: dict[str
 
 def resolve(lab: Lab, workdir: Path, host: str) -> str:
     """``host``'s IPv4 address as the Lambda subnet's resolver answers it."""
-    record = _run_cell(lab, workdir, "resolve", ["getent", "ahostsv4", host], {}, 10)
+    record = _run_cell(lab, workdir, "resolve", ["getent", "ahostsv4", host], {}, RESOLVE_LIMIT_S)
     words = record.get("stdout", "").split()
     if record.get("rc") != 0 or not words:
         raise LabError(f"the Lambda subnet cannot resolve {host}: {record.get('stderr', '')}")
