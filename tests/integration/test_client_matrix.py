@@ -16,7 +16,8 @@ from proxylab.clients import cases, registry
 from proxylab.clients.measure import measure
 from proxylab.vocab import Agreement, EvidenceSource, MeasuredRoute
 
-pytestmark = pytest.mark.lab
+# One run of the whole default matrix: about 2 minutes, over 5 under heavy load.
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")
