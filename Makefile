@@ -13,7 +13,7 @@ SYSTEM_PACKAGES := squid dnsmasq-base iproute2 curl python3-venv python3-pip $(C
 # Commands whose absence means the system packages are not installed yet.
 SYSTEM_COMMANDS := squid dnsmasq ip curl
 
-.PHONY: all setup system venv squid6 node clients test test-unit lint report bench clean lab-down lab notebook nbfilter
+.PHONY: all setup system venv squid6 node clients jdk test test-unit lint report publish-tools zenn bench clean lab-down lab notebook nbfilter
 
 all: test
 
@@ -38,13 +38,17 @@ system:
 	  for s in squid dnsmasq; do (service $$s stop || true) >/dev/null 2>&1; done; \
 	fi
 
+# The audit engines' extras come with the tests, so their tests run (pyspark and chdb
+# are large wheels, ~1 GB installed; `pip install -e .` alone stays small).
+EXTRAS ?= test,duckdb,chdb,spark
+
 venv: $(VENV)/.installed nbfilter
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@set -o pipefail; $(PY) -m pip install -q --upgrade pip 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@echo "installing proxylab and its dependencies into $(VENV)"
-	@set -o pipefail; $(PY) -m pip install -q -e '.[test]' 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@set -o pipefail; $(PY) -m pip install -q -e '.[$(EXTRAS)]' 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@touch $@
 
 # --- Squid 6 (the lab's default: the seed's proxy behaved like Squid >= 6.3) --------
@@ -77,7 +81,24 @@ node: venv
 clients: venv
 	@$(VENV)/bin/proxylab setup clients || echo "warning: matrix clients not installed (see above); their cells will say so"
 
-test: setup squid6 node clients
+# Debian's JDK for `proxylab audit --engine spark` (local mode) and its test: the one
+# command is `make jdk` (= `proxylab setup jdk`: apt-get install default-jdk-headless,
+# ~1 min, a no-op when a JDK is there). `make test` runs it; where it cannot install,
+# the Spark test says how instead of running, and the rest of the suite needs no Java.
+jdk: venv
+	@$(VENV)/bin/proxylab setup jdk || echo "warning: no JDK (see above): the Spark engine's test will say how to install one"
+
+# Zenn's own Markdown renderer (zenn-markdown-html, npm; ~15 s once, into
+# /var/cache/proxylab/zenn): the test of `report --md-flavor zenn` renders with it.
+ZENN_DIR := /var/cache/proxylab/zenn
+zenn:
+	@test -f $(ZENN_DIR)/node_modules/zenn-markdown-html/package.json || { \
+	  command -v npm >/dev/null 2>&1 || { echo "warning: no npm: the Zenn rendering test will skip"; exit 0; }; \
+	  mkdir -p $(ZENN_DIR) && cd $(ZENN_DIR) && { test -f package.json || echo '{"private":true}' > package.json; } && \
+	  timeout 300 npm install --no-audit --no-fund --loglevel=error zenn-markdown-html@0.5.4 >/dev/null || \
+	  echo "warning: zenn-markdown-html not installed: the Zenn rendering test will skip"; }
+
+test: setup squid6 node clients zenn jdk
 	$(VENV)/bin/proxylab lab down --all --quiet || true
 	$(VENV)/bin/ruff check lib tests benchmarks
 	$(VENV)/bin/pytest -q -ra
@@ -88,10 +109,33 @@ test-unit: setup
 lint: venv
 	$(VENV)/bin/ruff check lib tests benchmarks
 
-report: setup squid6
-	$(VENV)/bin/proxylab report --catalog seed
+# The report's PDF is printed by Debian's headless Chromium and checked with poppler's
+# pdftoppm (every page must render); both are installed here when missing.
+PUBLISH_PACKAGES := chromium poppler-utils
+publish-tools:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (the report's PDF)"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: installing$$missing needs root"; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } || \
+	  { echo "error: apt-get could not install:$$missing"; exit 1; }; fi
 
+report: setup squid6 publish-tools
+	$(VENV)/bin/proxylab report --catalog seed --pdf
+	@pages=$$(pdfinfo reports/seed/report.pdf | awk '/^Pages:/ {print $$2}'); \
+	tmp=$$(mktemp -d); pdftoppm -r 30 -png reports/seed/report.pdf $$tmp/page; \
+	made=$$(ls $$tmp | wc -l); rm -rf $$tmp; \
+	if [ "$$made" != "$$pages" ] || [ "$$pages" = 0 ]; then \
+	  echo "error: reports/seed/report.pdf: $$made of $$pages pages render"; exit 1; fi; \
+	echo "reports/seed/report.pdf: all $$pages pages render"
+
+# The audit is measured against chDB (PyPI, the `chdb` extra, installed by make venv) and GoAccess (Debian's
+# goaccess, 1.7) in the same run; both are installed here once, only when missing.
 bench: setup
+	@command -v goaccess >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends goaccess >/dev/null 2>&1; } || echo "warning: goaccess not installed; the audit benchmark skips it"
 	$(PY) benchmarks/run.py
 
 lab-down: venv

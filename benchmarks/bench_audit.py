@@ -24,6 +24,7 @@ the padding fill was chosen (see proxylab/audit/parse.py).
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import shutil
 import statistics
@@ -38,15 +39,51 @@ OUT = ROOT / "benchmarks" / "out"
 GOACCESS_FORMAT = "%x.%^ %~%L %h %^/%s %b %m %U %^ %^ %^"
 
 
-def ensure_log(lines: int) -> Path:
+def ensure_log(lines: int, span_days: float | None = None) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"squid-{lines // 1000}k.log"
+    tag = f"-{span_days:g}d" if span_days else ""
+    path = OUT / f"squid-{lines // 1000}k{tag}.log"
     if not path.exists() or path.stat().st_size == 0:
         tmp = path.with_suffix(".tmp")
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_squid_log.py"), str(tmp),
-                        "--lines", str(lines)], check=True, timeout=1800)
+        cmd = [sys.executable, str(ROOT / "benchmarks" / "gen_squid_log.py"), str(tmp),
+               "--lines", str(lines)]
+        if span_days:
+            cmd += ["--span-days", str(span_days)]
+        subprocess.run(cmd, check=True, timeout=3600)
         tmp.rename(path)
     return path
+
+
+def ensure_gzip(plain: Path) -> Path:
+    """``plain`` gzip-compressed (level 6, gzip(1)'s default, as logrotate writes it)."""
+    gz = plain.with_name(plain.name + ".gz")
+    if not gz.exists():
+        subprocess.run(f"gzip -6 -c {plain} > {gz}.tmp && mv {gz}.tmp {gz}", shell=True,
+                       check=True, timeout=3600)
+    return gz
+
+
+def ensure_rotated(plain: Path, parts: int = 4) -> Path:
+    """``plain`` cut into a rotated set: ``access.log``, ``access.log.1`` and older
+    ``access.log.N.gz`` (as logrotate with delaycompress leaves it)."""
+    d = plain.with_name(plain.stem + "-rotated")
+    if d.is_dir() and any(d.iterdir()):
+        return d
+    d.mkdir(exist_ok=True)
+    data = plain.read_bytes()
+    cuts = [0]
+    for k in range(1, parts):
+        cuts.append(data.index(b"\n", len(data) * k // parts) + 1)
+    cuts.append(len(data))
+    for k in range(parts):  # newest last in the file = access.log
+        part = data[cuts[parts - 1 - k]: cuts[parts - k]]
+        name = d / ("access.log" if k == 0 else f"access.log.{k}")
+        if k >= 2:
+            with gzip.open(f"{name}.gz", "wb", compresslevel=6) as fh:
+                fh.write(part)
+        else:
+            name.write_bytes(part)
+    return d
 
 
 def _tree(pid: int) -> list[int]:
@@ -125,9 +162,19 @@ def audit_cmd(path: Path) -> list[str]:
     return [exe, "audit", str(path), "--format", "json", "--no-progress"]
 
 
+def chdb_cmd(path: Path, variant: str) -> list[str] | None:
+    try:
+        import chdb  # noqa: F401
+    except ImportError:
+        return None
+    target = f"{path}/*" if path.is_dir() else str(path)
+    # the same work as the audit in one query: see benchmarks/chdb_audit.py
+    return [sys.executable, str(ROOT / "benchmarks" / "chdb_audit.py"), target, variant, "3600"]
+
+
 def goaccess_cmd(path: Path, out: Path) -> list[str] | None:
     exe = shutil.which("goaccess")
-    if not exe:
+    if not exe or path.is_dir() or path.suffix == ".gz":
         return None
     return [exe, str(path), "--no-global-config", f"--log-format={GOACCESS_FORMAT}",
             "--date-format=%s", "--time-format=%s", "-o", str(out)]
@@ -150,45 +197,62 @@ def row(name: str, lines: int, size: int, walls: list[float], rss: list[int],
             "sampled_mb": max(sampled) / 1e6}
 
 
-def bench_file(lines: int, repeat: int, goaccess: bool, ga_repeat: int) -> list[dict]:
-    path = ensure_log(lines)
-    size = path.stat().st_size
-    rows = []
+def measure(name: str, cmd: list[str] | None, repeat: int, lines: int, size: int) -> dict | None:
+    if not cmd:
+        return None
     walls, rss, cpus, sampled = [], [], [], []
     for _ in range(repeat):
-        w, r, code, c, smp = run_measured(audit_cmd(path))
+        w, r, code, c, smp = run_measured(cmd)
         if code == 0:
             walls.append(w)
             rss.append(r)
             cpus.append(c)
             sampled.append(smp)
-    if walls:
-        rows.append(row("proxylab audit", lines, size, walls, rss, cpus, sampled))
-    if goaccess:
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = goaccess_cmd(path, Path(tmp) / "ga.json")
-            if cmd:
-                walls, rss, cpus, sampled = [], [], [], []
-                for _ in range(ga_repeat):
-                    w, r, code, c, smp = run_measured(cmd)
-                    if code == 0:
-                        walls.append(w)
-                        rss.append(r)
-                        cpus.append(c)
-                        sampled.append(smp)
-                if walls:
-                    rows.append(row("goaccess", lines, size, walls, rss, cpus, sampled))
-    print(f"\n{path.name}: {lines:,} lines, {size / 1e6:.0f} MB")
-    ga = next((r for r in rows if r["tool"] == "goaccess"), None)
-    print(f"  {'tool':<16}{'wall s':>9}{'M lines/s':>11}{'MB/s':>8}{'peak RSS MB':>13}"
-          f"{'(sampled)':>11}{'x GoAccess':>12}{'CPU s':>8}{'M lines/CPU-s':>15}{'runs':>6}")
+    return row(name, lines, size, walls, rss, cpus, sampled) if walls else None
+
+
+def bench_file(path: Path, lines: int, repeat: int, goaccess: bool, ga_repeat: int,
+               chdb: bool) -> list[dict]:
+    """Every tool on one input, one after the other (same minute, same load); the
+    tools alternate per repeat so a load change hits them alike."""
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    size = sum(f.stat().st_size for f in files)
+    with tempfile.TemporaryDirectory() as tmp:
+        tools = [("proxylab audit", audit_cmd(path), repeat)]
+        if chdb:
+            tools += [("chdb (grammar)", chdb_cmd(path, "grammar"), repeat),
+                      ("chdb (split)", chdb_cmd(path, "split"), repeat)]
+        if goaccess:
+            tools.append(("goaccess", goaccess_cmd(path, Path(tmp) / "ga.json"), ga_repeat))
+        results: dict[str, list] = {name: [] for name, _, _ in tools}
+        for k in range(max(r for _, _, r in tools)):
+            for name, cmd, r in tools:
+                if cmd and k < r:
+                    m = measure(name, cmd, 1, lines, size)
+                    if m:
+                        results[name].append(m)
+    rows = []
+    for name, ms in results.items():
+        if ms:
+            rows.append(row(name, lines, size, [m["wall"] for m in ms],
+                            [int(m["rss_mb"] * 1e6) for m in ms], [m["cpu"] for m in ms],
+                            [int(m["sampled_mb"] * 1e6) for m in ms]))
+    label = path.name + ("/ (" + ", ".join(f.name for f in files) + ")" if path.is_dir() else "")
+    print(f"\n{label}: {lines:,} lines, {size / 1e6:.0f} MB on disk")
+    ref = {r["tool"]: r for r in rows}
+    ga, ch = ref.get("goaccess"), ref.get("chdb (grammar)")
+    print(f"  {'tool':<16}{'wall s':>9}{'M lines/s':>11}{'peak RSS MB':>13}"
+          f"{'(sampled)':>11}{'CPU s':>8}{'M lines/CPU-s':>15}{'chDB/x':>8}"
+          f"{'GoAcc/x':>9}{'runs':>6}")
     for r in rows:
-        ratio = f"{ga['wall'] / r['wall']:.1f}" if ga else "-"
-        print(f"  {r['tool']:<16}{r['wall']:>9.2f}{r['lines_s'] / 1e6:>11.2f}{r['mb_s']:>8.0f}"
-              f"{r['rss_mb']:>13.0f}{r['sampled_mb']:>11.0f}{ratio:>12}{r['cpu']:>8.2f}"
-              f"{lines / r['cpu'] / 1e6:>15.2f}{r['runs']:>6}")
-    print("  peak RSS: all processes together (sum of per-process peaks, an upper bound); "
-          "(sampled): peak of the summed RSS, sampled every 10 ms")
+        vs_ch = f"{ch['wall'] / r['wall']:.2f}" if ch else "-"
+        vs_ga = f"{ga['wall'] / r['wall']:.1f}" if ga else "-"
+        print(f"  {r['tool']:<16}{r['wall']:>9.2f}{r['lines_s'] / 1e6:>11.2f}"
+              f"{r['rss_mb']:>13.0f}{r['sampled_mb']:>11.0f}{r['cpu']:>8.2f}"
+              f"{lines / r['cpu'] / 1e6:>15.2f}{vs_ch:>8}{vs_ga:>9}{r['runs']:>6}")
+    print("  chDB/x, GoAcc/x: that tool's median wall time over this row's (> 1: this row is "
+          "faster); peak RSS: the whole process tree (sum of per-process peaks, an upper "
+          "bound); (sampled): peak of the summed RSS, sampled every 10 ms")
     return rows
 
 
@@ -383,15 +447,24 @@ def threads_scaling(data: bytes) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    ap.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 5_000_000, 20_000_000])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--goaccess-repeat", type=int, default=1)
     ap.add_argument("--no-goaccess", action="store_true")
+    ap.add_argument("--no-chdb", action="store_true")
+    ap.add_argument("--no-extra", action="store_true",
+                    help="only the --lines logs (no 35-day, gzip and rotated sets)")
     ap.add_argument("--engines", action="store_true")
     args = ap.parse_args(argv)
     print(f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.2f} goaccess: {goaccess_version()}")
-    for n in args.lines:
-        bench_file(n, args.repeat, not args.no_goaccess, args.goaccess_repeat)
+    runs = [(ensure_log(n), n) for n in args.lines]
+    if not args.no_extra:
+        base = ensure_log(1_000_000)
+        runs += [(ensure_log(5_000_000, span_days=35), 5_000_000),
+                 (ensure_gzip(base), 1_000_000), (ensure_rotated(base), 1_000_000)]
+    for path, n in runs:
+        bench_file(path, n, args.repeat, not args.no_goaccess, args.goaccess_repeat,
+                   not args.no_chdb)
     if args.engines:
         engines(ensure_log(args.lines[0]), args.repeat)
     print(f"\nload after: {os.getloadavg()[0]:.2f}")

@@ -1,6 +1,7 @@
 """Generate a realistic Squid native access log for benchmarks.
 
 Usage: python benchmarks/gen_squid_log.py OUT [--lines N] [--seed S] [--malformed-ratio R]
+       [--span-days D]
 
 Zipf-skewed popularity over ~250 hosts (AWS endpoints of every flavour plus non-AWS
 sites and a long tail of buckets/API ids), elapsed-time padding widths 1-8, ~3%
@@ -25,10 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--malformed-ratio", type=float, default=0.0005)
+    ap.add_argument("--span-days", type=float, default=None,
+                    help="spread the lines over this many days (default: 0.05 s apart, "
+                    "1M lines ~ 14 hours)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    spl = SynthOptions.seconds_per_line if args.span_days is None else (
+        args.span_days * 86400 / max(1, args.lines))
     size = write_log(args.out, SynthOptions(lines=args.lines, seed=args.seed,
-                                            malformed_ratio=args.malformed_ratio))
+                                            malformed_ratio=args.malformed_ratio,
+                                            seconds_per_line=spl))
     print(f"{args.out}: {args.lines:,} lines, {size / 1e6:.0f} MB uncompressed, "
           f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0

@@ -37,7 +37,7 @@ from proxylab.grammar.text import read_lines
 from proxylab.labs.base import EndpointLayout, Invocation, LabDescription, Place, Service
 from proxylab.scenarios.model import Expectation, Scenario, resolve_text
 from proxylab.secrets import mask, mask_any, mask_policy_users
-from proxylab.vocab import RunStatus, Runtime, parse_enum
+from proxylab.vocab import RunStatus, Runtime, SkipKind, parse_enum
 
 RAW_FILES = ("function.log", "proxy_access.log", "dns.log", "services.log")
 RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z0-9][a-z0-9._-]*$")
@@ -59,7 +59,28 @@ SCHEMA = 1  # run.json format version; readers refuse a newer one (see read_capt
 
 class CaptureError(ValueError):
     """A capture on disk cannot be read as one (unreadable, garbled or of a newer
-    format): the message names the capture and what is wrong with it."""
+    format): the message names the capture and what is wrong with it; ``kind`` and
+    ``detail`` say the same as data, for words in another language."""
+
+    def __init__(self, message: str, kind: SkipKind = SkipKind.INVALID,
+                 detail: str | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.detail = kind, message if detail is None else detail
+
+
+class Skipped(str):
+    """A skipped capture's reason: the English sentence the loader warns with (a plain
+    ``str`` wherever text is wanted), carrying the capture's directory name, the
+    :class:`SkipKind` and the detail, so a report says it in its own language."""
+
+    capture: str
+    kind: SkipKind
+    detail: str
+
+    def __new__(cls, text: str, capture: Path, kind: SkipKind, detail: str) -> Skipped:
+        obj = super().__new__(cls, text)
+        obj.capture, obj.kind, obj.detail = Path(capture).name, kind, detail
+        return obj
 
 
 def _known(cls: type, data: Any) -> dict[str, Any]:
@@ -111,15 +132,21 @@ class ScenarioRecord:
     # A vocab.Runtime value; kept as the string written, so a runtime this version does
     # not know still reads back (parse_enum it). Captures older than the field: Python.
     runtime: str = Runtime.PYTHON3
+    # The region the scenario asked for (None: the lab's; the lab's own is lab.region).
+    region: str | None = None
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario, env: Mapping[str, str]) -> ScenarioRecord:
+    def from_scenario(cls, scenario: Scenario, env: Mapping[str, str],
+                      event: dict[str, Any] | None = None) -> ScenarioRecord:
+        """``event``: what the function got, when it differs from the scenario's own
+        (the probe's declared steps, resolved: the record of what ran)."""
         return cls(id=scenario.id, title=scenario.title, function=scenario.function,
                    description=scenario.description, endpoints=scenario.endpoints,
-                   env=_env(env), env_template=_env(scenario.env), event=dict(scenario.event),
+                   env=_env(env), env_template=_env(scenario.env),
+                   event=dict(scenario.event if event is None else event),
                    timeout_s=scenario.timeout_s, code=scenario.code, handler=scenario.handler,
                    expect=scenario.expect, source=scenario.source,
-                   runtime=str(scenario.runtime))
+                   runtime=str(scenario.runtime), region=scenario.region)
 
     @classmethod
     def from_dict(cls, data: Any, resources: Mapping[str, str]) -> ScenarioRecord:
@@ -140,7 +167,7 @@ class ScenarioRecord:
         return {"id": self.id, "title": self.title, "description": self.description,
                 "function": self.function, "endpoints": self.endpoints.to_dict(),
                 "event": self.event, "timeout_s": self.timeout_s, "code": self.code,
-                "handler": self.handler, "runtime": str(self.runtime),
+                "handler": self.handler, "runtime": str(self.runtime), "region": self.region,
                 "expect": None if self.expect is None else self.expect.to_dict(),
                 "source": self.source, "env_template": dict(self.env_template),
                 "env": dict(self.env)}
@@ -259,7 +286,8 @@ class RunRecord:
         schema = data.get("schema", 1)
         if not isinstance(schema, int) or schema > SCHEMA:
             raise CaptureError(f"run.json has format version {schema!r}; this proxylab reads "
-                               f"up to {SCHEMA} (upgrade proxylab to read it)")
+                               f"up to {SCHEMA} (upgrade proxylab to read it)",
+                               SkipKind.NEWER_FORMAT, repr(schema))
         try:
             lab = lab_from_dict(data.get("lab"))
             status = parse_enum(RunStatus, data.get("status"))
@@ -393,15 +421,16 @@ def read_capture(run_dir: Path) -> Capture:
     """One capture; :class:`CaptureError` when its run.json is missing or unreadable."""
     run_json = Path(run_dir) / "run.json"
     if not run_json.exists():
-        raise CaptureError(f"{run_dir} is not a capture (no run.json)")
+        raise CaptureError(f"{run_dir} is not a capture (no run.json)", SkipKind.NO_RUN_JSON, "")
     try:
         data = json.loads(run_json.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CaptureError(f"{run_dir}: run.json is not readable JSON ({exc})") from None
+        raise CaptureError(f"{run_dir}: run.json is not readable JSON ({exc})",
+                           SkipKind.UNREADABLE_JSON, str(exc)) from None
     try:
         return Capture(path=Path(run_dir), record=RunRecord.from_dict(data))
     except CaptureError as exc:
-        raise CaptureError(f"{run_dir}: {exc}") from None
+        raise CaptureError(f"{run_dir}: {exc}", exc.kind, exc.detail) from None
 
 
 def find_captures(*paths: Path, skipped: list[str] | None = None) -> list[Capture]:
@@ -428,12 +457,14 @@ def find_captures(*paths: Path, skipped: list[str] | None = None) -> list[Captur
                 msg = f"{d}: incomplete capture, no run.json ({why})"
                 warnings.warn(f"skipping capture: {msg}", stacklevel=2)
                 if skipped is not None:
-                    skipped.append(msg)
+                    marked = (d / INCOMPLETE).exists()
+                    skipped.append(Skipped(msg, d, SkipKind.INCOMPLETE if marked
+                                           else SkipKind.INTERRUPTED, why if marked else ""))
     for d in dirs:
         try:
             found.append(read_capture(d))
         except CaptureError as exc:
             warnings.warn(f"skipping capture: {exc}", stacklevel=2)
             if skipped is not None:
-                skipped.append(str(exc))
+                skipped.append(Skipped(str(exc), d, exc.kind, exc.detail))
     return sorted(found, key=lambda c: (c.record.started_at, c.run_id))

@@ -36,7 +36,7 @@ from proxylab.labs.base import Evidence, Invocation, Lab, LabDescription
 from proxylab.labs.lock import lab_lock
 from proxylab.logs.tables import load_tables
 from proxylab.scenarios.loader import load_catalog
-from proxylab.scenarios.model import Catalog, Scenario, ScenarioError
+from proxylab.scenarios.model import Catalog, Problem, Scenario, ScenarioError
 from proxylab.vocab import InvocationStatus, RunStatus, Verdict, parse_enum
 
 
@@ -157,24 +157,63 @@ def run_catalog(
     runs_root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     show = _Progress(progress)
 
-    if lab is None:
-        from proxylab.labs.registry import get_lab
-
-        lab = get_lab(backend, **(lab_options or {}))
-    desc = lab.describe()
+    groups = region_groups(scenarios, backend, lab_options or {}, lab)
+    desc = groups[0][0].describe()
     # References the lab cannot resolve are reported before it starts.
     problems = []
     for s in scenarios:
         try:
             s.resolve_env(desc.resources)
+            s.invocation_event(desc.resources)
         except ScenarioError as exc:
             problems.extend(exc.problems)
     if problems:
         raise ScenarioError(problems)
 
-    with lab_lock(lab.backend, lab.name, wait=wait, say=show.say):
-        desc = lab.describe()  # another batch may have changed it while we waited
-        return _run_batch(lab, cat, scenarios, desc, repeat, runs_root, show, keep_lab, on_run)
+    first = groups[0][0]
+    paths: list[Path] = []
+    with lab_lock(first.backend, first.name, wait=wait, say=show.say):
+        for group_lab, group in groups:
+            desc = group_lab.describe()  # another batch may have changed it while we waited
+            paths += _run_batch(group_lab, cat, group, desc, repeat, runs_root, show, keep_lab,
+                                on_run)
+    return paths
+
+
+def region_groups(scenarios: list[Scenario], backend: str, lab_options: dict[str, Any],
+                  lab: Lab | None) -> list[tuple[Lab, list[Scenario]]]:
+    """The lab each run of scenarios needs, in run order: a scenario's ``region:`` is
+    honoured (the lab is built for it, as ``--region`` does) or refused before anything
+    runs, never ignored. Refused: a region other than ``--region``'s or than the region of
+    a lab object the caller handed in; a region the backend cannot model (its error)."""
+    asked = lab_options.get("region")
+    have = asked if lab is None else lab.describe().region
+    problems = []
+    for s in scenarios:
+        if s.region is not None and have is not None and s.region != have:
+            problems.append(Problem(
+                file=s.source, line=s.line, scenario=s.id, field="region",
+                message=f"the scenario runs in {s.region}, but the lab is "
+                        f"{'asked for' if lab is None else 'built for'} {have}: drop "
+                        "--region, or run the scenario where its region is"))
+    if problems:
+        raise ScenarioError(problems)
+    if lab is not None:
+        return [(lab, list(scenarios))]
+    from proxylab.labs.registry import get_lab
+
+    groups: list[tuple[Lab, list[Scenario]]] = []
+    built: dict[str | None, Lab] = {}
+    for s in scenarios:
+        key = s.region or asked
+        if key not in built:
+            options = {**lab_options, **({"region": key} if key else {})}
+            built[key] = get_lab(backend, **options)  # refuses a region it cannot model
+        if groups and groups[-1][0] is built[key]:
+            groups[-1][1].append(s)
+        else:
+            groups.append((built[key], [s]))
+    return groups
 
 
 def _run_batch(lab: Lab, cat: Catalog, scenarios: list[Scenario], desc: LabDescription,
@@ -247,6 +286,7 @@ def run_one(
     error: str | None = None
     interrupted: BaseException | None = None
     env = scenario.resolve_env(desc.resources)
+    event = scenario.invocation_event(desc.resources)
     stage = "apply"
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
@@ -267,7 +307,7 @@ def run_one(
         extra = {"code": code} if code is not None else {}
         inv = timed(
             "invoke",
-            lambda: lab.invoke(scenario.function, env, scenario.event, scenario.timeout_s, **extra),
+            lambda: lab.invoke(scenario.function, env, event, scenario.timeout_s, **extra),
         )
         stage = "collect"
         evidence = timed("collect", lambda: lab.collect(mark, inv))
@@ -317,7 +357,7 @@ def run_one(
     lab_desc, lab_note = _lab_record(desc, scenario)
     record = RunRecord(
         run_id=run_id,
-        scenario=ScenarioRecord.from_scenario(scenario, env),
+        scenario=ScenarioRecord.from_scenario(scenario, env, event),
         lab=lab_desc,
         lab_note=lab_note,
         status=status,
@@ -358,17 +398,20 @@ def _invocation_error(inv: Invocation) -> str | None:
 def _lab_record(desc: LabDescription, scenario: Scenario) -> tuple[LabDescription, str | None]:
     """The lab as described during the run. If describing failed, the earlier
     description is kept, marked so, rather than pretending to know the layout."""
-    desc = replace(desc, resources={**provenance(desc.backend), **desc.resources})
+    desc = replace(desc, resources={**provenance(desc.backend, str(scenario.runtime)),
+                                    **desc.resources})
     if desc.endpoints != scenario.endpoints:
         return desc, ("endpoint layout of the last successful describe(); the run may not "
                       "have applied")
     return desc, None
 
 
-def provenance(backend: str) -> dict[str, str]:
+def provenance(backend: str, runtime: str | None = None) -> dict[str, str]:
     """Versions a report's provenance block names. The local lab's function runs on this
-    Python with this botocore and awslambdaric; on AWS those are Lambda's own, which
-    this machine cannot know, so only proxylab's is recorded there."""
+    Python with this botocore and awslambdaric (a Node runtime: on the cached Node and
+    aws-lambda-ric, whose ``node_version`` the Node clients' prediction depends on); on
+    AWS those are Lambda's own, which this machine cannot know, so only proxylab's is
+    recorded there."""
     import platform
     from importlib import metadata
 
@@ -382,7 +425,23 @@ def provenance(backend: str) -> dict[str, str]:
                 out[f"{dist}_version"] = metadata.version(dist)
             except metadata.PackageNotFoundError:
                 pass
+        out.update(_node_provenance(runtime))
     return out
+
+
+def _node_provenance(runtime: str | None) -> dict[str, str]:
+    from proxylab.labs.local import node
+    from proxylab.vocab import Runtime
+
+    rt = parse_enum(Runtime, runtime) if runtime else None
+    if rt is None or rt.node_major is None:
+        return {}
+    try:
+        found = node.resolve(rt)
+    except node.NodeMissing:
+        return {}  # the run itself fails, saying how to install it
+    return {"node_version": found.version.lstrip("v"),
+            "aws_lambda_ric_version": node.RIC_VERSION}
 
 
 def summarize(run_dir: Path, catalog_id: str, scenario: Scenario, repeat_index: int) -> RunSummary:

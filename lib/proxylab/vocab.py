@@ -122,6 +122,22 @@ class Client(StrEnum):
 
     BOTOCORE = "botocore"
     URLLIB = "urllib"
+    AWS_SDK_JS_V3 = "aws-sdk-js-v3"  # @aws-sdk/client-s3's NodeHttpHandler
+    NODE_FETCH = "node-fetch"  # Node's global fetch (undici)
+    NODE_HTTP = "node-http"  # node:http / node:https request on the global agent
+
+    @property
+    def node(self) -> bool:
+        return self in (Client.AWS_SDK_JS_V3, Client.NODE_FETCH, Client.NODE_HTTP)
+
+
+class NoProxyRule(StrEnum):
+    """Which NO_PROXY matching rule a Node client applies (see analysis.node_clients)."""
+
+    UNDICI_6 = "undici-6"  # bare entry: the host only; '.x' / '*.x': any string suffix
+    UNDICI_7 = "undici-7"  # every entry: the host and its subdomains ('*.' / '.' stripped)
+    NODE_HTTP = "node-http"  # bare: host only; '.x': x and subdomains; '*.x': subdomains
+    NODE_HTTP_NO_BOUNDARY = "node-http-no-boundary"  # as node-http, '.x' any string suffix
 
 
 class Runtime(StrEnum):
@@ -196,20 +212,28 @@ class ReasonKind(StrEnum):
     PROXY_CANCELLED = "proxy-cancelled"  # direct: an empty lowercase variable cancels the upper
     NO_ENTRY_MATCHED = "no-entry-matched"  # proxy: NO_PROXY is set but no entry matched
     NO_PROXY_UNSET = "no-proxy-unset"  # proxy: no NO_PROXY variable at all
+    CLIENT_IGNORES_ENV = "client-ignores-env"  # direct: the client never reads the variables
+    ENV_PROXY_OFF = "env-proxy-off"  # direct: Node's switch NODE_USE_ENV_PROXY is not 1
+    ENV_PROXY_UNSUPPORTED = "env-proxy-unsupported"  # direct: this Node has no such switch at all
+    CONFIG_PROXIES = "config-proxies"  # botocore Config(proxies=...): the variables unread
 
     @property
     def direct(self) -> bool:
         return self in (ReasonKind.NO_PROXY_MATCHED, ReasonKind.NO_PROXY_VARIABLE,
-                        ReasonKind.PROXY_CANCELLED)
+                        ReasonKind.PROXY_CANCELLED, ReasonKind.CLIENT_IGNORES_ENV,
+                        ReasonKind.ENV_PROXY_OFF, ReasonKind.ENV_PROXY_UNSUPPORTED)
 
 
 class EndpointSource(StrEnum):
-    """Where botocore's S3 endpoint URL came from."""
+    """Where botocore's endpoint URL for a client came from."""
 
     AWS_ENDPOINT_URL_S3 = "AWS_ENDPOINT_URL_S3"
     AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
     DEFAULT = "default"  # the regional endpoint from botocore's data
-    LEGACY_GLOBAL = "legacy-global"  # us-east-1's legacy s3.amazonaws.com
+    LEGACY_GLOBAL = "legacy-global"  # global host a regional switch moves (S3 us-east-1, STS)
+    GLOBAL = "global"  # the service's one partition-global endpoint (IAM, Route 53, ...)
+    SERVICE_VARIABLE = "service-variable"  # AWS_ENDPOINT_URL_<SERVICE> of another service
+    CLIENT_ARGUMENT = "client-argument"  # boto3.client(endpoint_url=...)
 
 
 class ConditionKind(StrEnum):
@@ -244,6 +268,8 @@ class PathReason(StrEnum):
     INTERFACE_PRIVATE_DNS = "interface-private-dns"  # private DNS points at the interface
     NO_EXECUTE_API_ROUTE = "no-execute-api-route"  # no interface endpoint with private DNS
     NO_NAT = "no-nat"  # the Lambda VPC has no NAT
+    PROXY_TLS_PLAIN_PORT = "proxy-tls-plain-port"  # TLS sent to Squid's plain-HTTP port
+    PROXY_SELF_CONNECT = "proxy-self-connect"  # urllib CONNECTs to the proxy's own address
 
 
 class BypassBasis(StrEnum):
@@ -348,3 +374,15 @@ class Behaviour(StrEnum):
     HTTPS_PROXY_URL = "https-proxy-url"  # what an https:// proxy URL does
     NO_SCHEME = "no-scheme"  # what a proxy URL without scheme does
     READS_ENV = "reads-env"  # is the proxy variable read at all (https_proxy)?
+
+
+class SkipKind(StrEnum):
+    """Why a capture directory could not be read (``capture.Skipped.kind``): what a
+    report says in its own language about a capture it set aside."""
+
+    NO_RUN_JSON = "no-run-json"  # a directory named like a run, without run.json
+    INCOMPLETE = "incomplete"  # the writing failed (its INCOMPLETE marker says why)
+    INTERRUPTED = "interrupted"  # no run.json, no marker: interrupted or still running
+    UNREADABLE_JSON = "unreadable-json"
+    NEWER_FORMAT = "newer-format"  # written by a newer proxylab
+    INVALID = "invalid"  # JSON that is not a run record (the detail says what is wrong)

@@ -63,6 +63,12 @@ ENV_PROXY = """
     title: seed-1, Node probe on {runtime}, NODE_USE_ENV_PROXY=1
     runtime: {runtime}
     env: {{NODE_USE_ENV_PROXY: "1"}}
+  - id: {sid}-no-proxy
+    title: NODE_USE_ENV_PROXY=1 on {runtime}, NO_PROXY read by each client's own rule
+    runtime: {runtime}
+    env:
+      NODE_USE_ENV_PROXY: "1"
+      NO_PROXY: "google.com,.xecute-api.${{region}}.amazonaws.com"
 """
 
 CATALOG = """
@@ -103,6 +109,26 @@ scenarios:
     title: the environment a Node function gets
     runtime: nodejs20.x
     code: env.mjs
+  - id: node-user-deps
+    title: a user's Node function directory whose package.json needs undici from npm
+    runtime: nodejs20.x
+    code: userfn
+    handler: app.handler
+"""
+
+USER_PACKAGE = """
+{"name": "proxylab-user-fn", "private": true, "type": "module",
+ "dependencies": {"undici": "6.21.3"}}
+"""
+
+# The usual workaround on Node 20 (no NODE_USE_ENV_PROXY): undici's own ProxyAgent.
+USER_APP = """
+import { ProxyAgent, fetch } from "undici";
+export const handler = async () => {
+  const res = await fetch(process.env.WEB_URL, {
+    dispatcher: new ProxyAgent(process.env.HTTPS_PROXY), signal: AbortSignal.timeout(5000) });
+  return { status: res.status };
+};
 """
 
 SLOW = """
@@ -136,6 +162,9 @@ def runs(node20, tmp_path_factory) -> Iterator[dict[str, Capture]]:
     (work / "env.mjs").write_text(textwrap.dedent(ENV_HANDLER))
     (work / "slow.mjs").write_text(textwrap.dedent(SLOW))
     (work / "broken.mjs").write_text(textwrap.dedent(BROKEN))
+    (work / "userfn").mkdir()
+    (work / "userfn" / "package.json").write_text(USER_PACKAGE)
+    (work / "userfn" / "app.js").write_text(USER_APP)
     out = work / "runs"
     lab = get_lab("local", name=LAB)
     lab.down()
@@ -174,8 +203,9 @@ def test_runtime_is_recorded_in_each_capture(runs):
     assert {sid: c.record.scenario.runtime for sid, c in runs.items()} == {
         "py-seed-1": "python3.x", "node-seed-1": "nodejs20.x", "node-env-proxy": "nodejs20.x",
         "node-throws": "nodejs20.x", "node-env": "nodejs20.x",
-        "node-timeout": "nodejs20.x", "node-import": "nodejs20.x",
-        **{f"{r.value.split('.')[0]}-env-proxy": str(r) for r in NEWER}}
+        "node-timeout": "nodejs20.x", "node-import": "nodejs20.x", "node-user-deps": "nodejs20.x",
+        **{f"{r.value.split('.')[0]}-env-proxy{tail}": str(r) for r in NEWER
+           for tail in ("", "-no-proxy")}}
 
 
 def test_node_probe_runs_on_the_real_ric_with_lambdas_environment(runs, node20):
@@ -307,3 +337,86 @@ def test_a_node_function_gets_lambdas_node_environment_and_the_lab_ca(runs, node
     assert Path(env["NODE_EXTRA_CA_CERTS"]).name == "ca.pem"  # lab plumbing
     assert env["HTTPS_PROXY"] == dict(c.record.resources)["proxy_url"]
     assert "HOME" not in env and "PYTHONPATH" not in env
+
+
+def test_every_node_route_is_the_one_its_client_predicts(runs):
+    """The Node clients' rules (analysis.node_clients) against the lab: every step of
+    every Node probe run took the route the prediction gives, for the stated reason."""
+    from proxylab.analysis.routes import classify
+    from proxylab.logs.tables import load_tables
+
+    paths = [Path(c.path) for c in runs.values()
+             if c.record.scenario.runtime != "python3.x" and steps(c)]
+    routes = classify(load_tables(paths)).routes
+    assert len(routes) >= 6 * 2, routes
+    bad = routes[routes["prediction_matches"] != True]  # noqa: E712 - nullable boolean
+    assert bad.empty, bad[["scenario", "step", "route", "predicted_route", "reason"]]
+    node20 = routes[routes["scenario"].isin(["node-seed-1", "node-env-proxy"])]
+    assert set(node20["reason"]) == {"client-ignores-env", "env-proxy-unsupported"}
+
+
+# What each client does with NO_PROXY="google.com,.xecute-api.<region>.amazonaws.com":
+# undici 6 (Node 22) matches the bare entry only as the host itself, so fetch proxies
+# www.google.com; undici 7 (Node 24) reads it as a domain and goes direct (timeout).
+# node:http matches a bare entry only as the host; its '.x' rule crossed label
+# boundaries on 22.23.5 (api_https direct, timeout) and no longer does on 24.22.3.
+NO_PROXY_OUTCOMES = {
+    Runtime.NODEJS22: {"web": "ok", "api": "ok", "web_https": "ok", "api_https": "timeout"},
+    Runtime.NODEJS24: {"web": "timeout", "api": "ok", "web_https": "ok", "api_https": "ok"},
+}
+
+
+@pytest.mark.parametrize("runtime", NEWER or [pytest.param(None, marks=pytest.mark.skip(
+    reason=f"no Node.js 22/24 installed: {node.SETUP_COMMAND} --runtime nodejs24.x"))])
+def test_fetch_and_https_read_no_proxy_each_by_its_own_rule(runs, runtime):
+    c = runs[f"{runtime.value.split('.')[0]}-env-proxy-no-proxy"]
+    got = {k: v["outcome"] for k, v in steps(c).items() if k not in ("s3_get", "s3_put")}
+    assert got == NO_PROXY_OUTCOMES[runtime], got
+    proxied = {t.split(":")[0] for t in connects(c)}
+    assert ("www.google.com" in proxied) == (got["web"] == "ok" or got["web_https"] == "ok")
+
+
+def test_a_users_node_directory_gets_its_npm_dependencies_once(runs):
+    """code: a directory with package.json: its dependencies come from the npm registry
+    into the Node cache once, and are linked into a fresh copy of the directory."""
+    c = runs["node-user-deps"]
+    assert c.record.status == "ok", (c.record.error, c.lines("function.log"))
+    assert c.record.invocation.payload == {"status": 200}
+    assert "www.google.com:443" in connects(c)  # undici's ProxyAgent, even on Node 20
+    pj = Path(c.record.scenario.code) / "package.json"
+    assert (node.deps_dir(pj) / "node_modules" / "undici" / "package.json").is_file()
+    assert not (Path(c.record.scenario.code) / "node_modules").exists()  # the user's dir
+
+
+def test_seed_node_puts_python_and_node_side_by_side(runs, tmp_path):
+    """The seed-node catalogue on the real runtimes: every expectation holds (Node's S3
+    over the gateway endpoint, its web calls timing out, its private API call over the
+    interface endpoint where Python's fails at the proxy), every route is the predicted
+    one, and the report pairs each Python scenario with its Node twin, in both
+    languages, with each scenario's runtime."""
+    from proxylab.analysis import analyse
+    from proxylab.logs.tables import load_tables
+    from proxylab.report.document import Report
+
+    out = tmp_path / "runs"
+    rc = cli.main(["run", "--catalog", "seed-node", "--name", LAB, "--runs-dir", str(out),
+                   "--keep-lab", "-q"])
+    assert rc == 0  # 0: every run ok and as expected
+    paths = sorted(out.iterdir())
+    a = analyse(load_tables(paths))
+    assert len(a.routes) == 4 * 4 + 4 * 6
+    assert a.routes["prediction_matches"].all(), a.routes[~a.routes["prediction_matches"]]
+    assert [(p.python, p.node) for p in a.runtime_pairs] == [
+        (f"seed-{i}", f"seed-{i}-node") for i in range(1, 5)]
+    s3 = {(p.python, s.node_step): (s.python_route, s.node_route)
+          for p in a.runtime_pairs for s in p.steps if s.node_step == "s3_get"}
+    assert s3[("seed-1", "s3_get")] == ("proxy", "endpoint (gateway)")
+    api = {p.python: s.node_route for p in a.runtime_pairs for s in p.steps
+           if s.node_step == "api_https"}
+    assert api == {"seed-1": "failed-direct", "seed-2": "failed-direct",
+                   "seed-3": "endpoint (interface)", "seed-4": "endpoint (interface)"}
+    for lang, heading in (("en", "Python and Node.js side by side"),
+                          ("ja", "Python と Node.js の比較")):
+        doc = Report.load(paths, lang=lang)
+        assert heading in doc.matrix_md()
+        assert "nodejs20.x (20." in doc.setup_md() and "python3.x (3." in doc.setup_md()

@@ -182,3 +182,16 @@ def test_a_bogus_region_is_refused_before_anything_exists() -> None:
     assert not LocalLab(name="bogus").state.exists()
 
 
+
+
+def test_a_catalogues_region_is_honoured_by_the_local_backend(tmp_path: Path) -> None:
+    """No --region: the catalogue's ``region:`` builds the lab, and the capture says so."""
+    cat = tmp_path / "east.yaml"
+    cat.write_text("catalog: east\ntitle: t\nregion: us-east-1\nscenarios:\n"
+                   "  - {id: east, function: regional, env: {HTTPS_PROXY: '${proxy_url}'}}\n")
+    [path] = run_catalog(str(cat), lab_options={"name": "scnreg"}, runs_dir=tmp_path / "runs",
+                         progress=False)
+    record = read_capture(path).record
+    assert record.scenario.region == record.lab.region == "us-east-1"
+    assert f"{GLOBAL_BUCKET}:443" in _connects(path)  # us-east-1's own S3 default host
+    assert not LocalLab(name="scnreg").state.exists()  # the batch brought its lab down

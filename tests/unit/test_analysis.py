@@ -273,3 +273,41 @@ def test_aws_direct_without_any_front_log_is_not_a_crash(tmp_path):
     assert row["route"] == "direct" and row["consistent"] and row["basis"] == "inferred"
     assert row["reason"] == "no-proxy-matched"
     assert "inferred" in _why(a, "seed-3", "web")
+
+
+# A real lab capture (Node 24.22.3, NODE_USE_ENV_PROXY=1,
+# NO_PROXY="google.com,.xecute-api.<region>.amazonaws.com"): fetch and https.request
+# reach the same two hosts by their own NO_PROXY rules, one direct, one proxied. Kept
+# apart from captures/, which other tests read whole as the seed's set.
+NODE24 = FIX.parent / "node-captures" / "20261201T133656Z-n24-aff9"
+
+
+def test_two_node_clients_to_one_host_get_their_own_routes():
+    """Squid logs hosts, not clients: the completed tunnel to www.google.com is the
+    answered https.request's, not the timed-out fetch's, and the front hit too."""
+    a = analyse(load_tables([NODE24]))
+    got = {r.step: (r.route, r.client, r.reason) for r in a.routes.itertuples()}
+    assert got == {
+        "s3_get": ("endpoint", "aws-sdk-js-v3", "client-ignores-env"),
+        "s3_put": ("endpoint", "aws-sdk-js-v3", "client-ignores-env"),
+        "web": ("failed-direct", "node-fetch", "no-proxy-matched"),
+        "api": ("proxy", "node-fetch", "no-entry-matched"),
+        "web_https": ("proxy", "node-http", "no-entry-matched"),
+        "api_https": ("proxy", "node-http", "no-entry-matched"),
+    }
+    assert a.routes["prediction_matches"].all() and a.routes["consistent"].all()
+
+
+def test_node_routes_are_explained_by_the_clients_own_rule_in_both_languages():
+    a = analyse(load_tables([NODE24]))
+    web = _why(a, "n24", "web")
+    assert "The NO_PROXY entry 'google.com' matches 'www.google.com:443'" in web
+    assert "undici 7 (Node 24.22.3's fetch)" in web and "subdomains" in web
+    https = _why(a, "n24", "web_https")
+    assert "No NO_PROXY entry" in https and "only against the host itself" in https
+    assert "CONNECT to http://10.0.0.72:3128 (from HTTPS_PROXY)" in https
+    assert "NodeHttpHandler" in _why(a, "n24", "s3_get")
+    ja = _why(a, "n24", "web", "ja")
+    assert "undici 7" in ja and "サブドメイン" in ja
+    for i, fact in enumerate(a.facts):
+        assert words.why(fact, "en").facts == words.why(fact, "ja").facts, a.routes.iloc[i]

@@ -139,3 +139,46 @@ def test_progress_bar_goes_to_stderr_only(small_log, capsys, monkeypatch):
     assert main(["audit", str(small_log), "--format", "json"]) == 0
     json.loads(capsys.readouterr().out)  # stdout stays pure JSON
     assert os.path.exists(small_log)
+
+
+@pytest.fixture
+def wide_log(tmp_path):
+    """A log whose ap-northeast-1 NO_PROXY value is far longer than 200 characters."""
+    log = tmp_path / "a.log"
+    write_log(str(log), SynthOptions(lines=3000, seed=3))
+    return log
+
+
+def test_no_proxy_values_are_printed_whole_when_piped(wide_log, capsys):
+    """Piped (not a terminal), the table output used to wrap NO_PROXY at 200 columns,
+    breaking a hostname in two: a copied value was wrong. Each value is one line, equal
+    to the JSON's (the oracle)."""
+    capsys.readouterr()
+    assert main(["audit", str(wide_log), "--format", "json"]) == 0
+    recs = json.loads(capsys.readouterr().out)["recommendations"]
+    values = [r["no_proxy"] for r in recs["regions"]] + [recs["no_proxy_all"]]
+    assert max(map(len, values)) > 200
+    assert main(["audit", str(wide_log)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    printed = [ln.strip()[len("NO_PROXY="):] for ln in lines if ln.strip().startswith("NO_PROXY=")]
+    assert sorted(printed) == sorted(values)
+
+
+def test_format_env_is_one_assignment_and_comments(wide_log, capsys):
+    capsys.readouterr()
+    assert main(["audit", str(wide_log), "--format", "json"]) == 0
+    recs = json.loads(capsys.readouterr().out)["recommendations"]
+    assert main(["audit", str(wide_log), "--format", "env"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assignments = [ln for ln in lines if not ln.startswith("#")]
+    assert assignments == [f"NO_PROXY={recs['no_proxy_all']}"]  # several regions: all of them
+    for r in recs["regions"]:
+        assert f"#   this region alone: NO_PROXY={r['no_proxy']}" in lines
+    # a shell reads it as it is: the variable holds exactly the value
+    import subprocess
+
+    env_file = wide_log.parent / "proxy.env"
+    env_file.write_text("\n".join(lines) + "\n")
+    got = subprocess.run(["bash", "-c", f"set -a; . {env_file}; printf %s \"$NO_PROXY\""],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    assert got == recs["no_proxy_all"]

@@ -31,13 +31,57 @@ def test_timeline_png_single_and_many_buckets(tmp_path):
     assert nb.timeline_png(one, "bytes", "service")[:4] == b"\x89PNG"
 
 
-def test_cli_report_renders_html_and_markdown(tmp_path, capsys):
+def _buckets(n: int, tmp_path):
+    log = tmp_path / "a.log"
+    write_log(str(log), SynthOptions(lines=3000, seed=3))
+    for b in (60, 20, 10, 5, 2, 1):
+        res = nb.audit([str(log)], bucket_seconds=b, check_botocore=False)
+        if res.timeline["bucket"].nunique() >= n:
+            return res
+    raise AssertionError("the synthetic log spans too little time")
+
+
+def test_timeline_draws_no_trend_between_few_buckets_and_keeps_colours(tmp_path):
+    """A few buckets are bars (an area would draw a slope between two counts); many are
+    steps, flat within each bucket. A region has one colour in every chart; the legend
+    is below the axes, over no data."""
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    few = _buckets(2, tmp_path)
+    assert few.timeline["bucket"].nunique() <= nb.BARS_UP_TO
+    colour = nb.colours(few, "region")
+    figs = [nb.timeline_figure(few, m, "region") for m in ("bytes", "requests")]
+    for fig in figs:
+        ax = fig.axes[0]
+        assert not [c for c in ax.collections if isinstance(c, PolyCollection)]
+        bars = {}
+        for cont in ax.containers:
+            bars[cont.get_label()] = cont.patches[0].get_facecolor()
+        import matplotlib.colors as mc
+
+        for name, face in bars.items():
+            assert mc.to_hex(face) == colour[name].lower(), name
+        fig.canvas.draw()
+        legend = fig.legends[0].get_window_extent()
+        assert legend.y1 <= ax.get_window_extent().y0  # below the plot, hiding nothing
+        plt.close(fig)
+    many = _buckets(nb.BARS_UP_TO + 1, tmp_path)
+    fig = nb.timeline_figure(many, "requests", "region")
+    assert [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
+    plt.close(fig)
+
+
+def test_cli_report_renders_html_and_markdown(tmp_path, capfd):
     log = tmp_path / "access.log.gz"
     write_log(str(log), SynthOptions(lines=2000, seed=3))
     out = tmp_path / "rep"
     assert main(["audit", str(log), "--format", "json", "--bucket", "600",
                  "--report", str(out)]) == 0
-    capsys.readouterr()
+    # the kernel's transport warning and shutdown chatter go to kernel.log, not the terminal
+    err = capfd.readouterr().err
+    assert "IPKernelApp" not in err and "WARNING" not in err and "KeyboardInterrupt" not in err
+    assert (out / "kernel.log").is_file()
     executed = nbformat.read(str(out / "05-audit.ipynb"), as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]

@@ -13,7 +13,7 @@ import pytest
 from proxylab.audit import parallel
 from proxylab.audit.ingest import IngestOptions, ingest
 from proxylab.audit.parallel import RangeCounter
-from proxylab.audit.sources import line_boundary, plan_ranges, read_range
+from proxylab.audit.sources import expand_paths, line_boundary, plan_ranges, read_range
 from proxylab.audit.synth import SynthOptions, write_log
 
 GOOD = ("1748149505.823    135 10.1.143.211 TCP_TUNNEL/200 19109 CONNECT "
@@ -240,3 +240,43 @@ def test_a_stuck_worker_is_killed_and_made_up_for(mixed_log, monkeypatch):
     one = ingest([str(mixed_log)], IngestOptions(processes=1))
     two = ingest([str(mixed_log)], par_opts())
     assert_same(two, one)
+
+
+def test_rotated_and_gzip_files_in_processes_equal_one_process(tmp_path):
+    """Whole files to worker processes (a rotated set with .gz members): the same
+    tables, per-file counts and samples (in source order) as one process."""
+    import gzip
+
+    from proxylab.audit.synth import iter_lines
+
+    lines = list(iter_lines(SynthOptions(lines=30_000, seed=5, malformed_ratio=0.01)))
+    d = tmp_path / "rot"
+    d.mkdir()
+    (d / "access.log").write_text("".join(lines[20_000:]))
+    (d / "access.log.1").write_text("".join(lines[10_000:20_000]))
+    with gzip.open(d / "access.log.2.gz", "wt") as fh:
+        fh.write("".join(lines[:10_000]))
+    one = ingest([str(d)], IngestOptions(processes=1))
+    assert not parallel.files_in_processes(expand_paths([str(d)]), IngestOptions())  # < 64 MiB
+    many = ingest([str(d)], IngestOptions(processes=2, parallel_min_bytes=1))
+    for t in ("by_request", "by_time", "by_client"):
+        assert getattr(one, t).equals(getattr(many, t)), t
+    assert [vars(s) for s in one.sources] == [vars(s) for s in many.sources]
+    assert [(s.source, s.line) for s in one.samples] == [(s.source, s.line) for s in many.samples]
+    assert one.malformed > 0 and len(one.samples) == 20
+
+
+def test_bucket_grows_with_the_span_and_equals_that_bucket_asked_for(tmp_path):
+    """400 days of lines: hours would be 9,600 timeline points per host, 6 hours 1,600
+    (both over MAX_BUCKETS), so the timeline is daily -- the same as asking for a day,
+    in one process and in several; an asked-for bucket is kept."""
+    p = tmp_path / "year.log"
+    write_log(str(p), SynthOptions(lines=40_000, seconds_per_line=400 * 86400 / 40_000))
+    daily = ingest([str(p)], IngestOptions(processes=1, bucket_seconds=86400, bucket_auto=False))
+    for opts in (IngestOptions(processes=1, chunk_bytes=1 << 18),
+                 IngestOptions(processes=2, parallel_min_bytes=1, parallel_chunk_bytes=1 << 18)):
+        auto = ingest([str(p)], opts)
+        assert auto.bucket_seconds == 86400
+        assert auto.by_time.equals(daily.by_time) and auto.by_request.equals(daily.by_request)
+    hourly = ingest([str(p)], IngestOptions(processes=1, bucket_auto=False))
+    assert hourly.bucket_seconds == 3600 and hourly.by_time["bucket"].n_unique() > 1500

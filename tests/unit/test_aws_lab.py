@@ -619,3 +619,18 @@ def test_registry_builds_the_aws_lab_with_the_command_options(aws_env: None) -> 
     assert isinstance(lab, Lab)  # the protocol every backend implements
     with pytest.raises(LabError, match="lab name"):
         get_lab("aws", name="Bad_Name")
+
+
+@mock_aws
+def test_apply_refuses_layouts_beyond_the_seeds_rather_than_ignoring_them(
+    aws_env: None,
+) -> None:
+    from proxylab.labs.base import InterfaceEndpoint
+
+    session = boto3.session.Session(region_name=REGION)
+    lab = awslab.AwsLab(name="beyond", region=REGION, session=session, echo=lambda m: None)
+    for layout, field in ((EndpointLayout(interfaces=(InterfaceEndpoint("sts"),)), "interfaces"),
+                          (EndpointLayout(dynamodb_gateway=True), "dynamodb_gateway"),
+                          (EndpointLayout(internet_hosts=("a.example",)), "internet_hosts")):
+        with pytest.raises(LabError, match=f"field\\(s\\) {field} are built by the local lab"):
+            lab.apply(layout)

@@ -60,3 +60,32 @@ def test_a_node_runtime_without_its_node_is_refused_with_the_install_command(tmp
     assert f"needs Node.js {absent.node_major}" in text
     assert f"{node.SETUP_COMMAND} --runtime {absent}" in text
     assert f"{node.NODE_PACKAGE}@{node.NODE_VERSIONS[absent.node_major]}" in text
+
+
+def test_which_function_directories_need_dependencies_from_the_cache(tmp_path):
+    """Only a package.json naming dependencies, in a directory without node_modules
+    of its own (a package built with npm install is used as it is)."""
+    fn = tmp_path / "fn"
+    fn.mkdir()
+    assert node.wanted_deps(fn) is None  # no package.json
+    (fn / "package.json").write_text(json.dumps({"type": "module"}))
+    assert node.wanted_deps(fn) is None  # nothing to install
+    (fn / "package.json").write_text(json.dumps({"dependencies": {"undici": "6.21.3"}}))
+    assert node.wanted_deps(fn) == fn / "package.json"
+    (fn / "node_modules").mkdir()
+    assert node.wanted_deps(fn) is None
+    (fn / "node_modules").rmdir()
+    (fn / "package.json").write_text("{not json")
+    with pytest.raises(node.LabError, match="not a readable package.json"):
+        node.wanted_deps(fn)
+
+
+def test_installed_dependencies_are_not_fetched_again(tmp_path):
+    pj = tmp_path / "package.json"
+    pj.write_text(json.dumps({"dependencies": {"undici": "6.21.3"}}))
+    target = node.deps_dir(pj, tmp_path)
+    (target / "node_modules").mkdir(parents=True)
+    (target / ".installed").write_text("undici@6.21.3\n")
+    said: list[str] = []
+    assert node.install_deps([pj], said.append, tmp_path) == [target / "node_modules"]
+    assert said == [f"dependencies of {pj}: already in {target}"]  # no npm, no registry

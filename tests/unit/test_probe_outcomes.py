@@ -39,7 +39,7 @@ KEY = "input/data.csv"
 CSV = b"id,name\n111,proxylab\n"
 REGION = "ap-northeast-1"
 API_HOST = "q8rw2x7k1m.execute-api.ap-northeast-1.amazonaws.com"
-STEP_KEYS = {"proxylab", "step", "url", "host", "outcome", "status", "error", "elapsed_ms"}
+STEP_KEYS = {"proxylab", "step", "url", "host", "outcome", "status", "error", "elapsed_ms", "t"}
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 
 

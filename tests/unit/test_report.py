@@ -170,7 +170,7 @@ def test_english_and_japanese_reports_state_the_same_facts():
     en, ja = Report(a, "en", None), Report(a, "ja", None)
     en_text, ja_text = _all_sections(en), _all_sections(ja)
     # every fact a step's paragraph carries, from the analysis (the oracle), ...
-    expected = {key for f in a.facts for _, _, key in words.why_parts(f)}
+    expected = {key for f in [*a.facts, *a.hosts.facts] for _, _, key in words.why_parts(f)}
     steps = {k for k in en.facts if k[0].startswith("seed")}
     assert steps == expected and len(expected) > 40
     # ... and both languages say exactly the same set of facts
@@ -183,7 +183,7 @@ def test_english_and_japanese_reports_state_the_same_facts():
             assert ev in en_text and ev in ja_text, (scen, step, kind, ev)
     # the service-side evidence is in the Japanese text, not only in English
     assert "S3 ゲートウェイエンドポイント vpce-0f9e8d7c6b5a43210 経由" in ja_text
-    assert "s3 のフロントはプロキシ側の 198.18.2.72 から受け、200 を返しました" in ja_text
+    assert "s3 のサービス (ラボ) はプロキシ側の 198.18.2.72 から受け、200 を返しました" in ja_text
     # the seed catalogue sets NO_PROXY only in seed-2/4: no invented "no entry matches"
     seed1 = ja.run_md(SEED[0].name)
     assert "NO_PROXY が設定されていない" in seed1 and "一致するエントリがない" not in seed1

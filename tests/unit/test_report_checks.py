@@ -92,8 +92,15 @@ def test_unreadable_captures_are_named_as_skipped(tmp_path, lang):
     assert sorted(doc.runs["scenario"].astype(str)) == ["seed-1", "seed-2"]
     text = doc.quality_md()
     assert i18n.t(lang, "skipped", n=2) in text
-    assert "`aws-seed-3` | run.json is not readable JSON" in text
-    assert "`aws-seed-4` | run.json has format version 99" in text
+    # the reasons in the report's language (the JSON parser's own detail quoted as is)
+    said = {"en": ("`aws-seed-3` | run.json is not readable JSON (",
+                   "`aws-seed-4` | run.json has format version 99; this proxylab reads up to 1"),
+            "ja": ("`aws-seed-3` | run.json を JSON として読めません (",
+                   "`aws-seed-4` | run.json の形式バージョンは 99 ですが、"
+                   "この proxylab が読めるのは 1 までです")}[lang]
+    assert said[0] in text and said[1] in text
+    if lang == "ja":
+        assert "is not readable" not in text and "format version" not in text
     assert str(tmp_path) not in text  # no local paths in a shared report
 
 
@@ -144,7 +151,8 @@ def test_report_from_renders_beside_unreadable_captures(tmp_path):
     assert "`aws-seed-3` | run.json is not readable JSON" in quality
     assert "`aws-seed-4` | run.json has format version 99" in quality
     # the good captures are analysed: each has its run section
-    assert "### seed-1:" in md and "### seed-2:" in md and "### seed-3:" not in md
+    # (each folded: GitHub shows a scenario's <summary> and opens it on a click)
+    assert "<summary>seed-1:" in md and "<summary>seed-2:" in md and "<summary>seed-3:" not in md
     assert str(tmp_path) not in md and "UserWarning" not in md
 
 

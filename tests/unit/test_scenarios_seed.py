@@ -89,3 +89,19 @@ def test_examples_cover_the_issue_cases():
     assert S3 in alone.expect.resolved(res).crosses_proxy
     raises = cat.get("ex-handler-raises")
     assert raises.function_code() is not None and raises.expect.status == "function-error"
+
+
+def test_seed_node_is_the_seed_twice_differing_only_in_runtime():
+    """seed-node: each seed run with the Python probe beside the same run on nodejs20.x
+    (same function, layout and variables), the Python half identical to seed.yaml's."""
+    seed = load_catalog("seed")
+    cat = load_catalog("seed-node")
+    assert cat.ids == [x for i in range(1, 5) for x in (f"seed-{i}", f"seed-{i}-node")]
+    for i in range(1, 5):
+        py, nd, orig = cat.get(f"seed-{i}"), cat.get(f"seed-{i}-node"), seed.get(f"seed-{i}")
+        assert (str(py.runtime), str(nd.runtime)) == ("python3.x", "nodejs20.x")
+        assert py.function == nd.function == orig.function
+        assert py.endpoints == nd.endpoints == orig.endpoints
+        assert dict(py.env) == dict(nd.env) == {**dict(orig.env), "STEP_TIMEOUT": "3"}
+        assert py.expect.steps == orig.expect.steps
+        assert nd.expect.crosses_proxy == ()  # nothing of the Node probe crosses Squid

@@ -150,7 +150,7 @@ def check_readers(lines: list[str], fmt: str = "auto") -> None:
         r = process_chunk(bytes(bytearray(data.encode())), audit_fmt,
                           IngestOptions(engine=engine), want_samples=5)
         assert (r.lines, r.parsed) == (len(lines), len(want)), engine
-        assert int(r.fine["bytes"].sum() or 0) == sum(v[3] or 0 for v in want.values())
+        assert int(r.req["bytes"].sum() or 0) == sum(v[3] or 0 for v in want.values())
 
 
 @settings(max_examples=60, deadline=None)

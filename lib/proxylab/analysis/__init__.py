@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from proxylab.analysis.conclude import Conclusion, conclude
+from proxylab.analysis.contacts import HostContacts, host_contacts
 from proxylab.analysis.expectations import CheckedItem, check, evaluate, frame
 from proxylab.analysis.routes import ROUTES, RouteFact, RouteResult, classify
+from proxylab.analysis.runtimes import RuntimePair, pairs
 from proxylab.logs.tables import Tables, load_tables
 
 
@@ -25,6 +27,8 @@ class Analysis:
     expectations: pd.DataFrame  # frame(checks): one row per expected item, with verdict
     checks: list[CheckedItem] = field(default_factory=list)  # the same items, typed
     facts: list[RouteFact] = field(default_factory=list)  # facts[i] is routes row i
+    runtime_pairs: list[RuntimePair] = field(default_factory=list)  # Python beside Node
+    hosts: HostContacts | None = None  # every host each run's function contacted
 
     def fact(self, index: int) -> RouteFact:
         """The facts behind ``routes`` row ``index`` (the frame's own index)."""
@@ -46,8 +50,11 @@ def analyse(tables: Tables) -> Analysis:
         expectations=frame(checks),
         checks=checks,
         facts=res.facts,
+        runtime_pairs=pairs(tables.records, res.routes),
+        hosts=host_contacts(tables),
     )
 
 
-__all__ = ["ROUTES", "Analysis", "CheckedItem", "Conclusion", "RouteFact", "RouteResult",
-           "analyse", "check", "classify", "conclude", "evaluate", "load_tables"]
+__all__ = ["ROUTES", "Analysis", "CheckedItem", "Conclusion", "HostContacts", "RouteFact",
+           "RouteResult", "RuntimePair", "analyse", "check", "classify", "conclude", "evaluate",
+           "host_contacts", "load_tables"]

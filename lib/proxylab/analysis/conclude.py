@@ -123,15 +123,21 @@ class Conclusion:
 
 
 def _conditions(env: dict[str, str], layout: dict[str, Any], step: str,
-                resources: dict[str, str], url: str | None = None) -> set[Condition]:
+                resources: dict[str, str], url: str | None = None,
+                runtime: str | None = None) -> set[Condition]:
     conds = {Condition(ConditionKind.VAR_SET, variable=k)
              for k, v in env.items() if v and k not in IGNORED_VARS}
-    decision = predict.decide(step, env, resources, url=url)
-    if predict.no_proxy_match(decision.compared, env) is not None:
+    decision = predict.decide(step, env, resources, url=url, runtime=runtime)
+    matched = (decision.match is not None if decision.client.node
+               else predict.no_proxy_match(decision.compared, env) is not None)
+    if matched:
         conds.add(Condition(ConditionKind.NO_PROXY_MATCHED, variable="NO_PROXY",
                             client=decision.client))
     if decision.proxy is None:
-        conds.add(Condition(ConditionKind.CLIENT_DIRECT, client=decision.client))
+        # Whichever client it was: a catalogue mixing runtimes (seed-node) bypasses
+        # through botocore's NO_PROXY in one run and the SDK v3's own agent in another,
+        # and both are the client's own logic choosing direct (the reasons say which).
+        conds.add(Condition(ConditionKind.CLIENT_DIRECT))
     conds |= {Condition(ConditionKind.LAYOUT, key=k) for k in LAYOUT_KEYS if layout.get(k)}
     return conds
 
@@ -155,7 +161,9 @@ def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, RunRec
         urls: dict[str, str] = {}
         for _, row in sub.iterrows():
             scen = str(row["scenario"])
-            urls.setdefault(scen, f"https://{row['host']}/")
+            # the step's own URL: a port in it is part of what NO_PROXY is tested against
+            url = row["url"] if "url" in row and not pd.isna(row["url"]) else None
+            urls.setdefault(scen, url or f"https://{row['host']}/")
             side.setdefault(scen, set()).add(row["route"] not in PROXY_SIDE)
             first_run.setdefault(scen, str(row["run_id"]))
             if row["route"] in ("failed-at-proxy", "failed-direct") or row["outcome"] != "ok":
@@ -169,7 +177,8 @@ def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, RunRec
         for scen, run_id in first_run.items():
             rec = records[run_id]
             conds_by_scen[scen] = _conditions(env_by_run.get(run_id, {}), rec.layout.to_dict(),
-                                              step, dict(rec.resources), urls.get(scen))
+                                              step, dict(rec.resources), urls.get(scen),
+                                              rec.scenario.runtime)
         names = sorted({c for cs in conds_by_scen.values() for c in cs}, key=Condition.sort_key)
         if bypassed and crossed:
             explaining = [c for c in names
@@ -179,7 +188,9 @@ def conclude(routes: pd.DataFrame, runs: pd.DataFrame, records: dict[str, RunRec
             if f.explained_by and f.explained_by[0].kind == ConditionKind.CLIENT_DIRECT:
                 f.reasons = {s: predict.decide(step, env_by_run.get(first_run[s], {}),
                                                dict(records[first_run[s]].resources),
-                                               url=urls.get(s)) for s in bypassed}
+                                               url=urls.get(s),
+                                               runtime=records[first_run[s]].scenario.runtime)
+                             for s in bypassed}
             f.acting = _acting(f.explained_by, bypassed, first_run, records, env_by_run, step,
                                urls)
         findings.append(f)
@@ -237,10 +248,11 @@ def _acting(explaining: list[Condition], bypassed: list[str], first_run: dict[st
             env = dict(env_by_run.get(run_id, {}))
             resources = dict(records[run_id].resources)
             url = (urls or {}).get(scen)
-            before = predict.decide(step, env, resources, url=url).proxy
+            runtime = records[run_id].scenario.runtime
+            before = predict.decide(step, env, resources, url=url, runtime=runtime).proxy
             for key in [k for k in env if k.upper() == var.upper()]:
                 env.pop(key)
-            after = predict.decide(step, env, resources, url=url).proxy
+            after = predict.decide(step, env, resources, url=url, runtime=runtime).proxy
             changes = changes and (before is None) and (after is not None)
         if changes:
             out.append(var)

@@ -7,10 +7,14 @@ variables as a dict (``os.environ`` is never read or changed):
   ``getproxies()`` and, per request, skips the proxy when
   ``proxy_bypass(req.host)`` is true - the decision is made against the host of
   each request URL.
-* botocore (the S3 steps): the proxy is decided **once, when the client is
-  created, against the client's endpoint host** (``get_environ_proxies(endpoint
-  url)`` in ``EndpointCreator``); the per-request host (virtual-hosted
-  ``bucket.s3...``) never enters the decision.
+* botocore (the S3 steps, any declared AWS step): the proxy is decided **once, when
+  the client is created, against the client's endpoint host** (``get_environ_proxies(
+  endpoint url)`` in ``EndpointCreator``); the per-request host (virtual-hosted
+  ``bucket.s3...``) never enters the decision. Both URLs are botocore's own answer
+  (:mod:`proxylab.analysis.endpoint`); ``Config(proxies=...)`` replaces the variables.
+* the Node.js probe's clients (AWS SDK v3, fetch, https.request): their rules live
+  in :mod:`proxylab.analysis.node_clients`; :func:`decide` picks them by the run's
+  runtime and Node version.
 
 :func:`proxies_from_env` mirrors ``urllib.request.getproxies_environment`` line
 for line (lowercase wins; an empty lowercase variable cancels; ``REQUEST_METHOD``
@@ -26,11 +30,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxylab.vocab import Client, EndpointKind, EndpointSource, MatchKind, PathReason, ReasonKind
+from proxylab.analysis import endpoint, node_clients
+from proxylab.vocab import (
+    Client,
+    EndpointKind,
+    EndpointSource,
+    MatchKind,
+    NoProxyRule,
+    PathReason,
+    ReasonKind,
+    Runtime,
+    parse_enum,
+)
 
 STEP_CLIENTS = {"s3_get": Client.BOTOCORE, "s3_put": Client.BOTOCORE, "web": Client.URLLIB,
                 "api": Client.URLLIB}
-TRUE = ("true", "1", "yes")
+STEP_URL_VARIABLE = {"web": "WEB_URL", "web_https": "WEB_URL", "api": "API_GATEWAY_URL",
+                     "api_https": "API_GATEWAY_URL"}
 
 
 def proxy_sources(env: dict[str, str]) -> dict[str, str]:
@@ -120,27 +136,52 @@ class Decision:
     endpoint_source: EndpointSource | None = None  # botocore only
     path_style: bool = False
     request_host_match: NoProxyMatch | None = None  # botocore: an entry it never consults
+    rule: NoProxyRule | None = None  # Node clients: the NO_PROXY rule they apply
+    runtime_version: str | None = None  # Node clients: the Node version decided for
+    service: str | None = None  # botocore: the client's service
+    endpoint_variable: str | None = None  # botocore: the AWS_ENDPOINT_URL* variable used
+    endpoint_flags: tuple[str, ...] = ()  # botocore: dualstack, fips, path-style
+    endpoint_error: str | None = None  # botocore refused the client configuration
 
     @property
     def direct(self) -> bool:
         return self.proxy is None
 
+    @property
+    def proxy_tls(self) -> bool:
+        """The client speaks TLS to the proxy itself (an ``https://`` proxy URL).
+
+        botocore (urllib3) does, for every request. Against Squid's plain
+        ``http_port`` the ClientHello is no HTTP: Squid logs ``NONE_NONE/400 ...
+        error:invalid-request`` and the client fails. urllib never does (see
+        :attr:`proxy_self_connect`)."""
+        return (self.client == Client.BOTOCORE and self.proxy is not None
+                and urlsplit(self.proxy).scheme.lower() == "https")
+
+    @property
+    def proxy_self_connect(self) -> str | None:
+        """urllib with an ``https://`` proxy URL for an ``http://`` URL: the proxy's own
+        ``host:port``, for which it sends the proxy a CONNECT; None otherwise.
+
+        ``ProxyHandler`` turns the request into an https one addressed to the proxy
+        and opens it again; the handler then proxies *that* request, so
+        ``HTTPSConnection`` tunnels to the proxy's own address through the proxy
+        (plain ``CONNECT <proxy>``, TLS only inside). For an ``https://`` URL it sends
+        the usual plain CONNECT whatever the proxy URL's scheme."""
+        if self.client != Client.URLLIB or self.proxy is None or self.scheme != "http":
+            return None
+        parts = urlsplit(self.proxy)
+        if parts.scheme.lower() != "https":
+            return None
+        return parts.netloc.rpartition("@")[2].lower() if parts.port else \
+            f"{(parts.hostname or '').lower()}:443"
+
 
 def s3_endpoint(env: dict[str, str], region: str) -> tuple[str, EndpointSource, bool]:
-    """(endpoint URL, where it came from, path-style?) as botocore resolves it.
-
-    Precedence: ``AWS_ENDPOINT_URL_S3`` > ``AWS_ENDPOINT_URL`` (both ignored when
-    ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`` is true) > the regional default
-    (``s3.amazonaws.com`` in us-east-1 unless ``AWS_S3_US_EAST_1_REGIONAL_ENDPOINT=
-    regional``). A configured endpoint switches S3 to path-style addressing."""
-    ignore = env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() in TRUE
-    if not ignore:
-        for name in (EndpointSource.AWS_ENDPOINT_URL_S3, EndpointSource.AWS_ENDPOINT_URL):
-            if env.get(name):
-                return env[name].rstrip("/"), name, True
-    if region == "us-east-1" and env.get("AWS_S3_US_EAST_1_REGIONAL_ENDPOINT", "") != "regional":
-        return "https://s3.amazonaws.com", EndpointSource.LEGACY_GLOBAL, False
-    return f"https://s3.{region}.amazonaws.com", EndpointSource.DEFAULT, False
+    """(endpoint URL, where it came from, path-style?) of the default S3 client, as
+    botocore resolves it (:func:`proxylab.analysis.endpoint.resolve`)."""
+    r = endpoint.resolve(endpoint.AwsCall("s3"), env, region)
+    return r.endpoint_url.rstrip("/"), r.source, r.variable is not None
 
 
 def _cancelled_by(env: dict[str, str], scheme: str) -> str | None:
@@ -171,29 +212,107 @@ def _decision(step: str, client: Client, url: str, req_host: str, host: str, com
                     cancelled_by=_cancelled_by(env, scheme), **extra)
 
 
+SEED_CALLS = {"s3_get": ("get_object", "SOURCE_KEY", "source_key", "input/data.csv"),
+              "s3_put": ("put_object", None, None, "result.csv")}
+
+
+def seed_call(step: str, env: dict[str, str], resources: dict[str, str]) -> endpoint.AwsCall:
+    """The probe's S3 call for a seed step (its bucket and key from the variables)."""
+    op, key_var, key_res, key = SEED_CALLS[step]
+    bucket = env.get("BUCKET_NAME") or resources.get("bucket", "proxylab-demo-bucket")
+    key = (env.get(key_var) if key_var else None) or (resources.get(key_res) if key_res
+                                                       else None) or key
+    return endpoint.AwsCall.of("s3", op, {"Bucket": bucket, "Key": key})
+
+
+def call_of(aws: dict[str, Any]) -> endpoint.AwsCall:
+    """A declared step's ``aws`` block (:mod:`proxylab.scenarios.steps`) as the call
+    botocore is asked about; ``{"from_step": ...}`` bodies become empty ones."""
+    cfg = dict(aws.get("config") or {})
+    params = {k: "" if isinstance(v, dict) and "from_step" in v else v
+              for k, v in (aws.get("params") or {}).items()}
+    return endpoint.AwsCall.of(
+        aws["service"], aws.get("operation"), params,
+        region=aws.get("region"), addressing_style=cfg.get("addressing_style"),
+        use_dualstack_endpoint=cfg.get("use_dualstack_endpoint"),
+        use_fips_endpoint=cfg.get("use_fips_endpoint"), proxies=cfg.get("proxies"),
+        endpoint_url=cfg.get("endpoint_url"))
+
+
 def decide(step: str, env: dict[str, str], resources: dict[str, str],
-           url: str | None = None) -> Decision:
-    """The client's route decision for one probe step."""
-    region = resources.get("region") or env.get("AWS_REGION") or "us-east-1"
-    client = STEP_CLIENTS.get(step, Client.URLLIB)
-    if client == Client.BOTOCORE:
-        endpoint, source, path_style = s3_endpoint(env, region)
-        bucket = env.get("BUCKET_NAME") or resources.get("bucket", "bucket")
-        ep = urlsplit(endpoint)
-        ep_host = (ep.hostname or "").lower()
-        req_host = ep_host if path_style else f"{bucket}.{ep_host}"
-        scheme = ep.scheme or "https"
-        other = no_proxy_match(req_host, env) if req_host != ep_host else None
-        return _decision(step, client, f"{scheme}://{req_host}/", req_host, ep_host,
-                         ep.netloc.lower(), scheme, env, endpoint_source=source,
-                         path_style=path_style, request_host_match=other)
+           url: str | None = None, call: endpoint.AwsCall | None = None,
+           runtime: str | None = None) -> Decision:
+    """The client's route decision for one step: an AWS call (``call``, or the seed's
+    S3 call for ``s3_get``/``s3_put``) or an HTTP request by urllib (``url``, or the
+    seed's variable for ``web``/``api``); for a Node runtime (``runtime``: the
+    scenario's), the Node client's own rule, its version from the run's
+    ``node_version`` resource."""
+    rt = parse_enum(Runtime, runtime) if runtime else None
+    if rt is not None and rt.node_major is not None:
+        region = resources.get("region") or env.get("AWS_REGION") or "us-east-1"
+        return _decide_node(step, env, resources, url, region, rt.node_major)
+    if call is None and STEP_CLIENTS.get(step) == Client.BOTOCORE:
+        call = seed_call(step, env, resources)
+    if call is not None:
+        return decide_aws(step, call, env, resources)
     if url is None:
-        key = "WEB_URL" if step == "web" else "API_GATEWAY_URL"
-        url = env.get(key) or ""
+        url = env.get(STEP_URL_VARIABLE.get(step, "API_GATEWAY_URL")) or ""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     netloc = parts.netloc.rpartition("@")[2].lower()
-    return _decision(step, client, url, host, host, netloc, parts.scheme or "https", env)
+    return _decision(step, Client.URLLIB, url, host, host, netloc, parts.scheme or "https",
+                     env)
+
+
+def decide_aws(step: str, call: endpoint.AwsCall, env: dict[str, str],
+               resources: dict[str, str]) -> Decision:
+    """botocore's decision for one call: the endpoint and request URL from botocore
+    itself; the proxy from ``Config(proxies=...)`` when given (the variables, NO_PROXY
+    included, are then not read), else from the variables tested against the
+    client's endpoint netloc, once - as ``EndpointCreator`` does."""
+    region = resources.get("region") or None
+    r = endpoint.resolve(call, env, region)
+    ep = urlsplit(r.endpoint_url)
+    ep_host = (ep.hostname or "").lower()
+    req = urlsplit(r.request_url or r.endpoint_url)
+    req_host = (req.hostname or "").lower()
+    request_url = r.request_url or r.endpoint_url
+    scheme = req.scheme or ep.scheme or "https"
+    extra: dict[str, Any] = {"endpoint_source": r.source, "path_style": "path-style" in r.flags,
+                             "service": call.service, "endpoint_variable": r.variable,
+                             "endpoint_flags": r.flags, "endpoint_error": r.error}
+    if call.proxies is not None:
+        proxy = dict(call.proxies).get(scheme)
+        return Decision(step, Client.BOTOCORE, request_url, req_host, ep_host,
+                        ep.netloc.lower(), scheme, proxy, ReasonKind.CONFIG_PROXIES, **extra)
+    other = no_proxy_match(req_host, env) if req_host != ep_host else None
+    return _decision(step, Client.BOTOCORE, request_url, req_host, ep_host, ep.netloc.lower(),
+                     scheme, env, request_host_match=other, **extra)
+
+
+def _decide_node(step: str, env: dict[str, str], resources: dict[str, str], url: str | None,
+                 region: str, major: int) -> Decision:
+    """A Node probe step: the SDK's S3 request, or fetch / https.request to a URL."""
+    version = resources.get("node_version")
+    parsed = node_clients.parse_version(version, major)
+    client = node_clients.STEP_CLIENTS.get(step, Client.NODE_FETCH)
+    if client is Client.AWS_SDK_JS_V3:
+        bucket = env.get("BUCKET_NAME") or resources.get("bucket", "bucket")
+        default = f"s3.{region}.amazonaws.com"
+        # The step line's url is the request the SDK sent; without one, its default
+        # virtual-hosted request (SDK v3 has no legacy global endpoint).
+        url = url or f"https://{bucket}.{default}/"
+    elif url is None:
+        url = env.get(STEP_URL_VARIABLE.get(step, "API_GATEWAY_URL")) or ""
+    nd = node_clients.decide(client, url, env, parsed)
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    match = None if nd.match is None else NoProxyMatch(*nd.match)
+    return Decision(step, client, url, host, host, nd.compared, parts.scheme or "https",
+                    nd.proxy, nd.reason, proxy_variable=nd.proxy_variable,
+                    no_proxy_variable=nd.no_proxy_variable, no_proxy_value=nd.no_proxy_value,
+                    match=match, cancelled_by=nd.cancelled_by, rule=nd.rule,
+                    runtime_version=".".join(map(str, parsed)))
 
 
 def predicted_route(decision: Decision, layout: dict[str, Any], resources: dict[str, str],
@@ -203,6 +322,10 @@ def predicted_route(decision: Decision, layout: dict[str, Any], resources: dict[
     region = resources.get("region", "")
     private_api = resources.get("private_api_id")
     is_private = bool(private_api) and host.startswith(f"{private_api}.execute-api.")
+    if decision.proxy_tls:
+        return "failed-at-proxy", None, PathReason.PROXY_TLS_PLAIN_PORT
+    if decision.proxy_self_connect:
+        return "failed-at-proxy", None, PathReason.PROXY_SELF_CONNECT
     if decision.proxy is not None:
         if is_private and layout.get("private_api_public_dns", "nxdomain") == "nxdomain":
             return "failed-at-proxy", None, PathReason.PRIVATE_NAME_UNRESOLVED

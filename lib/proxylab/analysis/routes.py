@@ -30,6 +30,7 @@ import pandas as pd
 from proxylab.analysis import predict
 from proxylab.capture import RunRecord
 from proxylab.logs.tables import Tables
+from proxylab.scenarios.steps import EVENT_KEY
 from proxylab.vocab import (
     Basis,
     Denial,
@@ -44,10 +45,12 @@ from proxylab.vocab import (
 ROUTES = ("proxy", "endpoint", "direct", "failed-at-proxy", "failed-direct", "inconsistent")
 PROXY_SIDE = ("proxy", "failed-at-proxy")
 STEP_METHOD = {"s3_put": "PUT"}
-STEP_SERVICE = {"s3_get": "s3", "s3_put": "s3", "web": "web", "api": "execute-api"}
+STEP_SERVICE = {"s3_get": "s3", "s3_put": "s3", "web": "web", "api": "execute-api",
+                "web_https": "web", "api_https": "execute-api"}  # the last two: Node probe
 ROUTE_COLUMNS = {
     "run_id": "category", "scenario": "category", "function": "category", "step": "category",
-    "host": "string", "outcome": "category", "status": "Int64", "route": "category",
+    "host": "string", "url": "string",
+    "outcome": "category", "status": "Int64", "route": "category",
     "endpoint_kind": "category", "route_guess": "category", "via": "category",
     "vpce_id": "string", "consistent": "boolean", "flag": "string",
     "predicted_route": "category", "predicted_kind": "category", "predicted_proxy": "string",
@@ -187,6 +190,60 @@ def _ok_tunnel(row: pd.Series) -> bool:
     return (not pd.isna(status) and 200 <= int(status) < 400 and row["hierarchy"] != "HIER_NONE")
 
 
+def _method(step: str, spec: dict[str, Any] | None) -> str | None:
+    """The HTTP method the step's request used (None: any - an AWS call's method is
+    botocore's business)."""
+    if spec is None:
+        return STEP_METHOD.get(step, "GET")
+    if spec.get("http"):
+        return str(spec["http"].get("method") or "GET")
+    return None
+
+
+def _service(step: str, spec: dict[str, Any] | None, host: str) -> str:
+    """The service front that would log the step's request."""
+    if spec is None:
+        return STEP_SERVICE.get(step, "")
+    if spec.get("aws"):
+        return str(spec["aws"].get("service", ""))
+    return "execute-api" if ".execute-api." in host else "web"
+
+
+class _UnnamedSquid:
+    """Squid lines that name no host (``error:invalid-request``: what reached Squid's
+    plain port was not HTTP, e.g. a client speaking TLS to an ``https://`` proxy URL),
+    handed to the failed step whose time window holds them, each line once.
+
+    The window is the step's end time (``t`` on the step line) minus its elapsed
+    time, widened by :data:`SLACK` for the two clocks; steps are taken in order and
+    each takes the earliest unused line in its window. A capture without step times
+    falls back to order alone, and only for a step the client's logic says sent TLS
+    to the proxy."""
+
+    SLACK = pd.Timedelta(seconds=1)
+
+    def __init__(self, squid: pd.DataFrame):
+        err = squid[squid["host"].isna() & squid["url"].fillna("").str.startswith("error:")]
+        self.rows = [r for _, r in err.sort_values("ts").iterrows()]
+        self.used: set[int] = set()
+
+    def take(self, st: pd.Series, decision: predict.Decision) -> list[pd.Series]:
+        ended = st["ts"]
+        for i, r in enumerate(self.rows):
+            if i in self.used:
+                continue
+            if pd.isna(ended):
+                ok = decision.proxy_tls
+            else:
+                started = ended - pd.Timedelta(milliseconds=float(
+                    0 if pd.isna(st["elapsed_ms"]) else st["elapsed_ms"]))
+                ok = started - self.SLACK <= r["ts"] <= ended + self.SLACK
+            if ok:
+                self.used.add(i)
+                return [r]
+        return []
+
+
 def _squid_ref(r: pd.Series, allowlist: bool = False) -> SquidRef:
     code, status = str(r["squid_code"]), _int(r["http_status"])
     return SquidRef(_int(r["raw_line_no"]), str(r["method"]), str(r["url"]), code, status,
@@ -247,25 +304,41 @@ def classify(tables: Tables) -> RouteResult:
         squid = tables.proxy_requests[tables.proxy_requests["run_id"] == run_id]
         hits = tables.service_hits[tables.service_hits["run_id"] == run_id].sort_values("ts")
         dnsq = tables.dns_queries[tables.dns_queries["run_id"] == run_id]
-        used: set[int] = set()
-        for _, st in run_steps.iterrows():
+        unnamed = _UnnamedSquid(squid)
+        declared = {str(d.get("name")): d for d in record.scenario.event.get(EVENT_KEY) or ()
+                    if isinstance(d, dict)}
+        specs = {i: declared.get(str(st["step"])) for i, st in run_steps.iterrows()}
+        hosts = {i: _step_host(st) for i, st in run_steps.iterrows()}
+        methods = {i: _method(str(st["step"]), specs[i]) for i, st in run_steps.iterrows()}
+        taken = _assign_hits(run_steps, hosts, methods, hits)
+        answered = {hosts[i] for i, st in run_steps.iterrows() if st["outcome"] == "ok"}
+        for i, st in run_steps.iterrows():
             step = str(st["step"])
-            host = st["host"] if not pd.isna(st["host"]) else _host_of(st["target_url"])
-            host = (host or "").lower()
-            method = STEP_METHOD.get(step, "GET")
-            hit = None
-            for idx, h in hits.iterrows():
-                if idx not in used and h["host"] == host and h["method"] == method:
-                    hit = _service_ref(h)
-                    used.add(idx)
-                    break
+            spec = specs[i]
+            host = hosts[i]
+            hit = taken.get(i)
             allowlist = record.lab.endpoints.proxy.allowlist
             sq = [_squid_ref(r, allowlist) for _, r in squid[squid["host"] == host].iterrows()]
+            if st["outcome"] == "timeout" and hit is None and host in answered:
+                # Another step to this host was answered: the completed tunnels are its
+                # (a tunnel the proxy completed to a front that answers does not time
+                # out), so this one's evidence is the failed lines only. Two clients of
+                # one run reach one host by different rules (Node's fetch direct,
+                # https.request through the proxy), and Squid logs hosts, not clients.
+                sq = [x for x in sq if not x.ok]
             dq = [_dns_ref(q) for _, q in dnsq[dnsq["name"] == host].iterrows()]
             url = None if pd.isna(st["target_url"]) else st["target_url"]
-            decision = predict.decide(step, env, resources, url=url)
+            call = predict.call_of(spec["aws"]) if spec and spec.get("aws") else None
+            decision = predict.decide(step, env, resources, url=url, call=call,
+                                      runtime=record.scenario.runtime)
+            if decision.proxy_self_connect:
+                ph, _, pport = decision.proxy_self_connect.rpartition(":")
+                own = squid[(squid["host"] == ph) & (squid["port"] == int(pport))]
+                sq = [_squid_ref(r, allowlist) for _, r in own.iterrows()]
+            if not sq and str(st["outcome"]) != "ok":
+                sq = [_squid_ref(r, allowlist) for r in unnamed.take(st, decision)]
             p_route, p_kind, p_reason = predict.predicted_route(decision, layout, resources)
-            logged = record.logs_front(STEP_SERVICE.get(step, ""))
+            logged = record.logs_front(_service(step, spec, host))
             fact = _classify_step(run_id, record.scenario.id, step, host, st, hit, sq, dq, hits,
                                   logged, decision, (Route(p_route), p_kind, p_reason))
             evid = _evidence(st, fact)
@@ -283,6 +356,29 @@ def classify(tables: Tables) -> RouteResult:
         list(dict.fromkeys([*ROUTES, *routes["route"].cat.categories])))
     evidence = typed(pd.DataFrame(ev, columns=list(EVIDENCE_COLUMNS)), dict(EVIDENCE_COLUMNS))
     return RouteResult(routes=routes, evidence=evidence, facts=facts)
+
+
+def _step_host(st: pd.Series) -> str:
+    host = st["host"] if not pd.isna(st["host"]) else _host_of(st["target_url"])
+    return (host or "").lower()
+
+
+def _assign_hits(run_steps: pd.DataFrame, hosts: dict[Any, str],
+                 methods: dict[Any, str | None], hits: pd.DataFrame) -> dict[Any, ServiceRef]:
+    """Each front hit to the step it answered, in time order per host and method; a step
+    that timed out takes one only after the steps that got an answer have theirs (a
+    front that saw a request answers it at once)."""
+    order = sorted(run_steps.index, key=lambda i: run_steps.at[i, "outcome"] == "timeout")
+    used: set[Any] = set()
+    out: dict[Any, ServiceRef] = {}
+    for i in order:
+        method = methods[i]  # None: any (an AWS call's method is botocore's business)
+        for idx, h in hits.iterrows():
+            if idx not in used and h["host"] == hosts[i] and method in (None, h["method"]):
+                out[i] = _service_ref(h)
+                used.add(idx)
+                break
+    return out
 
 
 def _evidence(st: pd.Series, f: RouteFact) -> list[dict[str, Any]]:
@@ -304,7 +400,8 @@ def _row(f: RouteFact, st: pd.Series, record: RunRecord, evid: list[dict[str, An
     dns = f.dns_from("proxy-vpc") or f.dns_from("lambda-vpc") or (f.dns[0] if f.dns else None)
     return {
         "run_id": f.run_id, "scenario": f.scenario, "function": record.scenario.function,
-        "step": f.step, "host": f.host, "outcome": f.outcome, "status": st["status"],
+        "step": f.step, "host": f.host, "url": _str(st["target_url"]),
+        "outcome": f.outcome, "status": st["status"],
         "route": f.route, "endpoint_kind": f.endpoint_kind, "route_guess": f.route_guess,
         "via": None if f.service is None else f.service.via,
         "vpce_id": None if f.service is None else f.service.vpce_id,

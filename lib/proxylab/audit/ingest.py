@@ -9,29 +9,33 @@ what the audit needs and nothing with per-request cardinality:
 - ``by_time``: host:port x time bucket -> requests, bytes (charts over time)
 - ``by_client``: client address -> requests, bytes
 
-Each chunk yields its fine groups (raw URL token x method x code/status x client x
-bucket; for the native format one streaming polars query does parse and group);
-they are re-reduced every ~10k rows, so the peak is a few chunks plus the
-cardinality of (hosts x statuses x buckets). In one process a worker thread parses
-and reduces chunk k while the main thread reads/gunzips and padding-fills chunk k+1;
-a large plain file goes to several processes instead (:mod:`proxylab.audit.parallel`).
-Host names are split from ports and classified only after aggregation, once per
-distinct host.
+Each chunk's fine groups (raw URL token x method x code/status x client x bucket;
+for the native format one streaming polars query does parse and group) are reduced
+in the chunk's own worker to those three tables (:func:`.reduce.reduce_fine`), and the
+accumulator folds reduced tables, so the peak is a few chunks plus the tables' own
+cardinality (hosts x statuses, hosts x buckets -- the bucket grows with the log's
+span, see :class:`.reduce.Accumulator` -- and clients). In one process a worker thread
+parses and reduces chunk k while the main thread reads/gunzips and padding-fills chunk
+k+1 (:mod:`.stream`); a large plain file goes to several processes as byte ranges, and
+a set of whole files (rotated, gzip) to several processes one file each at a time
+(:mod:`.parallel`). Host names are split from ports and classified only after
+aggregation, once per distinct host.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from proxylab.audit.options import IngestOptions
-from proxylab.audit.parallel import splittable
-from proxylab.audit.parse import NATIVE, detect_format, prepare_chunk
+from proxylab.audit.parallel import files_in_processes, splittable
+from proxylab.audit.parse import NATIVE, detect_format
 from proxylab.audit.reduce import Accumulator, ChunkResult, process_chunk
-from proxylab.audit.sources import Source, expand_paths, iter_chunks, open_source
+from proxylab.audit.sources import Source, expand_paths
+from proxylab.audit.stream import read_source
 
 
 @dataclass
@@ -97,25 +101,39 @@ def ingest(
     sources = [p if isinstance(p, Source) else None for p in paths]
     if any(s is None for s in sources):
         sources = expand_paths([str(p) for p in paths])
-    acc = Accumulator()
-    stats: list[SourceStats] = []
+    acc = Accumulator.for_options(opts)
     samples: list[MalformedSample] = []
+    stats = [SourceStats(src.name) for src in sources]
+    # Several files not split by offset (rotated, gzip): whole files to processes.
+    whole = [i for i, src in enumerate(sources)
+             if not splittable(src, opts.processes, opts.parallel_min_bytes)]
+    done: set[int] = set()
+    if files_in_processes([sources[i] for i in whole], opts):
+        from proxylab.audit.parallel import ingest_files_parallel
+
+        results, tables = ingest_files_parallel([sources[i] for i in whole], opts, progress)
+        acc.merge(*tables)
+        got = dict(zip(whole, results, strict=True))
+        done = set(whole)
     with ThreadPoolExecutor(max(1, opts.workers), thread_name_prefix="audit") as pool:
-        for src in sources:
-            st = SourceStats(src.name)
-            stats.append(st)
-            if splittable(src, opts.processes, opts.parallel_min_bytes):
+        for i, (src, st) in enumerate(zip(sources, stats, strict=True)):
+            if i in done:  # samples in source order, as one process takes them
+                _record(src, st, got[i], samples, opts)
+            elif splittable(src, opts.processes, opts.parallel_min_bytes):
                 _ingest_parallel(src, st, opts, acc, samples, progress)
             else:
                 _ingest_source(src, st, opts, pool, acc, samples, progress)
     acc.compact()
     return Aggregates(
-        by_request=acc.req.sort(["requests", "hostport"], descending=[True, False]),
+        # total orders: group-by order is arbitrary, and ties would otherwise come out in
+        # whatever order the chunks and processes happened to fold them
+        by_request=acc.req.sort(["requests", "hostport", "method", "cs"],
+                                descending=[True, False, False, False]),
         by_time=acc.tim.sort(["bucket", "hostport"]),
-        by_client=acc.cli.sort("requests", descending=True),
+        by_client=acc.cli.sort(["requests", "client"], descending=[True, False]),
         sources=stats,
         samples=samples,
-        bucket_seconds=opts.bucket_seconds,
+        bucket_seconds=acc.bucket,
     )
 
 
@@ -140,47 +158,16 @@ def _ingest_parallel(src, st, opts, acc, samples, progress) -> None:
 
 
 def _ingest_source(src, st, opts, pool, acc, samples, progress) -> None:
-    errors: list[str] = []
-    fh = open_source(src)
-    raw = getattr(fh, "fileobj", None) or fh  # gzip: report compressed position
-    last_pos = 0
-    pending: list[Future] = []
+    got = read_source(src, opts, acc, pool, opts.sample_limit - len(samples), progress)
+    _record(src, st, got, samples, opts)
 
-    def drain(limit: int) -> None:
-        while len(pending) > limit:
-            r: ChunkResult = pending.pop(0).result()
-            st.lines += r.lines
-            st.parsed += r.parsed - r.filtered
-            st.malformed += r.malformed
-            st.filtered += r.filtered
-            for s in r.samples:
-                if len(samples) < opts.sample_limit:
-                    samples.append(MalformedSample(src.name, s))
-            acc.add(r)
 
-    try:
-        fmt = None
-        for buf in iter_chunks(fh, opts.chunk_bytes, errors):
-            if fmt is None:
-                fmt = opts.log_format if opts.log_format != "auto" else detect_format(buf)
-                st.format = fmt
-            prepare_chunk(buf, fmt)
-            pending.append(pool.submit(process_chunk, buf, fmt, opts, True,
-                                       opts.sample_limit - len(samples)))
-            drain(opts.workers)
-            if progress is not None and src.size:
-                try:
-                    pos = raw.tell()
-                except (OSError, ValueError):
-                    pos = last_pos
-                progress(pos - last_pos)
-                last_pos = pos
-        drain(0)
-    finally:
-        if fh is not raw or src.name != "-":
-            fh.close()
-    if errors:
-        st.error = errors[0]
+def _record(src, st, got, samples, opts) -> None:
+    st.format, st.lines, st.parsed, st.malformed, st.filtered, st.error = (
+        got.format, got.lines, got.parsed, got.malformed, got.filtered, got.error)
+    for s in got.samples:
+        if len(samples) < opts.sample_limit:
+            samples.append(MalformedSample(src.name, s))
 
 
 __all__ = ["Aggregates", "ChunkResult", "IngestOptions", "MalformedSample", "SourceStats",

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+MAX_BUCKETS = 1500  # distinct timeline buckets before the bucket grows (62 days of hours)
+BUCKET_LADDER = (3600, 6 * 3600, 86400, 7 * 86400)  # each a multiple of the one before
 PARALLEL_MIN_BYTES = 64 << 20  # below this a worker's start-up (~0.2 s CPU) does not pay
 PARALLEL_CHUNK_BYTES = 8 << 20  # per range; each process's peak RSS is ~65 MB + ~8x this
 
@@ -34,6 +36,10 @@ class IngestOptions:
     until: float | None = None  # epoch seconds, exclusive
     client_cidrs: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     bucket_seconds: int = 3600
+    # the timeline's bucket grows (x6, x4, x7: 6 hours, a day, a week) while the logs
+    # occupy more than MAX_BUCKETS of them, so its memory stays hosts x MAX_BUCKETS; off when the
+    # user asked for a bucket (--bucket)
+    bucket_auto: bool = True
     chunk_bytes: int = 12 << 20  # single process; peak RSS grows ~5x the chunk size
     workers: int = 1  # polars parallelises inside a chunk; more Python workers contend
     # Large plain files: this many processes (this one included), each taking ranges of

@@ -18,7 +18,10 @@ Workers are fresh interpreters (``python -m proxylab.audit.parallel``), not fork
 caller may already run polars' thread pool (a notebook), and forking a threaded
 process can deadlock. This module imports neither polars nor numpy at the top, so a
 worker sets its environment before they load.
-gzip and stdin cannot be split by offset and stay on the single-process path.
+gzip files cannot be split by offset: a set of whole files (a rotated directory,
+several gzip files) is handed out one file per process at a time instead
+(:func:`ingest_files_parallel`); stdin and a single small or gzip file stay in one
+process.
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ class PartResult:
     samples: list[tuple[int, int, str]] = field(default_factory=list)  # (range, n, line)
     errors: list[str] = field(default_factory=list)
     tables: Any = None  # (by_request, by_time, by_client) polars frames
+    files: Any = None  # whole-file mode: file index -> stream.SourceCounts
 
 
 class RangeCounter:
@@ -154,7 +158,7 @@ def run_ranges(path: str, ranges: list[tuple[int, int]], take, fmt: str, opts,
     """Process ranges handed out by ``take()`` (None = no more) into a PartResult."""
     from proxylab.audit.reduce import Accumulator, process_chunk
 
-    acc = Accumulator()
+    acc = Accumulator.for_options(opts)
     res = PartResult()
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -177,8 +181,76 @@ def run_ranges(path: str, ranges: list[tuple[int, int]], take, fmt: str, opts,
     finally:
         os.close(fd)
     acc.compact()
-    res.tables = (acc.req, acc.tim, acc.cli)
+    res.tables = acc.tables
     return res
+
+
+def files_in_processes(sources: list[Source], opts) -> bool:
+    """Whether whole files go to several processes: at least two files (rotated sets,
+    gzip files, which cannot be split by offset), none of them stdin, together at
+    least ``opts.parallel_min_bytes`` on disk, and more than one process allowed."""
+    return (opts.processes > 1 and len(sources) > 1 and all(s.size is not None for s in sources)
+            and sum(s.size or 0 for s in sources) >= opts.parallel_min_bytes)
+
+
+def run_files(sources: list[Source], take, opts) -> PartResult:
+    """Read the files handed out by ``take()`` (indices into ``sources``), each whole."""
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
+    from proxylab.audit.reduce import Accumulator
+    from proxylab.audit.stream import read_source
+
+    acc = Accumulator.for_options(opts)
+    res = PartResult()
+    res.files = {}
+    # chunks of the processes' size: their memory adds up
+    opts = replace(opts, chunk_bytes=min(opts.chunk_bytes, opts.parallel_chunk_bytes // 2))
+    with ThreadPoolExecutor(max(1, opts.workers), thread_name_prefix="audit") as pool:
+        while (i := take()) is not None:
+            res.done.append(i)
+            res.files[i] = read_source(sources[i], opts, acc, pool, opts.sample_limit)
+    acc.compact()
+    res.tables = acc.tables
+    return res
+
+
+def ingest_files_parallel(sources: list[Source], opts, progress=None):
+    """Several whole files over ``opts.processes`` processes (this one included), one
+    file per process at a time, largest first so the last one to finish is short.
+
+    Returns (per-file :class:`~proxylab.audit.stream.SourceCounts` in ``sources``
+    order, merged tables). A file whose worker failed is read here."""
+    order = sorted(range(len(sources)), key=lambda i: -(sources[i].size or 0))
+
+    def claimed(k: int) -> None:
+        if progress is not None:
+            progress(sources[order[k]].size or 0)
+
+    parts = _run_pool({"mode": "files", "sources": sources, "order": order, "opts": opts},
+                      len(order), opts.processes,
+                      lambda take: run_files(sources, _in_order(take, order), opts), claimed)
+    done = {i for part in parts for i in part.done}  # file indices
+    missing = iter([i for i in range(len(sources)) if i not in done])
+    if len(done) != len(sources):  # a worker failed: read its files here
+        parts.append(run_files(sources, lambda: next(missing, None), opts))
+    from proxylab.audit.reduce import Accumulator
+
+    acc = Accumulator.for_options(opts)
+    files = {}
+    for part in parts:
+        files.update(part.files)
+        acc.merge(*part.tables)
+    acc.compact()
+    return [files[i] for i in range(len(sources))], acc.tables
+
+
+def _in_order(take, order: list[int]):
+    """``take()`` hands out positions in ``order``; this turns them into file indices."""
+    def take_file() -> int | None:
+        k = take()
+        return None if k is None else order[k]
+    return take_file
 
 
 def _worker_main() -> int:
@@ -194,12 +266,19 @@ def _worker_main() -> int:
         job = pickle.load(sys.stdin.buffer)
     except EOFError:
         return 0
-    counter = RangeCounter(job["counter"], len(job["ranges"]))
-    try:
-        res = run_ranges(job["path"], job["ranges"], counter.take, job["fmt"], job["opts"],
-                         job["sample_budget"])
-    finally:
-        counter.close()
+    if job.get("mode") == "files":
+        counter = RangeCounter(job["counter"], len(job["order"]))
+        try:
+            res = run_files(job["sources"], _in_order(counter.take, job["order"]), job["opts"])
+        finally:
+            counter.close()
+    else:
+        counter = RangeCounter(job["counter"], len(job["ranges"]))
+        try:
+            res = run_ranges(job["path"], job["ranges"], counter.take, job["fmt"], job["opts"],
+                             job["sample_budget"])
+        finally:
+            counter.close()
     pickle.dump(res, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
     sys.stdout.buffer.flush()
     return 0
@@ -220,10 +299,35 @@ def ingest_file_parallel(src: Source, fmt: str, opts, processes: int, progress=N
         ranges = plan_ranges(fd, os.fstat(fd).st_size, max(1 << 16, opts.parallel_chunk_bytes))
     finally:
         os.close(fd)
+    last = [0]
+
+    def claimed(k: int) -> None:
+        if progress is not None and ranges[k][1] > last[0]:
+            progress(ranges[k][1] - last[0])
+            last[0] = ranges[k][1]
+
+    job = {"path": src.name, "ranges": ranges, "fmt": fmt, "opts": opts,
+           "sample_budget": opts.sample_limit}
+    parts = _run_pool(job, len(ranges), processes,
+                      lambda take: run_ranges(src.name, ranges, take, fmt, opts,
+                                              opts.sample_limit), claimed)
+    done = {i for part in parts for i in part.done}
+    missing = iter([i for i in range(len(ranges)) if i not in done])
+    if done != set(range(len(ranges))):  # a worker failed: redo what it had taken
+        parts.append(run_ranges(src.name, ranges, lambda: next(missing, None), fmt, opts,
+                                opts.sample_limit))
+    return _merge(parts, opts)
+
+
+def _run_pool(job: dict, n: int, processes: int, run_here, claimed) -> list[PartResult]:
+    """Hand out ``n`` work items (0..n-1, from one shared counter) to this process
+    (``run_here(take)``) and ``processes - 1`` workers (given ``job`` plus the
+    counter's path); ``claimed(k)`` is told each item this process takes, in order.
+    Returns the PartResults that came back; a worker that fails or hangs is killed,
+    and the items it took are missing from every ``done`` list."""
     with tempfile.TemporaryDirectory(prefix="proxylab-audit-") as tmp:
-        counter = RangeCounter(os.path.join(tmp, "next-range"), len(ranges))
-        job = pickle.dumps({"path": src.name, "ranges": ranges, "counter": counter.path,
-                            "fmt": fmt, "opts": opts, "sample_budget": opts.sample_limit})
+        counter = RangeCounter(os.path.join(tmp, "next-range"), n)
+        payload = pickle.dumps({**job, "counter": counter.path})
         workers: list[subprocess.Popen] = []
         try:
             for _ in range(max(0, processes - 1)):
@@ -233,37 +337,33 @@ def ingest_file_parallel(src: Source, fmt: str, opts, processes: int, progress=N
                     break
                 workers.append(w)
                 try:
-                    w.stdin.write(job)
+                    w.stdin.write(payload)
                     w.stdin.close()
                 except OSError:
-                    pass  # it died at once: its ranges are redone below
+                    pass  # it died at once: its items are redone by the caller
                 w.stdin = None  # closed: communicate() below only reads
-            last = [0]
 
             def take() -> int | None:
                 i = counter.take()
-                if progress is not None and i is not None:
-                    claimed = ranges[counter.taken() - 1][1]
-                    if claimed > last[0]:
-                        progress(claimed - last[0])
-                        last[0] = claimed
+                if i is not None:
+                    claimed(counter.taken() - 1)
                 return i
 
             t0 = time.monotonic()
-            parts = [run_ranges(src.name, ranges, take, fmt, opts, opts.sample_limit)]
-            # A worker has at most one range left when this process runs out: waiting
+            parts = [run_here(take)]
+            # A worker has at most one item left when this process runs out: waiting
             # longer than this process took for all of its own means it is stuck.
             limit = max(STUCK_AFTER_S, 10 * (time.monotonic() - t0))
             for w in workers:
                 try:
                     out, _ = w.communicate(timeout=limit)
                 except subprocess.TimeoutExpired:
-                    w.kill()  # reaped below; its ranges are redone
+                    w.kill()  # reaped below; its items are redone
                     continue
                 if w.returncode == 0 and out:
                     try:
                         parts.append(pickle.loads(out))
-                    except Exception:  # noqa: BLE001 - a broken result: its ranges are redone
+                    except Exception:  # noqa: BLE001 - a broken result: its items are redone
                         pass
         finally:
             for w in workers:
@@ -271,18 +371,13 @@ def ingest_file_parallel(src: Source, fmt: str, opts, processes: int, progress=N
                     w.kill()
                 _finish(w)
             counter.close()
-    done = {i for part in parts for i in part.done}
-    missing = iter([i for i in range(len(ranges)) if i not in done])
-    if done != set(range(len(ranges))):  # a worker failed: redo what it had taken
-        parts.append(run_ranges(src.name, ranges, lambda: next(missing, None), fmt, opts,
-                                opts.sample_limit))
-    return _merge(parts, opts)
+    return parts
 
 
 def _merge(parts: list[PartResult], opts) -> PartResult:
     from proxylab.audit.reduce import Accumulator
 
-    acc = Accumulator()
+    acc = Accumulator.for_options(opts)
     out = PartResult()
     for part in parts:
         out.done += part.done
@@ -294,7 +389,8 @@ def _merge(parts: list[PartResult], opts) -> PartResult:
         out.errors += part.errors
         acc.merge(*part.tables)
     out.samples = sorted(out.samples)[: opts.sample_limit]
-    out.tables = (acc.req, acc.tim, acc.cli)
+    acc.compact()
+    out.tables = acc.tables
     return out
 
 

@@ -259,6 +259,43 @@ def human_bytes(n: float) -> str:
     return f"{n} B"
 
 
+def _copyable(con, text: str) -> None:
+    """A line a user copies (``NO_PROXY=...``, an ``AWS_ENDPOINT_URL_*`` note) on one line
+    whatever the console's width: rich would wrap it at 200 columns when piped, breaking
+    a hostname in two; no markup, no highlighting, so the text is exactly the value."""
+    con.print(text, soft_wrap=True, markup=False, highlight=False)
+
+
+def _whole(column: str, hosts: list[str]) -> dict:
+    """A host column is never folded: the other columns give way instead."""
+    if column != "host":
+        return {}
+    return {"no_wrap": True, "min_width": max((len(h) for h in hosts), default=4)}
+
+
+def render_env(res: AuditResult) -> str:
+    """The recommendation as lines a shell (or a Lambda/CloudFormation environment
+    block) takes as they are: ``NO_PROXY=...`` whole on one line, what it is for as
+    ``#`` comments. One region: its value; several: the value covering them all, each
+    region's own value in a comment (for VPCs that reach only that region's endpoints)."""
+    recs = res.recommendations
+    if not recs.regions:
+        return "# proxylab audit: no AWS traffic through the proxy; nothing to set\n"
+    lines = []
+    for reg in recs.regions:
+        lines.append(f"# {reg.region} ({reg.partition}): {reg.requests:,} requests / "
+                     f"{human_bytes(reg.bytes)} off the proxy with its VPC endpoints: "
+                     + ", ".join(e.service_name for e in reg.endpoints))
+        if len(recs.regions) > 1:
+            lines.append(f"#   this region alone: NO_PROXY={reg.no_proxy}")
+        for e in reg.endpoints:
+            if e.endpoint_url_env:
+                lines.append(f"#   {e.endpoint_url_env}: {e.endpoint_url_required}")
+    value = recs.no_proxy_all if len(recs.regions) > 1 else recs.regions[0].no_proxy
+    lines.append(f"NO_PROXY={value}")
+    return "\n".join(lines) + "\n"
+
+
 def render_table(res: AuditResult, top: int = 25, console=None) -> None:
     """Human-readable report on a rich console (plain text when not a terminal)."""
     from rich.console import Console
@@ -281,7 +318,8 @@ def render_table(res: AuditResult, top: int = 25, console=None) -> None:
                       + (f"; stream error: {src['error']}" if src["error"] else ""))
     t = Table(title=f"Top {top} hosts through the proxy", show_lines=False)
     for c in ("host", "service", "region", "flavour", "requests", "bytes", "statuses"):
-        t.add_column(c, justify="right" if c in ("requests", "bytes") else "left")
+        t.add_column(c, justify="right" if c in ("requests", "bytes") else "left",
+                     **_whole(c, [r["host"] for r in res.host_rows[:top]]))
     for r in res.host_rows[:top]:
         st = " ".join(f"{k}:{n}" for k, n in r["statuses"].items())
         t.add_row(r["host"], _txt(r["service"]), _txt(r["region"]), _txt(r["flavour"]),
@@ -298,7 +336,7 @@ def render_table(res: AuditResult, top: int = 25, console=None) -> None:
     for reg in recs.regions:
         con.print(f"\n[bold]Region {reg.region}[/bold] ({reg.partition}): moving this traffic "
                   f"off the proxy saves {reg.requests:,} requests / {human_bytes(reg.bytes)}")
-        con.print(f"  NO_PROXY={reg.no_proxy}")
+        _copyable(con, f"  NO_PROXY={reg.no_proxy}")
         t = Table(show_header=True)
         for c in ("VPC endpoint", "kind", "AWS_ENDPOINT_URL_*", "needed?", "requests", "bytes"):
             t.add_column(c, justify="right" if c in ("requests", "bytes") else "left")
@@ -309,14 +347,16 @@ def render_table(res: AuditResult, top: int = 25, console=None) -> None:
         con.print(t)
         for e in reg.endpoints:
             for n in e.notes:
-                con.print(f"  note ({e.service}): {n}")
+                _copyable(con, f"  note ({e.service}): {n}")
     if recs.regions:
-        con.print(f"\nAll regions (VPCs that reach every region's endpoints):\n"
-                  f"  NO_PROXY={recs.no_proxy_all}")
+        con.print("\nAll regions (VPCs that reach every region's endpoints):")
+        _copyable(con, f"  NO_PROXY={recs.no_proxy_all}")
     if recs.stay_on_proxy:
         t = Table(title="Stays on the proxy")
         for c in ("host", "requests", "bytes", "why"):
             t.add_column(c, justify="right" if c in ("requests", "bytes") else "left")
+        t.columns[0].no_wrap = True
+        t.columns[0].min_width = max((len(x.host) for x in recs.stay_on_proxy[:top]), default=4)
         for x in recs.stay_on_proxy[:top]:
             t.add_row(x.host, f"{x.requests:,}", human_bytes(x.bytes), x.reason)
         con.print(t)

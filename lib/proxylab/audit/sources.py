@@ -20,6 +20,16 @@ from typing import BinaryIO
 
 from proxylab.errors import UserError
 
+try:  # ISA-L's inflate: 2.3x zlib's on these logs (0.13 vs 0.31 CPU-s per million lines)
+    from isal import isal_zlib as _inflate
+
+    INFLATE = "isal"
+    _INFLATE_ERRORS: tuple[type[Exception], ...] = (_inflate.error, zlib.error)
+except ImportError:  # a dependency, but the audit still reads gzip without it
+    _inflate = zlib  # type: ignore[assignment]
+    INFLATE = "zlib"
+    _INFLATE_ERRORS = (zlib.error,)
+
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
 
@@ -81,7 +91,8 @@ def open_source(src: Source) -> BinaryIO:
 
 
 class GzipStream:
-    """Minimal gzip reader built on zlib, for truncation-tolerant streaming.
+    """Minimal gzip reader built on zlib's interface (ISA-L's when installed, see
+    :data:`INFLATE`), for truncation-tolerant streaming.
 
     ``gzip.GzipFile`` raises at a truncated end and drops whatever the failing call
     had decompressed; here everything decompressed before the break is returned and
@@ -93,7 +104,7 @@ class GzipStream:
     def __init__(self, raw: BinaryIO, read_size: int = 1 << 20) -> None:
         self.fileobj = raw
         self._read_size = read_size
-        self._d = zlib.decompressobj(31)
+        self._d = _inflate.decompressobj(31)
         self._pending = memoryview(b"")
         self._member_started = False
         self._eof = False
@@ -133,13 +144,13 @@ class GzipStream:
         while comp:
             try:
                 out += self._d.decompress(comp)
-            except zlib.error as exc:
+            except _INFLATE_ERRORS as exc:
                 self._error = exc
                 break
             self._member_started = True
             if self._d.eof:
                 comp = self._d.unused_data
-                self._d = zlib.decompressobj(31)
+                self._d = _inflate.decompressobj(31)
                 self._member_started = False
                 if comp and not comp.startswith(GZIP_MAGIC[:1]):
                     break  # trailing garbage after the last member: ignore, as gzip(1) does
@@ -226,7 +237,7 @@ def _read_full(fh: BinaryIO, view: memoryview) -> tuple[int, str | None]:
     while got < len(view):
         try:
             n = fh.readinto(view[got:])  # type: ignore[attr-defined]
-        except (OSError, EOFError, zlib.error, ValueError) as exc:
+        except (OSError, EOFError, ValueError, *_INFLATE_ERRORS) as exc:
             return got, f"{type(exc).__name__}: {exc}"
         if not n:
             break

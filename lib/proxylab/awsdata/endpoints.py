@@ -12,7 +12,7 @@ import functools
 import json
 
 from proxylab.awsdata.cache import cache_file, loader, write_cache
-from proxylab.awsdata.hostnames import service_index
+from proxylab.awsdata.hostnames import GLOBAL, service_index
 
 # Values botocore's client creation feeds to the endpoint rule set's built-ins by default
 # (botocore/args.py): S3 us-east-1 "legacy" -> global host; STS defaults to regional.
@@ -118,3 +118,72 @@ def resolve_default_host(service: str, region: str,
         return urlsplit(ep.url).hostname
     except Exception:  # noqa: BLE001 - no rule set / region unsupported: nothing to add
         return None
+
+
+# The client variants a region's names are resolved for (built-in keyword -> value).
+VARIANTS: tuple[dict[str, bool], ...] = (
+    {}, {"fips": True}, {"dualstack": True}, {"fips": True, "dualstack": True},
+)
+
+
+PSEUDO_LABELS = frozenset({"local", "localhost", "aws-global"})
+
+
+def region_hosts(region: str) -> dict[str, str]:
+    """Every public host a client can reach an AWS service under in ``region`` -> the
+    service's endpoint prefix, from botocore's data only: the hosts ``endpoints.json``
+    spells out for the region (defaults, overrides, FIPS and dual-stack variants), the
+    partition's global hosts (``sts.amazonaws.com``, ``iam.amazonaws.com``,
+    ``s3.amazonaws.com``...: names without a region label), and what the endpoint rule
+    set resolves, for each service endpoints.json lists in the region, with the default,
+    FIPS, dual-stack and FIPS+dual-stack built-ins (rule sets name a few hosts
+    endpoints.json does not). Services botocore does not offer in the region have no
+    name here, so they stay NXDOMAIN in the lab as on the internet.
+
+    Resolving ~1,000 rule-set cases costs ~1 s, so the result is cached on disk per
+    botocore version and region, like every other table (:mod:`.cache`)."""
+    path = cache_file(f"region-hosts-{region}", "json")
+    try:
+        with open(path) as fh:
+            cached = json.load(fh)
+        if isinstance(cached, dict):
+            return cached
+    except (OSError, ValueError):
+        pass
+    hosts = _derive_region_hosts(region)
+    write_cache(path, lambda fh: json.dump(hosts, fh))
+    return hosts
+
+
+def _derive_region_hosts(region: str) -> dict[str, str]:
+    from proxylab.awsdata.hostnames import _known_hosts, partition_for_region
+
+    part = partition_for_region(region)
+    if part is None:
+        return {}
+
+    def regional_label(label: str) -> bool:
+        return label in part.regions or bool(part.region_re.match(label))
+
+    out: dict[str, str] = {}
+    services: set[str] = set()
+    for host, info in _known_hosts().items():
+        labels = host.split(".")
+        # Pseudo-regions (DynamoDB Local's "local", "aws-global") are no public names.
+        if (info.partition != part.name or not info.service or ":" in host
+                or PSEUDO_LABELS & set(labels)):
+            continue
+        if info.region == region:
+            out[host] = info.service
+            services.add(info.service)
+        elif info.flavour == GLOBAL and not any(
+                regional_label(x) or x == "global" or any(r in x for r in part.regions)
+                for x in labels):
+            out[host] = info.service  # no region in the name: the partition's global host
+    for service in sorted(services):
+        for variant in VARIANTS:
+            host = resolve_default_host(service, region,
+                                        {BUILTIN_NAMES[k]: v for k, v in variant.items()})
+            if host and not PSEUDO_LABELS & set(host.split(".")):
+                out.setdefault(host, service)
+    return dict(sorted(out.items()))

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from proxylab.clients import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS
 from proxylab.clients import cell as cell_driver
 from proxylab.clients.cases import Case, lab_values
 from proxylab.clients.matrix import Cell, Matrix, attribute, unmatched_connects
@@ -36,8 +37,6 @@ from proxylab.vocab import Agreement, Outcome
 
 PLACE = "lambda"
 PATH_PREFIX = "proxylab-clients"
-DEFAULT_TIMEOUT_S = 3.0
-DEFAULT_WORKERS = 8
 # Beyond the client's own request timeout: interpreter start and SDK imports on a
 # busy machine. The cell driver kills the client at this limit.
 START_ALLOWANCE_S = 20.0

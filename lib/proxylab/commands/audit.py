@@ -127,31 +127,35 @@ def _register(sub: argparse._SubParsersAction) -> None:
         "`proxylab audit sql --help` (the same audit as SQL for DuckDB, Athena, ClickHouse, "
         "Spark)",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="log file (plain or gzip), directory, glob, or - for stdin")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="log file (plain or gzip), directory, glob, or - for stdin; for a "
+                   "cluster/server engine, a location it reads (s3://, hdfs://, ...)")
     p.add_argument("--since", type=parse_time, help="only lines at/after this time "
                    "(ISO 8601, e.g. 2025-05-25T05:00Z, or epoch seconds)")
     p.add_argument("--until", type=parse_time, help="only lines before this time")
     p.add_argument("--client-cidr", action="append", default=[], type=parse_cidr,
                    metavar="CIDR", help="only requests from these client networks (repeatable)")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--format", choices=("table", "json", "csv", "env"), default="table",
+                   help="table (default), json, csv (--csv-table), or env: the NO_PROXY line "
+                        "to set, whole on one line, with what it is for as # comments")
     p.add_argument("--csv-table", default="hosts",
                    choices=("hosts", "services", "timeline", "clients", "no_proxy", "endpoints"),
                    help="which table --format csv prints (default: hosts)")
     p.add_argument("--log-format", choices=("auto", "native", "common", "combined"),
                    default="auto", help="Squid logformat (default: detected per file)")
-    p.add_argument("--engine", choices=("polars", "arrow"), default="polars",
-                   help="native-format reader: polars (default; least CPU and memory) or "
-                   "arrow (multi-threaded; can win when a second core is free)")
+    _engine_arguments(p)
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="processes for a large (>= 64 MiB) plain file: default 2 when two "
                    "CPUs are usable, else 1; each adds ~130 MB peak RSS")
-    p.add_argument("--bucket", type=int, default=3600, metavar="SECONDS",
-                   help="time-series bucket for the timeline (default 3600)")
+    p.add_argument("--bucket", type=int, default=None, metavar="SECONDS",
+                   help="time-series bucket for the timeline (default: an hour, or 6 hours, "
+                   "a day, a week when the logs fill more than 1,500 of them; the JSON's "
+                   "summary.bucket_seconds says which)")
     p.add_argument("--top", type=int, default=25, help="rows per table in --format table")
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     p.add_argument("--report", metavar="DIR", help="also execute notebooks/05-audit.ipynb on "
-                   "the same input (papermill) and render DIR/audit.html and DIR/audit.md")
+                   "these aggregates (papermill; saved as DIR/aggregates.json) and render "
+                   "DIR/audit.html and DIR/audit.md")
     p.add_argument("--prove", action="store_true",
                    help="run clients in the local lab with the recommended NO_PROXY and "
                    "endpoints against the audited hosts it serves, and predict the rest by "
@@ -161,6 +165,53 @@ def _register(sub: argparse._SubParsersAction) -> None:
                    "JDK ones)")
     p.add_argument("--keep-lab", action="store_true", help="--prove: leave the lab up")
     p.set_defaults(func=run)
+
+
+def _engine_arguments(p: argparse.ArgumentParser) -> None:
+    from proxylab.audit.engines import DEFAULT, audit_engines
+
+    p.add_argument("--engine", choices=audit_engines.names(), default=DEFAULT,
+                   help="where the logs are read: polars (default: in-process; least CPU "
+                   "and memory), arrow (in-process, multi-threaded reader), duckdb / chdb "
+                   "(the generated SQL in-process: DuckDB, ClickHouse's engine), spark "
+                   "(local mode with a JDK, or a cluster: SPARK_REMOTE / --spark-master), "
+                   "clickhouse (a ClickHouse server: --clickhouse-url)")
+    p.add_argument("--spark-master", metavar="URL",
+                   help="spark.master for --engine spark (default: Spark's own settings, "
+                   "else local[*]); SPARK_REMOTE selects Spark Connect instead")
+    p.add_argument("--clickhouse-url", metavar="URL",
+                   help="ClickHouse HTTP interface for --engine clickhouse "
+                   "(default: $CLICKHOUSE_URL), e.g. http://localhost:8123")
+    p.add_argument("--clickhouse-timeout", type=float, metavar="SECONDS",
+                   help="timeout of each ClickHouse request (default 600)")
+    p.add_argument("--save-aggregates", metavar="FILE",
+                   help="also write the aggregates (JSON, .gz compresses) for a later "
+                   "--from-aggregates or the notebook's aggregates parameter")
+    p.add_argument("--from-aggregates", metavar="FILE",
+                   help="report on aggregates written by any engine (--save-aggregates), or "
+                   "on a directory of `proxylab audit sql` query results (NAME.csv/.parquet)")
+
+
+def engine_for(args: argparse.Namespace):
+    from proxylab.audit.engines import get_engine
+
+    return get_engine(args.engine).configure(
+        spark_master=args.spark_master, clickhouse_url=args.clickhouse_url,
+        clickhouse_timeout=args.clickhouse_timeout)
+
+
+def aggregates_for(args: argparse.Namespace):
+    """The aggregates from a file, or from a non-default engine."""
+    from proxylab.audit import aggfile
+    from proxylab.audit.engines import run_engine
+    from proxylab.audit.options import IngestOptions
+
+    if args.from_aggregates:
+        return aggfile.read(args.from_aggregates, max(1, args.bucket))
+    opts = IngestOptions(since=args.since, until=args.until,
+                         client_cidrs=tuple(args.client_cidr),
+                         bucket_seconds=max(1, args.bucket), log_format=args.log_format)
+    return run_engine(engine_for(args), list(args.paths), opts)
 
 
 def parse_time(value: str) -> float:
@@ -194,9 +245,17 @@ def _run_paths(args: argparse.Namespace) -> int:
     from proxylab.audit import parallel
     from proxylab.audit.sources import expand_paths
 
-    if args.report and "-" in args.paths:
-        raise UserError("--report re-reads the logs in the notebook, and standard input "
-                        "cannot be read twice: pass file paths instead of -")
+    if bool(args.paths) == bool(args.from_aggregates):
+        raise UserError("give the logs to audit (PATH...) or --from-aggregates FILE, "
+                        "not both" if args.paths else "no input: give log paths, or "
+                        "--from-aggregates FILE (written by --save-aggregates)")
+    if args.from_aggregates and (args.since is not None or args.until is not None
+                                 or args.client_cidr):
+        raise UserError("--since/--until/--client-cidr filter lines as they are read; "
+                        "aggregates from --from-aggregates are already reduced: filter "
+                        "when making them")
+    if args.from_aggregates or not engine_for(args).in_process:
+        return _report(args, aggregates_for(args))
     sources = expand_paths(args.paths)
     processes = default_processes() if args.jobs is None else max(1, args.jobs)
     if any(parallel.splittable(s, processes) for s in sources):
@@ -217,7 +276,8 @@ def _run(args: argparse.Namespace, sources, processes: int) -> int:
 
     opts = IngestOptions(
         since=args.since, until=args.until, client_cidrs=tuple(args.client_cidr),
-        bucket_seconds=max(1, args.bucket), log_format=args.log_format, engine=args.engine,
+        bucket_seconds=max(1, args.bucket or 3600), bucket_auto=args.bucket is None,
+        log_format=args.log_format, engine=args.engine,
         processes=processes,
     )
     total = sum(s.size or 0 for s in sources)
@@ -238,6 +298,10 @@ def _run(args: argparse.Namespace, sources, processes: int) -> int:
             agg = ingest(sources, opts, progress=lambda n: bar.advance(task, n))
     else:
         agg = ingest(sources, opts)
+    return _report(args, agg)
+
+
+def _report(args: argparse.Namespace, agg) -> int:
     for src in agg.sources:
         if src.error:
             print(f"proxylab audit: warning: {src.name}: stream ended early ({src.error}); "
@@ -245,19 +309,31 @@ def _run(args: argparse.Namespace, sources, processes: int) -> int:
     if agg.parsed == 0 and agg.filtered == 0:
         raise UserError(_nothing_parsed(agg))
     # pandas/botocore only now: their memory need not stack on the ingestion peak.
-    from proxylab.audit.report import build_result, render_csv, render_json, render_table
+    from proxylab.audit.report import (
+        build_result,
+        render_csv,
+        render_env,
+        render_json,
+        render_table,
+    )
 
     res = build_result(agg)
     if args.format == "json":
         sys.stdout.write(render_json(res))
     elif args.format == "csv":
         sys.stdout.write(render_csv(res, args.csv_table))
+    elif args.format == "env":
+        sys.stdout.write(render_env(res))
     else:
         render_table(res, top=args.top)
     if getattr(args, "prove", False):
         _prove(args, res.recommendations)
+    if args.save_aggregates:
+        from proxylab.audit import aggfile
+
+        aggfile.write(agg, args.save_aggregates, args.engine)
     if args.report:
-        _render_report(args)
+        _render_report(args, agg)
     return 0
 
 
@@ -272,16 +348,19 @@ def _prove(args: argparse.Namespace, recommendations) -> None:
     out.write(prove.text(result))
 
 
-def _render_report(args: argparse.Namespace) -> None:
+def _render_report(args: argparse.Namespace, agg) -> None:
     from pathlib import Path
 
+    from proxylab.audit import aggfile
     from proxylab.audit.nb import render
 
     print(f"proxylab audit: rendering the audit notebook into {args.report}", file=sys.stderr)
-    out = render(list(args.paths), Path(args.report),
-                 since=str(args.since) if args.since is not None else None,
-                 until=str(args.until) if args.until is not None else None,
-                 client_cidr=[str(c) for c in args.client_cidr], bucket_seconds=args.bucket)
+    out_dir = Path(args.report)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # The notebook reads the aggregates this run made: the logs are read once, by
+    # whichever engine, and standard input works too.
+    saved = aggfile.write(agg, out_dir / "aggregates.json", args.engine)
+    out = render([], out_dir, aggregates=str(saved.resolve()), bucket_seconds=args.bucket)
     print(f"proxylab audit: wrote {out['html']} and {out['markdown']}", file=sys.stderr)
 
 

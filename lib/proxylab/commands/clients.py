@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from proxylab.clients.measure import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS
+    from proxylab.clients import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS
 
     p = sub.add_parser(
         "clients",

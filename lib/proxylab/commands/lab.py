@@ -248,7 +248,12 @@ def cmd_exec(args: argparse.Namespace) -> int:
         from proxylab.scenarios import load_catalog
 
         scenario = load_catalog(args.catalog).get(args.scenario)
-        env = scenario.resolve_env(lab.describe().resources)
+        desc = lab.describe()
+        if scenario.region is not None and scenario.region != desc.region:
+            raise UserError(
+                f"scenario {scenario.id!r} runs in {scenario.region}, the lab is in "
+                f"{desc.region}: `proxylab lab up --region {scenario.region}` first")
+        env = scenario.resolve_env(desc.resources)
         # Exactly the scenario's settings: its endpoint layout, and the function's
         # own configuration (BUCKET_NAME, API_GATEWAY_URL, ...) under its variables.
         lab.apply(scenario.endpoints)
@@ -295,6 +300,13 @@ def print_description(desc: LabDescription) -> None:
     endpoints.add_row("execute-api interface endpoint", _on(ep.execute_api_interface))
     endpoints.add_row("  private DNS", _on(ep.execute_api_private_dns and ep.execute_api_interface))
     endpoints.add_row("public DNS for private API ids", ep.private_api_public_dns)
+    if ep.dynamodb_gateway:
+        endpoints.add_row("DynamoDB gateway endpoint", _on(True))
+    for i in ep.interfaces:
+        endpoints.add_row(f"{i.service} interface endpoint",
+                          "on, private DNS " + ("on" if i.private_dns else "off"))
+    if ep.internet_hosts:
+        endpoints.add_row("internet hosts", ", ".join(ep.internet_hosts))
     pol = ep.proxy
     endpoints.add_row(
         "proxy",

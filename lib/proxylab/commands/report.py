@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Run a catalogue's scenarios on a lab (or read existing captures with --from), "
             "execute the notebooks with papermill into reports/<name>/, and render "
-            "index.html (self-contained) and report.md (images as files)."
+            "index.html (self-contained), report.md (images as files), Markdown for Zenn, "
+            "Qiita or dev.to (--md-flavor) and report.pdf (headless Chromium)."
         ),
     )
     p.add_argument("--catalog",
@@ -44,6 +45,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the report into DIR itself (default: reports/<name>/)")
     p.add_argument("--open", action="store_true",
                    help="open index.html in a browser when done (nothing happens without one)")
+    p.add_argument("--md-flavor", action="append", dest="md_flavors", metavar="FLAVOR",
+                   choices=("github", "zenn", "qiita", "devto"),
+                   help="Markdown for this platform (repeatable; default github: report.md "
+                        "and report_files/). zenn: zenn/articles/ + zenn/images/ for the Zenn "
+                        "CLI; qiita: qiita/public/ for the Qiita CLI; devto: devto/")
+    p.add_argument("--image-url", metavar="URL",
+                   help="link the Markdown's images to URL/<name>.png (where you upload the "
+                        "image folder; Qiita and dev.to take images only as URLs)")
+    pdf = p.add_mutually_exclusive_group()
+    pdf.add_argument("--pdf", action="store_true", default=None,
+                     help="insist on report.pdf (default: printed when Chromium is installed)")
+    pdf.add_argument("--no-pdf", action="store_false", dest="pdf", help="no PDF")
     p.add_argument("--runs-dir", help="where new captures go (default: data/runs)")
     p.add_argument("--title", help="report title")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -101,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
         name = args.name or _name_from_catalog(args.catalog)
     out_dir = Path(args.out) if args.out else Path("reports") / name
     done = render.execute(captures, out_dir, lang=args.lang, redact=args.redact,
-                          title=args.title, progress=None if args.quiet else say)
+                          title=args.title, progress=None if args.quiet else say,
+                          flavors=args.md_flavors or ["github"], image_url=args.image_url,
+                          pdf=args.pdf, name=name)
     say(f"done in {time.monotonic() - t0:.1f}s")
     for page in done.pages:  # stdout: one path per line, for scripts
         print(page)

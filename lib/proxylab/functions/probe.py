@@ -4,7 +4,9 @@ Deployed as-is to the local lab (run by the real ``awslambdaric``) and to real A
 Lambda (python3.11 / python3.12 runtimes): it may import only the standard library
 and boto3/botocore (and urllib3, which botocore brings), never ``proxylab``.
 
-Steps, in the seed's order, each catching its own errors:
+The steps are a list (``proxylab.scenarios.steps``): the invocation event's
+``proxylab_steps`` when a scenario declares them, else the seed's four, in the
+seed's order, each catching its own errors:
 
 1. ``s3_get``  boto3 ``get_object(BUCKET_NAME, SOURCE_KEY)``
 2. ``s3_put``  boto3 ``put_object`` of the same bytes to ``result_<yymmdd>.csv``
@@ -78,7 +80,7 @@ def _remember_url(request, **_kwargs):
 
 def _make_s3_client():
     client = boto3.client("s3", config=S3_CONFIG)
-    client.meta.events.register("before-send.s3", _remember_url)
+    client.meta.events.register("before-send", _remember_url)
     return client
 
 
@@ -176,12 +178,36 @@ def _emit(step: str, url: str | None, outcome: str, status: int | None,
         "status": status,
         "error": error,
         "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+        "t": round(time.time(), 3),  # wall clock: joins host-less evidence by time window
     }
     print(json.dumps(record, separators=(",", ":")))
     return {k: v for k, v in record.items() if k not in ("proxylab", "step")}
 
 
 # ------------------------------------------------------------------------------ steps
+# A step is a dict (proxylab.scenarios.steps is the format): {"name", "aws": {service,
+# operation, params, config, region} | "http": {url, method, headers, body},
+# "timeout_s"}; the seed's list below also carries its prose ("say", "label", "done").
+
+
+def seed_steps() -> list[dict]:
+    """The seed's four steps, as a list (proxylab.scenarios.steps.SEED_STEPS)."""
+    today = datetime.datetime.now().strftime("%y%m%d")
+    destination_key = f"result_{today}.csv"
+    return [
+        {"name": "s3_get", "say": f"Downloading {SOURCE_KEY} from bucket {BUCKET_NAME}",
+         "aws": {"service": "s3", "operation": "get_object",
+                 "params": {"Bucket": BUCKET_NAME, "Key": SOURCE_KEY}}},
+        {"name": "s3_put", "say": f"Uploading to {destination_key} in bucket {BUCKET_NAME}",
+         "done": "S3 processing completed successfully.",
+         "aws": {"service": "s3", "operation": "put_object",
+                 "params": {"Bucket": BUCKET_NAME, "Key": destination_key,
+                            "Body": {"from_step": "s3_get"}}}},
+        {"name": "web", "say": f"Accessing web URL: {WEB_URL}", "label": "Web",
+         "http": {"url_from_env": "WEB_URL", "method": "GET"}},
+        {"name": "api", "say": f"Accessing API Gateway URL: {API_GATEWAY_URL}",
+         "label": "API Gateway", "http": {"url_from_env": "API_GATEWAY_URL", "method": "GET"}},
+    ]
 
 
 def _s3_failure_line(exc: BaseException) -> str:
@@ -190,78 +216,125 @@ def _s3_failure_line(exc: BaseException) -> str:
     return f"Unexpected error: {exc}"
 
 
-def _s3_step(step: str, call) -> tuple[dict, object, str | None]:
-    """Run one S3 call; returns (summary, call result or None, seed-style error line)."""
-    started = time.monotonic()
-    _last_s3_url["url"] = None
-    endpoint = getattr(getattr(s3_client, "meta", None), "endpoint_url", None)
-    try:
+_clients: dict[str, object] = {}
+
+
+def _client(aws: dict, timeout: float | None):
+    """One boto3 client per (service, region, config, timeout), created at first use;
+    the seed's default S3 client is the one created at init."""
+    config = dict(aws.get("config") or {})
+    endpoint_url = config.pop("endpoint_url", None)
+    key = json.dumps([aws["service"], aws.get("region"), config, endpoint_url, timeout],
+                     sort_keys=True)
+    if key in _clients:
+        return _clients[key]
+    if aws["service"] == "s3" and not config and not aws.get("region") and \
+            endpoint_url is None and timeout is None:
         if s3_client is None:
             raise _s3_client_error or RuntimeError("no S3 client")
-        result = call()
+        return s3_client
+    t = timeout or STEP_TIMEOUT
+    kwargs: dict = {"connect_timeout": t, "read_timeout": t,
+                    "retries": {"total_max_attempts": 1}}
+    if config.get("addressing_style"):
+        kwargs["s3"] = {"addressing_style": config["addressing_style"]}
+    for flag in ("use_dualstack_endpoint", "use_fips_endpoint", "proxies"):
+        if flag in config:
+            kwargs[flag] = config[flag]
+    client = boto3.client(aws["service"], region_name=aws.get("region"),
+                          endpoint_url=endpoint_url, config=Config(**kwargs))
+    client.meta.events.register("before-send", _remember_url)
+    _clients[key] = client
+    return client
+
+
+def _params(params: dict, bodies: dict[str, bytes]) -> dict:
+    """``{"from_step": NAME}`` -> the bytes that step read (b"" when it read none)."""
+    return {k: bodies.get(v["from_step"], b"") if isinstance(v, dict) and "from_step" in v
+            else v for k, v in params.items()}
+
+
+def _aws_step(step: dict, bodies: dict[str, bytes]) -> tuple[dict, str | None]:
+    """Run one AWS call; returns (summary, seed-style error line or None)."""
+    aws, name = step["aws"], step["name"]
+    started = time.monotonic()
+    _last_s3_url["url"] = None
+    client = None
+    try:
+        client = _client(aws, step.get("timeout_s"))
+        result = getattr(client, aws["operation"])(**_params(aws.get("params") or {}, bodies))
+        if isinstance(result, dict):
+            for k, v in list(result.items()):
+                if hasattr(v, "read"):  # a streamed body: its timeout is this step's too
+                    result[k] = v.read()
+                    bodies[name] = result[k]
     except Exception as exc:  # noqa: BLE001 - every failure is an outcome
         line = _s3_failure_line(exc)
         print(line)
         outcome, status = classify(exc)
+        endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
+        if client is None and aws["service"] == "s3":
+            endpoint = getattr(getattr(s3_client, "meta", None), "endpoint_url", None)
         url = _last_s3_url["url"] or endpoint
-        return _emit(step, url, outcome, status, str(exc), started), None, line
+        return _emit(name, url, outcome, status, str(exc), started), line
     status = result.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(
         result, dict) else None
-    return _emit(step, _last_s3_url["url"] or endpoint, "ok", status, None, started), result, None
+    url = _last_s3_url["url"] or getattr(client.meta, "endpoint_url", None)
+    return _emit(name, url, "ok", status, None, started), None
 
 
-def _http_step(step: str, label: str, url: str) -> dict:
-    """The seed's urllib GET with its prints; label is "Web" or "API Gateway"."""
+def _env_url(name: str) -> str:
+    """The URL a variable names (the seed's two with their defaults)."""
+    return {"WEB_URL": WEB_URL, "API_GATEWAY_URL": API_GATEWAY_URL}.get(name) or \
+        os.environ.get(name, "")
+
+
+def _http_step(step: dict) -> dict:
+    """One urllib request; with a "label" (the seed's steps), the seed's prints."""
+    http, label = step["http"], step.get("label")
+    url = http.get("url") or _env_url(http.get("url_from_env", ""))
+    timeout = step.get("timeout_s") or STEP_TIMEOUT
+    body = http.get("body")
+    request = urllib.request.Request(url, method=http.get("method", "GET"),
+                                     headers=dict(http.get("headers") or {}),
+                                     data=None if body is None else body.encode())
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(url, timeout=STEP_TIMEOUT) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             status = response.status
-            if status == 200:
-                print(f"{label} access successful (200 OK)")
-            else:
-                print(f"{label} access failed with status code: {status}")
+            if label:
+                if status == 200:
+                    print(f"{label} access successful (200 OK)")
+                else:
+                    print(f"{label} access failed with status code: {status}")
             response.read()
     except Exception as exc:  # noqa: BLE001 - every failure is an outcome
-        print(f"{label} access error: {exc}")
+        if label:
+            print(f"{label} access error: {exc}")
         outcome, code = classify(exc)
-        return _emit(step, url, outcome, code, str(exc), started)
-    return _emit(step, url, "ok", status, None, started)
+        return _emit(step["name"], url, outcome, code, str(exc), started)
+    return _emit(step["name"], url, "ok", status, None, started)
 
 
 def handler(event, context):
-    """Lambda entry point (``probe.handler``)."""
+    """Lambda entry point (``probe.handler``): runs the event's ``proxylab_steps``,
+    or the seed's four steps when it names none."""
+    declared = event.get("proxylab_steps") if isinstance(event, dict) else None
     steps: dict[str, dict] = {}
-    s3_error: str | None = None
+    aws_error: str | None = None
+    bodies: dict[str, bytes] = {}
+    for step in declared or seed_steps():
+        if step.get("say"):
+            print(step["say"])
+        if "aws" in step:
+            summary, err = _aws_step(step, bodies)
+            aws_error = aws_error or err
+        else:
+            summary = _http_step(step)
+        steps[step["name"]] = summary
+        if step.get("done") and aws_error is None:
+            print(step["done"])
 
-    print(f"Downloading {SOURCE_KEY} from bucket {BUCKET_NAME}")
-
-    def get_and_read():
-        response = s3_client.get_object(Bucket=BUCKET_NAME, Key=SOURCE_KEY)
-        response["Body"] = response["Body"].read()  # a timeout mid-body is this step's too
-        return response
-
-    summary, got, err = _s3_step("s3_get", get_and_read)
-    steps["s3_get"] = summary
-    s3_error = s3_error or err
-    body = got["Body"] if got is not None else b""
-
-    today = datetime.datetime.now().strftime("%y%m%d")
-    destination_key = f"result_{today}.csv"
-    print(f"Uploading to {destination_key} in bucket {BUCKET_NAME}")
-    summary, _put, err = _s3_step(
-        "s3_put",
-        lambda: s3_client.put_object(Bucket=BUCKET_NAME, Key=destination_key, Body=body))
-    steps["s3_put"] = summary
-    s3_error = s3_error or err
-    if s3_error is None:
-        print("S3 processing completed successfully.")
-
-    print(f"Accessing web URL: {WEB_URL}")
-    steps["web"] = _http_step("web", "Web", WEB_URL)
-
-    print(f"Accessing API Gateway URL: {API_GATEWAY_URL}")
-    steps["api"] = _http_step("api", "API Gateway", API_GATEWAY_URL)
-
-    if s3_error is not None:
-        return {"statusCode": 500, "body": s3_error, "steps": steps}
+    if aws_error is not None:
+        return {"statusCode": 500, "body": aws_error, "steps": steps}
     return {"statusCode": 200, "body": "Lambda function executed successfully.", "steps": steps}

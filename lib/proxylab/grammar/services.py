@@ -12,7 +12,9 @@ access logs by the AWS lab (``labs/aws/logs.py``), read into ``service_hits`` by
 ``via`` is how the request arrived (:class:`proxylab.vocab.Via`): the lab decides it
 from the addresses, so it is the ground truth the route classification leans on.
 ``host``/``method`` may be null (API Gateway access logs can lack them). Records the
-AWS lab builds also carry ``request_id``, ``api_id`` and ``evidence``.
+AWS lab builds also carry ``request_id``, ``api_id`` and ``evidence``; the local lab's
+AWS fronts add ``operation`` (from ``X-Amz-Target``, ``Action`` or the REST path,
+:mod:`proxylab.awsdata.operations`) when the request names one.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from proxylab.grammar.squid import MAX_EPOCH
 from proxylab.vocab import Via
 
 _REQUIRED = ("ts", "service", "via", "status")
-_EXTRA = ("request_id", "api_id", "evidence")
+_EXTRA = ("request_id", "api_id", "evidence", "operation")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class ServiceRecord:
     request_id: str | None = None
     api_id: str | None = None
     evidence: str | None = None
+    operation: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object: the ten fields always, the AWS extras when set."""

@@ -5,7 +5,12 @@ never imports proxylab: it prints the object itself, compact (``separators=(",",
 ":")``), on its own line::
 
     {"proxylab":"step","step":"web","url":"https://www.google.com","host":"www.google.com",
-     "outcome":"ok","status":200,"error":null,"elapsed_ms":12.3}                 (one line)
+     "outcome":"ok","status":200,"error":null,"elapsed_ms":12.3,"t":1796131005.742}  (one line)
+
+``t`` (optional: older captures lack it) is the function's wall clock, in epoch
+seconds, when the step ended: with ``elapsed_ms`` it gives the step's time window,
+which is how evidence that names no host (Squid's ``error:invalid-request`` for TLS
+sent to its plain port) is joined to the step that caused it.
 
 CloudWatch may put a prefix before it (a timestamp, a request id). This module is
 the reader: :func:`find_step` (the raw object in any function-log line, or None:
@@ -35,6 +40,7 @@ class Step:
     status: int | None
     detail: str | None
     elapsed_ms: float | None
+    ended_at: float | None = None  # epoch seconds (the ``t`` field)
 
 
 def find_step(line: str) -> dict[str, Any] | None:
@@ -83,6 +89,10 @@ def parse_step(text: str) -> Step:
     if elapsed is not None and (isinstance(elapsed, bool) or not isinstance(elapsed, (int, float))
                                 or not _finite(elapsed)):
         raise ValueError(f"step elapsed_ms {elapsed!r} is not a number")
+    ended = data.get("t")
+    if ended is not None and (isinstance(ended, bool) or not isinstance(ended, (int, float))
+                              or not _finite(ended) or not 0 <= float(ended) < 1e11):
+        raise ValueError(f"step t {ended!r} is not an epoch time in seconds")
     url, host, error = data.get("url"), data.get("host"), data.get("error")
     return Step(
         step=step, outcome=Outcome(outcome),
@@ -91,4 +101,5 @@ def parse_step(text: str) -> Step:
         status=status,
         detail=error if isinstance(error, str) else (None if error is None else str(error)),
         elapsed_ms=None if elapsed is None else float(elapsed),
+        ended_at=None if ended is None else float(ended),
     )

@@ -25,6 +25,28 @@ class LabError(UserError):
 
 
 @dataclass(frozen=True)
+class InterfaceEndpoint:
+    """An interface VPC endpoint (PrivateLink) for one service, beyond the seed's
+    execute-api one: an ENI address in the Lambda VPC, endpoint-specific DNS names
+    (``<vpce-id>.<service>.<region>.vpce.<suffix>``, ``*.`` in front for S3), and with
+    ``private_dns`` the service's regional name resolving to the ENI inside the VPC.
+
+    ``private_dns_only_for_inbound_resolver_endpoint`` is S3's
+    ``PrivateDnsOnlyForInboundResolverEndpoint``: with an S3 gateway endpoint in the VPC
+    as well, AWS keeps the VPC's own lookups of S3's names on the gateway endpoint and
+    gives the interface endpoint's addresses only to an inbound Resolver endpoint (the
+    lab has none); AWS refuses the setting without a gateway endpoint."""
+
+    service: str  # the endpoint prefix, as botocore names it: "secretsmanager", "sts", "s3"
+    private_dns: bool = True
+    private_dns_only_for_inbound_resolver_endpoint: bool = True
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InterfaceEndpoint:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class EndpointLayout:
     """Which VPC endpoints exist in the Lambda VPC: what scenarios switch.
 
@@ -40,15 +62,37 @@ class EndpointLayout:
     private_api_public_dns: str = "nxdomain"
     # What the egress proxy allows and which Squid runs (labs/proxy_policy.py).
     proxy: ProxyPolicy = field(default_factory=ProxyPolicy)
+    # Beyond the seed (issue 10): DynamoDB's gateway endpoint (a route for its prefix
+    # list, like S3's), interface endpoints for any service, and the third-party hosts
+    # the internet stand-in answers for besides the web site (80 and 443).
+    dynamodb_gateway: bool = False
+    interfaces: tuple[InterfaceEndpoint, ...] = ()
+    internet_hosts: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "proxy": self.proxy.to_dict()}
+        return {**asdict(self), "proxy": self.proxy.to_dict(),
+                "interfaces": [asdict(i) for i in self.interfaces],
+                "internet_hosts": list(self.internet_hosts)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> EndpointLayout:
         d = dict(data or {})
         d["proxy"] = ProxyPolicy.from_dict(d.get("proxy"))
+        d["interfaces"] = tuple(InterfaceEndpoint.from_dict(i) for i in d.get("interfaces") or ())
+        d["internet_hosts"] = tuple(d.get("internet_hosts") or ())
         return cls(**d)
+
+    def interface(self, service: str) -> InterfaceEndpoint | None:
+        """The interface endpoint for ``service`` (not the seed's execute-api one)."""
+        return next((i for i in self.interfaces if i.service == service), None)
+
+    @property
+    def beyond_seed(self) -> list[str]:
+        """The fields set beyond the seed's layout: what a backend that builds only the
+        seed's endpoints (the AWS one) must refuse rather than ignore."""
+        return [k for k, v in (("dynamodb_gateway", self.dynamodb_gateway),
+                               ("interfaces", self.interfaces),
+                               ("internet_hosts", self.internet_hosts)) if v]
 
 
 @dataclass

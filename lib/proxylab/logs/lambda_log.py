@@ -171,7 +171,11 @@ def parse_lines(lines: Iterable[str], run_id: str = "") -> FunctionLogResult:
                     current = None
             elif is_step_line(msg):
                 st = parse_step(msg)
-                row.update(kind="step", **{**asdict(st), "outcome": st.outcome.value})
+                fields = asdict(st)
+                ended = fields.pop("ended_at")
+                row.update(kind="step", **{**fields, "outcome": st.outcome.value})
+                if row.get("ts") is None and ended is not None:
+                    row["ts"] = ended  # the probe's own clock when no log prefix has one
                 if current:
                     invocation(current)["steps"] += 1
             elif "Task timed out after" in msg:

@@ -27,6 +27,7 @@ DTYPES: dict[str, str] = {
     "host": "string",
     "method": "category",
     "path": "string",
+    "operation": "string",
     "status": "Int64",
     "raw_line_no": "Int64",
 }

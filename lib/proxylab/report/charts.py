@@ -157,10 +157,17 @@ def _identity(text: str) -> str:
 
 def wrap_host(host: str, width: int = 22) -> str:
     """Break a long hostname at dots so column labels never overlap."""
-    parts = host.split(".")
+    # Dots first; a label longer than the width breaks after its hyphens too
+    # ("proxylab-123456789012-" / "ap-northeast-1"), so no line runs out of its cell.
+    pieces = []
+    for i, p in enumerate(host.split(".")):
+        label = p if i == 0 else "." + p
+        if len(label) <= width:
+            pieces.append(label)
+        else:
+            pieces += re.findall(r"[^-]*-|[^-]+$", label)
     lines, cur = [], ""
-    for i, p in enumerate(parts):
-        piece = p if i == 0 else "." + p
+    for piece in pieces:
         if cur and len(cur) + len(piece) > width:
             lines.append(cur)
             cur = piece
@@ -196,38 +203,55 @@ def route_matrix(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
     ncol, nrow = len(services), len(scen_order)
     label_in, cell_in = 2.1, (COLUMN_IN - 2.1) / 3
     fig_w = max(COLUMN_IN, label_in + cell_in * ncol)
-    fig_h = 1.3 + 1.1 * nrow
-    fig, ax = plt.subplots(figsize=(fig_w, fig_h))
     host_chars = max(18, int(cell_in * 16))  # about 16 characters per inch at 7.5 pt
+    cells: dict[tuple[int, int], tuple[pd.DataFrame, list[str], str, str]] = {}
+    heights = []
     for i, scen in enumerate(scen_order):
+        need = 1.0
         for j, service in enumerate(services):
             cell = r[(r["scenario"] == scen) & (r["service"] == service)]
             if cell.empty:
-                ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=NOT_CALLED_COLOR,
+                continue
+            here = list(dict.fromkeys(cell["route"].astype(str)))
+            outcome = _cell_text(cell, here, w)
+            hosts = "\n".join(wrap_host(redact(h), host_chars)
+                              for h in dict.fromkeys(cell["host"]))
+            cells[i, j] = (cell, here, outcome, hosts)
+            need = max(need, _cell_height(outcome, hosts))
+        heights.append(need)
+    tops = [sum(heights[:i]) for i in range(nrow)]
+    total = sum(heights)
+    fig_h = 1.3 + ROW_IN * total
+    fig, ax = plt.subplots(figsize=(fig_w, fig_h))
+    for i in range(nrow):
+        y0, h = tops[i], heights[i]
+        for j in range(ncol):
+            if (i, j) not in cells:
+                ax.add_patch(plt.Rectangle((j, y0), 1, h, facecolor=NOT_CALLED_COLOR,
                                            edgecolor="white", lw=3))
-                ax.text(j + 0.5, i + 0.5, w["not_called"], ha="center", va="center",
+                ax.text(j + 0.5, y0 + h / 2, w["not_called"], ha="center", va="center",
                         fontsize=9, color="#555555", style="italic")
                 continue
-            routes_here = list(dict.fromkeys(cell["route"].astype(str)))
+            cell, routes_here, outcome, hosts = cells[i, j]
             mixed = len(routes_here) > 1
             color = MIXED_COLOR if mixed else ROUTE_COLORS.get(routes_here[0], "#CCCCCC")
             ink = "white" if not mixed and routes_here[0] in DARK_TEXT_ON else "black"
-            ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=color, edgecolor="white", lw=3,
+            ax.add_patch(plt.Rectangle((j, y0), 1, h, facecolor=color, edgecolor="white", lw=3,
                                        hatch="///" if mixed else None))
-            ax.text(j + 0.5, i + 0.2, _route_words(cell, routes_here, w), ha="center",
+            ax.text(j + 0.5, y0 + 0.2, route_words(cell, routes_here, w), ha="center",
                     va="center", fontsize=9.5, color=ink, fontweight="bold")
-            ax.text(j + 0.5, i + 0.47, _cell_text(cell, routes_here, w), ha="center",
-                    va="center", fontsize=9, color=ink)
-            hosts = "\n".join(wrap_host(redact(h), host_chars)
-                              for h in dict.fromkeys(cell["host"]))
-            ax.text(j + 0.5, i + 0.8, hosts, ha="center", va="center", fontsize=7.5,
+            # The outcome lines hang from under the route; the hosts stand on the cell's
+            # floor; the row is as tall as its fullest cell needs (never overlapping).
+            ax.text(j + 0.5, y0 + 0.33, outcome, ha="center", va="top", fontsize=9, color=ink,
+                    linespacing=1.2)
+            ax.text(j + 0.5, y0 + h - 0.07, hosts, ha="center", va="bottom", fontsize=7.5,
                     color=ink, linespacing=1.0)
     ax.set_xlim(0, ncol)
-    ax.set_ylim(nrow, 0)
+    ax.set_ylim(total, 0)
     ax.set_xticks([j + 0.5 for j in range(ncol)])
     ax.set_xticklabels(services, fontsize=10, fontweight="bold")
     ax.xaxis.tick_top()
-    ax.set_yticks([i + 0.5 for i in range(nrow)])
+    ax.set_yticks([tops[i] + heights[i] / 2 for i in range(nrow)])
     ax.set_yticklabels([_row_label(s, redact(titles.get(s, ""))) for s in scen_order],
                        fontsize=9.5)
     ax.tick_params(length=0)
@@ -247,13 +271,24 @@ def route_matrix(routes: pd.DataFrame, runs: pd.DataFrame | None = None,
     return fig
 
 
+ROW_IN = 1.1  # inches of figure height per unit of row height
+
+
+def _cell_height(outcome: str, hosts: str) -> float:
+    """Row-height units a cell's text needs: the route line (9.5 pt), the outcome lines
+    (9 pt, spacing 1.2), the host lines (7.5 pt, spacing 1.0), and margins."""
+    pt = 1 / 72 / ROW_IN  # one point in row units
+    n_out, n_host = outcome.count("\n") + 1, hosts.count("\n") + 1
+    return 0.33 + n_out * 9 * 1.2 * pt + 0.08 + n_host * 7.5 * 1.15 * pt + 0.09
+
+
 def _row_label(scenario: str, title: str, width: int = 24) -> str:
     """The scenario id and its whole title, wrapped (never shortened: the words that
     differ between scenarios are often the last ones)."""
     return f"{scenario}\n{textwrap.fill(title, width)}" if title else scenario
 
 
-def _route_words(cell: pd.DataFrame, routes_here: list[str], w: dict[str, str]) -> str:
+def route_words(cell: pd.DataFrame, routes_here: list[str], w: dict[str, str]) -> str:
     if len(routes_here) > 1:
         return w["mixed"]
     route = routes_here[0]
@@ -356,72 +391,107 @@ def timeline(tables: Any, run_id: str, redact: Redact | None = None,
     return fig
 
 
+def text_width(text: str) -> int:
+    """Columns a line takes: East Asian wide and full-width characters count two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+_WIDE = "\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"
+_TOKEN = re.compile(rf"[{_WIDE}][、。，．）」』]?|[^\s{_WIDE}]+\s*|\s+")
+
+
+def fill(text: str, width: int) -> str:
+    """Wrap so no line is wider than ``width`` columns: Latin words stay whole, and
+    Japanese (which has no spaces) breaks between any two characters (never before
+    a closing mark)."""
+    lines: list[str] = []
+    for para in text.split("\n"):
+        cur = ""
+        for tok in _TOKEN.findall(para):
+            if cur.strip() and text_width((cur + tok).rstrip()) > width:
+                lines.append(cur.rstrip())
+                cur = tok.lstrip()
+            else:
+                cur += tok
+        lines.append(cur.rstrip())
+    return "\n".join(lines)
+
+
 @_quiet
 def topology(lab: dict[str, Any], redact: Redact | None = None,
-             endpoints: dict[str, Any] | None = None) -> plt.Figure:
+             endpoints: dict[str, Any] | None = None, lang: str = "en") -> plt.Figure:
     """The lab as a diagram: the four places, the peering link, the proxy's way
-    out, and the VPC endpoints the layout switches on."""
-    redact = redact or _identity
+    out, and the VPC endpoints the layout switches on. Drawn at the column's width, so
+    its smallest text is about 11 px in a 760 px column; words in the report's language
+    (a place the words do not know keeps the name and description the lab gave it)."""
+    redact, w = redact or _identity, i18n.chart(lang)
     endpoints = endpoints or lab.get("endpoints") or {}
     places = {p["name"]: p for p in lab.get("places", [])}
     res = lab.get("resources", {})
     boxes = {  # name: (x, y, w, h)
-        "lambda": (0.3, 0.4, 3.6, 2.6),
-        "proxy": (0.3, 3.7, 3.6, 2.0),
-        "internet": (6.3, 3.7, 3.4, 2.0),
-        "aws": (6.3, 0.4, 3.4, 2.6),
+        "lambda": (0.15, 0.45, 3.3, 2.55),
+        "proxy": (0.15, 3.7, 3.3, 1.95),
+        "internet": (6.55, 3.7, 3.3, 1.95),
+        "aws": (6.55, 0.45, 3.3, 2.55),
     }
     colors = {"lambda": "#FFF4E0", "proxy": "#E8F0FA", "internet": "#F1F1F1", "aws": "#EAF6E8"}
-    fig, ax = plt.subplots(figsize=(10, 6.2))
+    fig, ax = plt.subplots(figsize=(COLUMN_IN, 5.6))
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 6.1)
     ax.axis("off")
-    for name, (x, y, w, h) in boxes.items():
+    for name, (x, y, bw, bh) in boxes.items():
         place = places.get(name, {"name": name, "stands_for": name, "addresses": []})
-        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05",
+        known = f"place_{name}" in w
+        ax.add_patch(FancyBboxPatch((x, y), bw, bh, boxstyle="round,pad=0.05",
                                     facecolor=colors[name], edgecolor="#555555"))
-        ax.text(x + 0.12, y + h - 0.12, name, fontsize=11, fontweight="bold", va="top")
-        ax.text(x + 0.12, y + h - 0.45, textwrap.fill(redact(place.get("stands_for", "")), 46),
-                fontsize=7.5, va="top", color="#333333")
+        ax.text(x + 0.12, y + bh - 0.12, w.get(f"place_{name}", name), fontsize=11,
+                fontweight="bold", va="top")
+        about = w[f"about_{name}"] if known else str(place.get("stands_for", ""))
+        ax.text(x + 0.12, y + bh - 0.5, fill(redact(about), 34), fontsize=8.5, va="top",
+                color="#333333", linespacing=1.15)
         # "lo 10.1.143.211/32" (interface, address) -> the address only
         addrs = ", ".join(dict.fromkeys(redact(str(a).split()[-1])
-                                        for a in place.get("addresses", [])[:6] if str(a).strip()))
-        ax.text(x + 0.12, y + 0.12, textwrap.fill(addrs, 40), fontsize=7, va="bottom",
+                                        for a in place.get("addresses", [])[:4] if str(a).strip()))
+        ax.text(x + 0.12, y + 0.1, fill(addrs, 30), fontsize=8, va="bottom",
                 color="#555555", family="monospace")
     squid = next((s for s in lab.get("services", []) if s.get("name") == "squid"), None)
     if squid or res.get("proxy_url"):
         where = res.get("proxy_url") or (squid or {}).get("address", "")
-        ax.text(0.45, 4.55, redact(f"Squid {where}"), fontsize=8.5,
-                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#4C78A8"})
-    ax.text(0.45, 1.95, "Lambda function (probe)", fontsize=8.5,
-            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#F58518"})
+        ax.text(0.3, 4.15, redact(f"Squid {where}"), fontsize=9,
+                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#0072B2"})
+    ax.text(0.3, 1.55, w["topo_function"], fontsize=9,
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#E69F00"})
 
     def arrow(a, b, text, color, style="-|>", ls="-", off=(0, 0)):
         ax.add_patch(FancyArrowPatch(a, b, arrowstyle=style, mutation_scale=14, color=color,
                                      lw=1.8, linestyle=ls))
-        ax.text((a[0] + b[0]) / 2 + off[0], (a[1] + b[1]) / 2 + off[1], text, fontsize=7.5,
-                ha="center", va="center", color=color,
-                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
+        text = "\n".join(fill(line, 30) for line in text.split("\n"))
+        ax.text((a[0] + b[0]) / 2 + off[0], (a[1] + b[1]) / 2 + off[1], text, fontsize=8.5,
+                ha="center", va="center", color=color, linespacing=1.1,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9, "pad": 1})
 
-    arrow((2.1, 3.0), (2.1, 3.7), "VPC peering", "#4C78A8", style="<|-|>", off=(0.9, 0))
-    arrow((3.9, 4.7), (6.3, 4.7), "internet", "#4C78A8", off=(0, 0.18))
-    arrow((3.9, 4.1), (6.3, 2.7), "public S3 / API fronts", "#4C78A8", off=(0.1, 0.25))
+    blue, green = OKABE_ITO["blue"], "#00734F"  # Okabe-Ito green, darkened for text
+    arrow((1.8, 3.0), (1.8, 3.7), w["topo_peering"], blue, style="<|-|>", off=(0.95, 0))
+    arrow((3.45, 5.0), (6.55, 5.0), w["topo_internet"], blue, off=(0, 0.2))
+    arrow((3.45, 4.0), (6.55, 2.75), fill(w["topo_public"], 30), blue, off=(0, 0.3))
     on = endpoints
     if on.get("s3_gateway"):
         vpce = res.get("s3_gateway_vpce_id", "")
-        arrow((3.9, 2.1), (6.3, 2.1), redact(f"S3 gateway endpoint {vpce}"), "#54A24B",
-              off=(0, 0.18))
+        arrow((3.45, 2.05), (6.55, 2.05), redact(f"{w['topo_s3_gateway']}\n{vpce}".strip()),
+              green, off=(0, 0.3))
     if on.get("execute_api_interface"):
         vpce = res.get("execute_api_vpce_id", "")
-        dns = "private DNS on" if on.get("execute_api_private_dns") else "private DNS off"
-        arrow((3.9, 1.2), (6.3, 1.2), redact(f"execute-api interface endpoint {vpce}\n({dns})"),
-              "#54A24B", off=(0, 0.3))
-    ax.text(2.1, 0.2, "no NAT: no direct route to the internet", fontsize=7.5, ha="center",
-            color="#B03030")
+        dns = w["topo_dns_on"] if on.get("execute_api_private_dns") else w["topo_dns_off"]
+        arrow((3.45, 0.95), (6.55, 0.95),
+              redact(f"{w['topo_interface']}\n{vpce}\n({dns})".replace("\n\n", "\n")),
+              green, off=(0, 0.42))
+    ax.text(1.8, 0.12, w["topo_no_nat"], fontsize=8.5, ha="center", color="#B03030")
     pdns = on.get("private_api_public_dns", "nxdomain")
-    ax.text(8.0, 3.45, f"public DNS for private API names: {pdns}", fontsize=7.5, ha="center",
-            color="#555555")
-    ax.set_title(redact(f"Lab topology ({lab.get('backend', '?')} backend, region "
-                        f"{lab.get('region', '?')})"), fontsize=10)
+    ax.text(8.2, 3.42, fill(w["topo_public_dns"].format(answer=pdns), 40), fontsize=8,
+            ha="center", va="center", color="#555555")
+    ax.set_title(redact(w["topo_title"].format(backend=lab.get("backend", "?"),
+                                               region=lab.get("region", "?"))), fontsize=10.5)
     fig.tight_layout()
     return fig

@@ -17,19 +17,29 @@ from typing import Any
 import pandas as pd
 
 from proxylab.analysis import Analysis, analyse
-from proxylab.capture import Capture, RunRecord
+from proxylab.capture import Capture, RunRecord, Skipped
 from proxylab.logs.tables import load_tables
-from proxylab.report import charts, i18n, words
+from proxylab.report import charts, i18n, publish, words
 from proxylab.report.redact import Redactor, build
 from proxylab.vocab import Verdict
 
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+              "NODE_USE_ENV_PROXY", "NODE_OPTIONS")  # the last two: Node's proxy switch
+ENDPOINT_KEYS = ("s3_gateway", "execute_api_interface", "execute_api_private_dns")
 # The provenance block's versions: (label key in i18n, the lab resource recording it).
 # Only squid_version is recorded by the labs so far; the others read "not recorded"
 # until a capture carries them under these names.
 VERSIONS = (("prov_proxylab", "proxylab_version"), ("prov_python", "python_version"),
             ("prov_botocore", "botocore_version"), ("prov_squid", "squid_version"),
             ("prov_runtime", "awslambdaric_version"))
+
+
+def runtime_text(rec: RunRecord) -> str:
+    """The scenario's Lambda runtime, with the version the local lab ran it on."""
+    res = dict(rec.resources)
+    version = (res.get("node_version") if str(rec.scenario.runtime).startswith("nodejs")
+               else res.get("python_version"))
+    return f"{rec.scenario.runtime} ({version})" if version else str(rec.scenario.runtime)
 
 
 def md_escape(value: Any) -> str:
@@ -54,13 +64,18 @@ def md_table(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _display(obj_md: str | None = None, png: bytes | None = None) -> None:
+def _display(obj_md: str | None = None, png: bytes | None = None, *, section: str = "",
+             run: str | None = None, name: str = "", alt: str = "") -> None:
+    """Display Markdown and a figure, each output carrying what the report's pages need
+    (``report/publish.py``): its section and run, an image's file name and alt text."""
     from IPython.display import Image, Markdown, display
 
+    meta = {"section": section, **({"run": run} if run else {})}
     if obj_md is not None:
-        display(Markdown(obj_md))
+        display(Markdown(obj_md), metadata={publish.META: meta})
     if png is not None:
-        display(Image(data=png, format="png"))
+        display(Image(data=png, format="png"),
+                metadata={publish.META: {**meta, "name": name, "alt": alt}})
 
 
 @dataclass
@@ -128,25 +143,74 @@ class Report:
         return "\n".join(lines)
 
     def setup_md(self) -> str:
-        rows, plumbing = [], {}
+        rows, env_rows, plumbing = [], [], {}
+        none = self.t("none")
         for _, run in self.runs.drop_duplicates("scenario").iterrows():
             rec = self._record(str(run["run_id"]))
             shown = {k: v for k, v in rec.env.items()
                      if k.upper() in PROXY_VARS or k.upper().startswith("AWS_")}
             layout = rec.layout.to_dict()
-            eps = ", ".join(k.replace("_", " ") for k in ("s3_gateway", "execute_api_interface",
-                                                          "execute_api_private_dns")
-                            if layout.get(k)) or "none"
-            rows.append([run["scenario"], run["title"], run["function"], eps,
-                         "<br>".join(f"`{k}={v}`" for k, v in shown.items())])
+            eps = ", ".join(self.t(f"ep_{k}") for k in ENDPOINT_KEYS if layout.get(k)) or none
+            rows.append([run["scenario"], run["title"], run["function"], runtime_text(rec), eps])
+            # One row per variable, the value whole in code (never wrapped inside a
+            # table cell, never joined with <br>, which some blogs print as text).
+            env_rows += [[run["scenario"] if i == 0 else "", f"`{k}`", f"`{v}`"]
+                         for i, (k, v) in enumerate(shown.items())] or [[run["scenario"],
+                                                                        none, ""]]
             plumbing.update(rec.lab.plumbing_env)
         text = [f"## {self.t('setup_h')}", "", self.t("setup"), "",
                 f"**{self.t('scenarios_t')}**", "",
-                self.r(md_table(self.t("scen_cols").split("|"), rows))]
+                self.r(md_table(self.t("scen_cols").split("|"), rows)), "",
+                f"**{self.t('variables_t')}**", "",
+                self.r(md_table(self.t("var_cols").split("|"), env_rows))]
         if plumbing:
             text += ["", f"*{self.t('plumbing')}:* " + ", ".join(
                 f"`{k}={self.r(v)}`" for k, v in sorted(plumbing.items()))]
+        note = self.squid_note()
+        if note:
+            text += ["", note]
         return "\n".join(text)
+
+    def squid_note(self) -> str:
+        """Where it matters - a report with a request that failed at the proxy - say that
+        Squid 5 and 6 answer an unresolvable CONNECT differently (500 vs the seed's
+        503) and which Squid these runs used (as their captures record it), so a reader
+        comparing the logs with their own proxy's knows which status to expect."""
+        failed = self.analysis.routes[self.analysis.routes["route"] == "failed-at-proxy"]
+        if failed.empty:
+            return ""
+        versions = sorted({str(self._record(str(r)).lab.resources.get("squid_version") or "")
+                           for r in failed["run_id"].unique()} - {""})
+        if not versions:
+            return f"*{self.t('squid_note_unknown')}*"
+        return f"*{self.t('squid_note', versions=', '.join(versions))}*"
+
+    def topology_alt(self) -> str:
+        if self.runs.empty:
+            return ""
+        lab = self._record(str(self.runs["run_id"].iloc[-1])).lab
+        union: set[str] = set()
+        for rec in self.analysis.tables.records.values():
+            union |= {k for k, v in rec.layout.to_dict().items() if v and k in ENDPOINT_KEYS}
+        eps = ", ".join(self.t(f"ep_{k}") for k in ENDPOINT_KEYS if k in union) or self.t("none")
+        return self.r(self.t("topology_alt", backend=lab.backend, region=lab.region or "?",
+                             endpoints=eps))
+
+    def matrix_alt(self) -> str:
+        """The matrix in words: every scenario's route per service, as the cells say it."""
+        w = i18n.chart(self.lang)
+        r = self.analysis.routes
+        if r.empty:
+            return w["no_steps"]
+        r = r.assign(service=r["step"].astype(str).map(lambda s: charts.STEP_SERVICE.get(s, s)))
+        lines = []
+        for scen, grp in r.groupby(r["scenario"].astype(str), sort=False):
+            cells = []
+            for service, cell in grp.groupby("service", sort=False):
+                here = list(dict.fromkeys(cell["route"].astype(str)))
+                cells.append(f"{service} {charts.route_words(cell, here, w)}")
+            lines.append(f"{scen}: {', '.join(cells)}")
+        return self.r(f"{w['matrix_title']}. " + "; ".join(lines) + ".")
 
     def topology_png(self) -> bytes | None:
         if self.runs.empty:
@@ -158,10 +222,22 @@ class Report:
         for rec in self.analysis.tables.records.values():
             for k, v in rec.layout.to_dict().items():
                 union[k] = union.get(k) or v
-        return charts.png(charts.topology(lab, redact=self.r, endpoints=union or None))
+        return charts.png(charts.topology(lab, redact=self.r, endpoints=union or None,
+                                          lang=self.lang))
 
     def matrix_md(self) -> str:
-        return f"## {self.t('matrix_h')}\n\n{self.t('matrix')}"
+        return f"## {self.t('matrix_h')}\n\n{self.t('matrix')}" + self.runtimes_md()
+
+    def runtimes_md(self) -> str:
+        """Python and Node.js scenarios with the same variables, step by step (empty
+        when the runs hold no such pair)."""
+        rows = [[f"{p.python} / {p.node}", s.node_step, f"{s.python_route} · {s.python_client}",
+                 f"{s.node_route} · {s.node_client}", self.t("yes") if s.differs else ""]
+                for p in self.analysis.runtime_pairs for s in p.steps]
+        if not rows:
+            return ""
+        return "\n".join(["", "", f"**{self.t('runtimes_t')}**", "", self.t("runtimes"), "",
+                          self.r(md_table(self.t("runtimes_cols").split("|"), rows))])
 
     def matrix_png(self) -> bytes:
         return charts.png(charts.route_matrix(self.analysis.routes, self.runs, redact=self.r,
@@ -170,7 +246,7 @@ class Report:
     def run_md(self, run_id: str) -> str:
         run = self.runs[self.runs["run_id"] == run_id].iloc[0]
         routes = self.analysis.routes[self.analysis.routes["run_id"] == run_id]
-        head = f"### {run['scenario']}: {self.r(run['title'])}"
+        head = f"### {self._run_heading(run)}"
         meta = f"`{self.r(run_id)}` · {self.t('status')} **{run['status']}**"
         if isinstance(run["error"], str) and run["error"]:
             meta += f" · {self.r(run['error'])}"
@@ -184,6 +260,7 @@ class Report:
             flag = " ⚠" if r["route"] == "inconsistent" else ""
             why = self.say(words.why(self.analysis.fact(int(idx)), self.lang))
             parts.append(f"- **{r['step']}**{flag}: {code_urls(self.r(why))}")
+        parts += self.hosts_md(run_id)
         ev = self.analysis.evidence
         ev = ev[(ev["run_id"] == run_id) & (ev["source"] != "function")]
         excerpt = list(dict.fromkeys(f"{e['file']}:{e['line_no']}: {e['text']}"
@@ -193,20 +270,49 @@ class Report:
                       *[self.r(x).replace("\t", " ") for x in excerpt], "```"]
         return "\n".join(parts)
 
+    def _run_heading(self, run: pd.Series) -> str:
+        """"seed-1: title", and the lab's backend when the report holds several (the same
+        scenario run locally and on AWS has two sections)."""
+        head = f"{run['scenario']}: {self.r(md_escape(run['title']))}"
+        backends = {rec.lab.backend for rec in self.analysis.tables.records.values()}
+        if len(backends) > 1:
+            head += f" ({self._record(str(run['run_id'])).lab.backend})"
+        return head
+
     def no_steps_md(self, run_id: str) -> str:
         """A run without step lines: say so, with the run's error and the function's
         own error/timeout lines, instead of an empty table."""
         run = self.runs[self.runs["run_id"] == run_id].iloc[0]
         fe = self.analysis.tables.function_events
         bad = fe[(fe["run_id"] == run_id) & fe["kind"].isin(["error", "timeout"])]
-        parts = [f"### {run['scenario']}: {self.r(md_escape(run['title']))}", "",
+        parts = [f"### {self._run_heading(run)}", "",
                  f"`{self.r(run_id)}` · {self.t('status')} **{run['status']}** · "
                  + self.t("no_steps")]
         if md_escape(run["error"]):
             parts += ["", self.r(md_escape(run["error"]))]
         if len(bad):
             parts += ["", "```text", *[self.r(str(m)) for m in bad["message"]], "```"]
+        parts += self.hosts_md(run_id)
         return "\n".join(parts)
+
+    def hosts_md(self, run_id: str) -> list[str]:
+        """Every host the run's function contacted, from the evidence (a user's handler
+        writes no step lines): a table, then each host's why, in the report's language."""
+        hosts = self.analysis.hosts
+        facts = hosts.of_run(run_id) if hosts is not None else []
+        if not facts:
+            return []
+        yes, no = self.t("yes"), self.t("no")
+        rows = [[f.host, f.decision.client, f.route if f.endpoint_kind is None else
+                 f"{f.route} ({f.endpoint_kind})", f.predicted_route,
+                 "" if f.prediction_matches is None else (yes if f.prediction_matches else no),
+                 len(f.squid), int(f.service is not None), len(f.dns)] for f in facts]
+        parts = ["", f"**{self.t('hosts_t')}**", "",
+                 self.r(md_table(self.t("host_cols").split("|"), rows)), ""]
+        for f in facts:
+            why = self.say(words.why(f, self.lang))
+            parts.append(f"- **{self.r(f.host)}**: {code_urls(self.r(why))}")
+        return parts
 
     def timeline_png(self, run_id: str) -> bytes:
         return charts.png(charts.timeline(self.analysis.tables, run_id, redact=self.r,
@@ -288,7 +394,7 @@ class Report:
         if tb.skipped:
             parts += ["", self.t("skipped", n=len(tb.skipped)), "",
                       self.r(md_table(self.t("skipped_cols").split("|"),
-                                      [_skipped_row(m) for m in tb.skipped]))]
+                                      [self._skipped_row(m) for m in tb.skipped]))]
         return "\n".join(parts)
 
     def modified(self) -> dict[str, list[str]]:
@@ -302,7 +408,8 @@ class Report:
         return out
 
     def method_md(self) -> str:
-        return f"## {self.t('method_h')}\n\n{self.t('method')}\n\n{self.provenance_md()}"
+        return (f"## {self.t('method_h')}\n\n{self.t('method')}\n\n{self.provenance_md()}"
+                f"\n\n### {self.t('glossary_h')}\n\n{self.t('glossary')}")
 
     def provenance_md(self) -> str:
         """When the captures were made and with what, as the captures record it: what a
@@ -334,34 +441,43 @@ class Report:
         return text + (f" ({self.t('not_recorded_in', k=lacking, n=len(values))})"
                        if lacking else "")
 
+    def _skipped_row(self, message: str) -> list[str]:
+        """A skipped capture as (capture, reason in the report's language). The capture
+        is named by its directory's last part, so a shared report holds no local paths.
+        A reason without its kind (a plain string from an older caller) is shown as the
+        loader wrote it, ``<dir>: <reason>`` or ``<dir> is not a capture (...)``."""
+        if isinstance(message, Skipped):
+            said = self.say(words.skipped(message.capture, message.kind, message.detail,
+                                          self.lang))
+            return [f"`{message.capture}`", said]
+        head, sep, reason = message.partition(": ")
+        if not sep:
+            head, _, reason = message.partition(" ")
+        return [f"`{Path(head).name}`", reason.strip()]
+
     # ------------------------------------------------------- notebook display
     def show(self, section: str, *args: Any) -> None:
         """Display one section (``title``, ``answer``, ``setup``, ``matrix``, ``runs``,
         ``checks``, ``quality``, ``method``)."""
         if section == "setup":
-            _display(self.setup_md(), self.topology_png())
+            _display(self.setup_md(), self.topology_png(), section=section, name="lab-topology",
+                     alt=self.topology_alt())
         elif section == "matrix":
-            _display(self.matrix_md(), self.matrix_png())
+            _display(self.matrix_md(), self.matrix_png(), section=section, name="route-matrix",
+                     alt=self.matrix_alt())
         elif section == "runs":
-            _display(f"## {self.t('runs_h')}")
+            _display(f"## {self.t('runs_h')}", section=section)
             for rid in self.runs["run_id"].astype(str):
                 has_steps = (self.analysis.routes["run_id"] == rid).any()
                 if has_steps:
-                    _display(self.run_md(rid), self.timeline_png(rid))
+                    rec = self._record(rid)
+                    _display(self.run_md(rid), self.timeline_png(rid), section=publish.RUN_SECTION,
+                             run=rid, name=f"timeline-{rec.scenario.id}-{rec.lab.backend}",
+                             alt=self.t("timeline_alt", run=self.r(rid)))
                 else:
-                    _display(self.no_steps_md(rid))
+                    _display(self.no_steps_md(rid), section=publish.RUN_SECTION, run=rid)
         else:
-            _display(getattr(self, f"{section}_md")(*args))
-
-
-def _skipped_row(message: str) -> list[str]:
-    """A skipped capture's loader message as (capture, reason): the loader writes
-    ``<dir>: <reason>`` or ``<dir> is not a capture (...)``; the capture is named by
-    its directory's last part, so a shared report holds no local paths."""
-    head, sep, reason = message.partition(": ")
-    if not sep:
-        head, _, reason = message.partition(" ")
-    return [f"`{Path(head).name}`", reason.strip()]
+            _display(getattr(self, f"{section}_md")(*args), section=section)
 
 
 def _route(r: pd.Series) -> str:

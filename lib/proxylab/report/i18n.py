@@ -15,20 +15,23 @@ TEXT: dict[str, dict[str, str]] = {
         "question_h": "Question",
         "question": (
             "Can a VPC Lambda function use an HTTP proxy for internet access and, at the same "
-            "time, reach S3 and API Gateway through VPC endpoints, bypassing the proxy? The seed "
-            "write-up answered yes, with `NO_PROXY` plus `AWS_ENDPOINT_URL_S3` / "
+            "time, reach S3 and API Gateway through VPC endpoints, bypassing the proxy? The "
+            "write-up this lab reproduces (the *seed* experiment) answered yes, with "
+            "`NO_PROXY` plus `AWS_ENDPOINT_URL_S3` / "
             "`AWS_ENDPOINT_URL_API_GATEWAY`, but did not test which variable causes the bypass. "
             "Every statement below is computed from the captured evidence: Squid's access log, "
-            "the function's log, the resolvers' query logs and the service fronts' access logs."),
+            "the function's log, the resolvers' query logs and the access logs of the lab's "
+            "stand-ins for S3, the web "
+            "site and API Gateway."),
         "answer_h": "Answer",
         "findings_h": "Findings per target",
         "setup_h": "Setup",
         "setup": ("The function runs in a private subnet of the Lambda VPC with no NAT. Squid "
                   "runs in a peered proxy VPC. The diagram shows the lab the runs used; the "
-                  "table lists each scenario's own variables (lab plumbing such as the CA bundle "
-                  "is listed apart)."),
+                  "tables list each scenario's endpoints and its own variables (variables the lab "
+                  "itself sets, such as its CA bundle, are listed apart)."),
         "scenarios_t": "Scenarios",
-        "plumbing": "Lab plumbing variables (not part of any scenario)",
+        "plumbing": "Variables the lab itself sets (not part of any scenario)",
         "matrix_h": "Routes at a glance",
         "matrix": ("Rows are scenarios, columns the services the function called (S3, the "
                    "web site, the API), each cell naming the host(s) its steps went to. The "
@@ -64,16 +67,71 @@ TEXT: dict[str, dict[str, str]] = {
         "method_h": "Method",
         "method": (
             "Each step's route comes from the evidence, not from configuration: a request the "
-            "service front saw arriving via a VPC endpoint took the endpoint; one it saw from "
+            "lab's service saw arriving via a VPC endpoint took the endpoint; one it saw from "
             "the internet with a matching Squid line crossed the proxy; a Squid line without a "
-            "completed tunnel is a failure at the proxy; no Squid line and no front hit is a "
-            "failed direct attempt. The prediction re-runs urllib's `proxy_bypass_environment` "
+            "completed tunnel is a failure at the proxy; no Squid line and no request at the "
+            "service is a failed direct attempt. The prediction re-runs urllib's "
+            "`proxy_bypass_environment` "
             "on each scenario's variables (per request host for urllib; against the client's "
-            "endpoint host, once per client, for botocore)."),
+            "endpoint host, once per client, for botocore). For Node.js functions it applies "
+            "each Node client's own rule, read from the runtime's source: the AWS SDK for "
+            "JavaScript v3 never reads the proxy variables; fetch (undici) and https.request "
+            "read them only with NODE_USE_ENV_PROXY=1 on Node 22.21 / 24.5 and later, each "
+            "with its own NO_PROXY matching."),
         "redacted": ("Identifiers (account, bucket, API ids, VPC endpoint ids, request ids, "
                      "addresses) are replaced by stable placeholders."),
         "cols": "step|host|route|outcome|predicted|match",
-        "scen_cols": "scenario|title|function|endpoints|variables",
+        "scen_cols": "scenario|title|function|runtime|endpoints",
+        "hosts_t": "Every host the function contacted (from the evidence, whatever the code)",
+        "host_cols": "host|client|route|predicted|match|Squid|front|DNS",
+        "variables_t": "Each scenario's variables",
+        "var_cols": "scenario|variable|value",
+        "none": "none",
+        "ep_s3_gateway": "S3 gateway endpoint",
+        "ep_execute_api_interface": "execute-api interface endpoint",
+        "ep_execute_api_private_dns": "its private DNS",
+        "squid_note": ("Squid versions answer a CONNECT to a name they cannot resolve "
+                       "differently: Squid 6 with 503 (as in the seed's log), Squid 5 with 500 "
+                       "(its bug 5294). These runs used Squid {versions}."),
+        "squid_note_unknown": ("Squid versions answer a CONNECT to a name they cannot resolve "
+                               "differently: Squid 6 with 503 (as in the seed's log), Squid 5 "
+                               "with 500 (its bug 5294). These captures do not record which "
+                               "Squid they used."),
+        "topology_alt": ("Diagram of the lab ({backend} backend, region {region}): the Lambda "
+                         "VPC, with no NAT, is peered with the proxy VPC, whose Squid reaches "
+                         "the internet and the public S3 and API addresses; VPC endpoints: "
+                         "{endpoints}."),
+        "timeline_alt": ("Timeline of run {run}: Squid tunnels as bars, requests at the lab's "
+                         "services as markers, one row per host (the table above lists the "
+                         "same requests)."),
+        "contents": "Contents",
+        "glossary_h": "Words used here",
+        "glossary": (
+            "- **seed**: the original write-up this lab reproduces; *seed-1* to *seed-4* are "
+            "its four runs.\n"
+            "- **scenario**: one function deployment and its environment variables, run in "
+            "the lab.\n"
+            "- **step**: one request the probe function makes (`s3_get`, `s3_put`, `web`, "
+            "`api`).\n"
+            "- **the lab's services**: local stand-ins for S3, the web site and API Gateway "
+            "that log how each request reached them (from the internet or via a VPC "
+            "endpoint).\n"
+            "- **CONNECT / tunnel**: how a client asks an HTTP proxy for an HTTPS connection; "
+            "Squid logs `TCP_TUNNEL/200` when the tunnel was made.\n"
+            "- **gateway endpoint**: routes S3's public addresses from the VPC to S3 without "
+            "the internet; **interface endpoint**: private addresses in the VPC for a service "
+            "(here execute-api).\n"
+            "- **NO_PROXY**: the hosts a client connects to directly; each client compares it "
+            "with a different host (urllib: the request's; botocore: its endpoint's).\n"
+            "- **predicted**: the route the clients' own proxy logic gives for the scenario's "
+            "variables, computed without the lab."),
+        "runtimes_t": "Python and Node.js side by side",
+        "runtimes": ("Each Python scenario beside its Node.js twin: the same function, layout "
+                     "and variables, each step's route and the client that decided it "
+                     "(web_https / api_https: the same call with https.request instead of "
+                     "fetch)."),
+        "runtimes_cols": ("scenarios|step|Python: route · client|Node.js: route · client|"
+                          "differs"),
         "exp_cols": "scenario|check|expected|observed",
         "yes": "yes", "no": "no",
         "catalogue": "Catalogue: {cats} · {n} runs",
@@ -109,9 +167,10 @@ TEXT: dict[str, dict[str, str]] = {
         "setup_h": "構成",
         "setup": ("関数は NAT のない Lambda VPC のプライベートサブネットで動きます。Squid は "
                   "ピアリングされたプロキシ VPC にあります。図は各実行が使ったラボ、表は各"
-                  "シナリオ固有の環境変数です (CA バンドルなどラボ側の変数は別に示します)。"),
+                  "シナリオのエンドポイントと固有の環境変数です (CA バンドルなどラボ自身が設定する"
+                  "変数は別に示します)。"),
         "scenarios_t": "シナリオ",
-        "plumbing": "ラボ側の環境変数 (シナリオの一部ではない)",
+        "plumbing": "ラボ自身が設定する環境変数 (シナリオの一部ではない)",
         "matrix_h": "経路の一覧",
         "matrix": ("行がシナリオ、列が関数の呼び出したサービス (S3、Web サイト、API) で、各セルには"
                    "そのステップのリクエスト先ホストを記しています。色と太字は証跡が示す経路、"
@@ -151,11 +210,65 @@ TEXT: dict[str, dict[str, str]] = {
             "ものはプロキシでの失敗、Squid にもサービス側にも記録がないものは直接接続の失敗です。"
             "予測は各シナリオの環境変数に対して urllib の `proxy_bypass_environment` を実行し"
             "直したものです (urllib はリクエスト先ホストごと、botocore はクライアント作成時に"
-            "エンドポイントのホストに対して 1 回判定します)。"),
+            "エンドポイントのホストに対して 1 回判定します)。Node.js の関数では、ランタイムの"
+            "ソースから読み取った各 Node クライアント自身の規則を適用します。AWS SDK for "
+            "JavaScript v3 はプロキシ変数を読まず、fetch (undici) と https.request は Node 22.21 / "
+            "24.5 以降で NODE_USE_ENV_PROXY=1 のときだけ読み、NO_PROXY の一致のさせ方もそれぞれ"
+            "異なります。"),
         "redacted": ("識別子 (アカウント、バケット、API ID、VPC エンドポイント ID、リクエスト ID、"
                      "アドレス) は一貫したプレースホルダーに置き換えています。"),
         "cols": "ステップ|ホスト|経路|結果|予測|一致",
-        "scen_cols": "シナリオ|タイトル|関数|エンドポイント|環境変数",
+        "scen_cols": "シナリオ|タイトル|関数|ランタイム|エンドポイント",
+        "hosts_t": "関数が接続したすべてのホスト (コードによらず証拠から)",
+        "host_cols": "ホスト|クライアント|経路|予測|一致|Squid|フロント|DNS",
+        "variables_t": "シナリオごとの環境変数",
+        "var_cols": "シナリオ|変数|値",
+        "none": "なし",
+        "ep_s3_gateway": "S3 ゲートウェイ型エンドポイント",
+        "ep_execute_api_interface": "execute-api インターフェイス型エンドポイント",
+        "ep_execute_api_private_dns": "そのプライベート DNS",
+        "squid_note": ("名前解決できないホストへの CONNECT に対する応答は Squid のバージョンで"
+                       "異なります。Squid 6 は 503 (元の検証のログと同じ)、Squid 5 は 500 "
+                       "(バグ 5294) を返します。これらの実行は Squid {versions} を使いました。"),
+        "squid_note_unknown": ("名前解決できないホストへの CONNECT に対する応答は Squid の"
+                               "バージョンで異なります。Squid 6 は 503 (元の検証のログと同じ)、"
+                               "Squid 5 は 500 (バグ 5294) を返します。これらのキャプチャには "
+                               "Squid のバージョンが記録されていません。"),
+        "topology_alt": ("ラボの構成図 ({backend} バックエンド、リージョン {region}): NAT のない "
+                         "Lambda VPC がプロキシ VPC とピアリングされ、プロキシ VPC の Squid が"
+                         "インターネットと S3・API の公開アドレスに到達します。VPC エンドポイント: "
+                         "{endpoints}。"),
+        "timeline_alt": ("実行 {run} のタイムライン: Squid のトンネルを棒、ラボのサービスが受けた"
+                         "リクエストを印で、ホストごとに 1 行で示します "
+                         "(上の表と同じリクエスト)。"),
+        "contents": "目次",
+        "glossary_h": "用語",
+        "glossary": (
+            "- **seed (元の検証)**: このラボが再現する元の検証記事。*seed-1* から *seed-4* は"
+            "その 4 回の実行です。\n"
+            "- **シナリオ**: 関数のデプロイ 1 つとその環境変数。ラボで実行します。\n"
+            "- **ステップ**: プローブ関数が送るリクエスト 1 件 (`s3_get`、`s3_put`、`web`、"
+            "`api`)。\n"
+            "- **ラボのサービス**: S3、Web サイト、API Gateway の代わりにラボが動かすサーバー。"
+            "各リクエストがどこから (インターネットか VPC エンドポイントか) "
+            "届いたかを記録します。\n"
+            "- **CONNECT / トンネル**: クライアントが HTTP プロキシに HTTPS 接続を頼む方法。"
+            "トンネルが成立すると Squid は `TCP_TUNNEL/200` と記録します。\n"
+            "- **ゲートウェイ型エンドポイント**: VPC から S3 の公開アドレスへの通信を"
+            "インターネットを"
+            "通さず S3 へ送る経路。**インターフェイス型エンドポイント**: サービス (ここでは "
+            "execute-api) 用に VPC 内に置かれるプライベートアドレス。\n"
+            "- **NO_PROXY**: クライアントが直接接続するホストの一覧。比べる相手のホストは"
+            "クライアントごとに異なります (urllib はリクエスト先、botocore はエンドポイント)。\n"
+            "- **予測**: シナリオの環境変数に対してクライアント自身のプロキシ判定ロジックが出す"
+            "経路。ラボを使わずに計算します。"),
+        "runtimes_t": "Python と Node.js の比較",
+        "runtimes": ("同じ関数・エンドポイント構成・環境変数で実行した Python と Node.js の"
+                     "シナリオを並べ、各ステップの経路と、それを決めたクライアントを示します "
+                     "(web_https / api_https は fetch の代わりに https.request で同じ"
+                     "呼び出しをしたもの)。"),
+        "runtimes_cols": ("シナリオ|ステップ|Python の経路 · クライアント|"
+                          "Node.js の経路 · クライアント|違い"),
         "exp_cols": "シナリオ|検査|期待|観測",
         "yes": "はい", "no": "いいえ",
         "catalogue": "カタログ: {cats} · 実行 {n} 件",
@@ -195,9 +308,25 @@ CHART: dict[str, dict[str, str]] = {
         "no_timed": "no timed evidence in this run",
         "seconds": "seconds since the first evidence of this run",
         "tunnel_ok": "Squid tunnel (ok)", "squid_failed": "Squid request (failed)",
-        "via_internet": "front hit via internet", "via_gateway": "via gateway endpoint",
+        "via_internet": "request via internet", "via_gateway": "via gateway endpoint",
         "via_interface": "via interface endpoint",
         "timeline_title": "Requests of run {run_id}",
+        "place_lambda": "Lambda VPC", "place_proxy": "proxy VPC", "place_internet": "internet",
+        "place_aws": "AWS",
+        "about_lambda": "private subnet, no NAT: the function's only way out is the proxy "
+                        "or a VPC endpoint",
+        "about_proxy": "public subnet with Squid and an internet gateway",
+        "about_internet": "public DNS and the web site",
+        "about_aws": "VPC resolver, VPC endpoints, S3 and API Gateway (the lab's services)",
+        "topo_function": "Lambda function (probe)",
+        "topo_peering": "VPC peering", "topo_internet": "internet",
+        "topo_public": "public S3 / API addresses",
+        "topo_s3_gateway": "S3 gateway endpoint",
+        "topo_interface": "execute-api interface endpoint",
+        "topo_dns_on": "private DNS on", "topo_dns_off": "private DNS off",
+        "topo_no_nat": "no NAT: no direct route to the internet",
+        "topo_public_dns": "public DNS for private API names: {answer}",
+        "topo_title": "Lab topology ({backend} backend, region {region})",
     },
     "ja": {
         Route.PROXY: "プロキシ経由", Route.ENDPOINT: "VPC エンドポイント", Route.DIRECT: "直接",
@@ -218,6 +347,23 @@ CHART: dict[str, dict[str, str]] = {
         "via_gateway": "ゲートウェイ型エンドポイント経由",
         "via_interface": "インターフェイス型エンドポイント経由",
         "timeline_title": "実行 {run_id} のリクエスト",
+        "place_lambda": "Lambda VPC", "place_proxy": "プロキシ VPC",
+        "place_internet": "インターネット", "place_aws": "AWS",
+        "about_lambda": "プライベートサブネット、NAT なし。関数の出口はプロキシか "
+                        "VPC エンドポイント"
+                        "だけ",
+        "about_proxy": "Squid とインターネットゲートウェイのあるパブリックサブネット",
+        "about_internet": "公開 DNS と Web サイト",
+        "about_aws": "VPC リゾルバー、VPC エンドポイント、S3 と API Gateway (ラボのサービス)",
+        "topo_function": "Lambda 関数 (プローブ)",
+        "topo_peering": "VPC ピアリング", "topo_internet": "インターネット",
+        "topo_public": "S3 / API の公開アドレス",
+        "topo_s3_gateway": "S3 ゲートウェイ型エンドポイント",
+        "topo_interface": "execute-api インターフェイス型エンドポイント",
+        "topo_dns_on": "プライベート DNS 有効", "topo_dns_off": "プライベート DNS 無効",
+        "topo_no_nat": "NAT なし: インターネットへの直接経路はない",
+        "topo_public_dns": "プライベート API 名の公開 DNS 応答: {answer}",
+        "topo_title": "ラボの構成 ({backend} バックエンド、リージョン {region})",
     },
 }
 

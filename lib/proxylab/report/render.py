@@ -3,8 +3,10 @@
 ``reports/<name>/``::
 
     notebooks/01-lab.ipynb ... 04-report.ipynb   executed copies (with outputs)
-    index.html                                   04 rendered, inputs hidden, images embedded
-    report.md + report_files/*.png               04 as Markdown, images as files
+    index.html                                   04's outputs: contents, scenarios folded
+    report.md + report_files/*.png               04 as Markdown, images as named files
+    zenn/ qiita/ devto/                          04 for those blogs (``--md-flavor``)
+    report.pdf                                   index.html printed by headless Chromium
     analysis.html                                03 rendered with its code (for the curious)
 """
 
@@ -18,7 +20,7 @@ import secrets
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,7 @@ class Rendered:
     executed: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     pages: list[Path] = field(default_factory=list)  # everything a reader opens
+    pdf: Path | None = None
 
 
 def parameters_for(name: str, captures: list[str], lang: str, redact: bool, key: str,
@@ -102,11 +105,15 @@ def parameters_for(name: str, captures: list[str], lang: str, redact: bool, key:
 
 def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool = False,
             title: str | None = None, progress: Callable[[str], None] | None = None,
-            kernel_name: str | None = None) -> Rendered:
-    """Run the four notebooks on ``captures`` into ``out_dir`` and render the report."""
+            kernel_name: str | None = None, flavors: Sequence[str] = ("github",),
+            image_url: str | None = None, pdf: bool | None = None,
+            name: str | None = None) -> Rendered:
+    """Run the four notebooks on ``captures`` into ``out_dir`` and render the report.
+    ``pdf``: None prints one when Chromium is there, True insists, False never."""
     import papermill as pm
 
     say = progress or (lambda text: None)
+    article = name or out_dir.resolve().name
     src = notebooks_dir()
     nb_out = out_dir / "notebooks"
     nb_out.mkdir(parents=True, exist_ok=True)
@@ -138,13 +145,53 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
     say("rendering index.html and report.md")
     t0 = time.monotonic()
     report_nb = nb_out / NOTEBOOKS[-1]
-    to_html(report_nb, done.html, hide_input=True, title=title or "proxylab report", lang=lang)
-    to_markdown(report_nb, done.markdown)
+    done.pages = write_pages(report_nb, out_dir, lang=lang, title=title, flavors=flavors,
+                             image_url=image_url, name=article)
     to_html(nb_out / "03-analyse.ipynb", out_dir / "analysis.html", hide_input=False,
             title="proxylab analysis")
+    done.pages.append(out_dir / "analysis.html")
     done.seconds["render"] = round(time.monotonic() - t0, 2)
-    done.pages = [done.html, done.markdown, out_dir / "analysis.html"]
+    if pdf is not False:
+        from proxylab.report import publish
+
+        if publish.chromium() is None:
+            if pdf:
+                raise UserError("--pdf needs Chromium (Debian: apt-get install chromium)")
+            say("no Chromium on PATH: no PDF (Debian: apt-get install chromium)")
+        else:
+            say("printing report.pdf with headless Chromium")
+            t0 = time.monotonic()
+            done.pdf = publish.write_pdf(_page(report_nb, lang, title, expand=True),
+                                         out_dir / "report.pdf")
+            done.pages.append(done.pdf)
+            done.seconds["pdf"] = round(time.monotonic() - t0, 2)
     return done
+
+
+def _page(report_nb: Path, lang: str, title: str | None, expand: bool = False) -> str:
+    from proxylab.report import i18n, publish
+
+    return publish.html_page(publish.blocks(report_nb), title or i18n.t(lang, "title"), lang,
+                             i18n.t(lang, "contents"), expand=expand)
+
+
+def write_pages(report_nb: Path, out_dir: Path, lang: str = "en", title: str | None = None,
+                flavors: Sequence[str] = ("github",), image_url: str | None = None,
+                name: str = "report") -> list[Path]:
+    """index.html and one Markdown export per flavour, from the executed report notebook
+    (``report/publish.py``); returns the files a reader opens."""
+    from proxylab.report import i18n, publish
+
+    items = publish.blocks(report_nb)
+    heading = title or i18n.t(lang, "title")
+    html = out_dir / "index.html"
+    html.write_text(publish.html_page(items, heading, lang, i18n.t(lang, "contents")),
+                    encoding="utf-8")
+    pages = [html]
+    for flavor in dict.fromkeys(("github", *flavors)):  # report.md always
+        pages.append(publish.write_markdown(items, out_dir, flavor, heading, name, lang,
+                                            image_url=image_url).markdown)
+    return pages
 
 
 def _is_tty(stream: Any) -> bool:

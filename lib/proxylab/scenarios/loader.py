@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from proxylab.labs.base import EndpointLayout
+from proxylab.labs.base import EndpointLayout, InterfaceEndpoint
 from proxylab.labs.local.lambda_env import RESERVED_KEYS as RESERVED_ENV
 from proxylab.labs.proxy_policy import POLICY_FIELDS, ProxyPolicy
 from proxylab.labs.proxy_policy import problems as policy_problems
@@ -45,10 +45,11 @@ from proxylab.scenarios.model import (
     references,
     resolve_text,
 )
+from proxylab.scenarios.steps import StepChecker
 from proxylab.scenarios.yaml_source import MAX_CATALOG_BYTES, TooBig, _Map, load_bounded
 from proxylab.vocab import Runtime
 
-CATALOG_FIELDS = ("catalog", "title", "description", "defaults", "scenarios")
+CATALOG_FIELDS = ("catalog", "title", "description", "region", "defaults", "scenarios")
 SCENARIO_FIELDS = (
     "id",
     "title",
@@ -63,15 +64,24 @@ SCENARIO_FIELDS = (
     "runtime",
     "expect",
     "proxy",
+    "region",
+    "internet",
+    "steps",
 )
 DEFAULT_FIELDS = ("function", "endpoints", "env", "event", "timeout_s", "handler", "code",
-                  "proxy", "runtime")
+                  "proxy", "runtime", "region", "internet", "steps")
 RUNTIMES = tuple(str(r) for r in Runtime)
 # Which files hold a handler's module, per runtime family (Lambda's own lookup order
 # for Node: index.mjs, then .js, then .cjs).
 CODE_SUFFIXES = {"python": (".py",), "nodejs": (".mjs", ".js", ".cjs")}
 # The proxy policy travels inside the layout but is written as its own 'proxy:' block.
-ENDPOINT_FIELDS = tuple(f for f in EndpointLayout.__dataclass_fields__ if f != "proxy")
+# ... and the internet stand-in's hosts are the scenario's own 'internet:' list.
+ENDPOINT_FIELDS = tuple(f for f in EndpointLayout.__dataclass_fields__
+                        if f not in ("proxy", "internet_hosts"))
+INTERFACE_FIELDS = tuple(f for f in InterfaceEndpoint.__dataclass_fields__ if f != "service")
+HOST_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+                     r"(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
+URL_HOST_RE = re.compile(r"\bhttps?://([A-Za-z0-9.-]+)")
 EXPECT_FIELDS = ("status", "crosses_proxy", "bypasses_proxy", "steps", "services")
 MAX_TIMEOUT_S = 900  # Lambda's maximum function timeout
 
@@ -81,6 +91,13 @@ HANDLER_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 
 # --------------------------------------------------------------------------- YAML
+
+
+def known_regions() -> frozenset[str]:
+    """Every region of every partition in botocore's data (cached tables)."""
+    from proxylab.awsdata.hostnames import partitions
+
+    return frozenset(r for p in partitions() for r in p.regions if p.region_re.match(r))
 
 
 def _type_name(value: Any) -> str:
@@ -303,12 +320,17 @@ class _Validator:
         title = self.required_str(data, "title", None)
         description = self.optional_str(data, "description", None)
         defaults: dict[str, Any] = {}
+        region = None
+        if "region" in data:
+            region = self.region(data["region"], self.at(data, "region", None))
         if "defaults" in data:
             d = data["defaults"]
             if self.expect_type(d, (_Map,), "a mapping", self.at(data, "defaults", None)):
                 self.check_keys(d, DEFAULT_FIELDS, None, "defaults.")
                 self.default_keys = {k for k in d if isinstance(k, str)}
                 defaults = self.fields(d, None, "defaults.")
+        if region is not None:  # the catalogue's region: what 'defaults' says wins
+            defaults.setdefault("region", region)
         scenarios: list[Scenario] = []
         if "scenarios" not in data:
             self.problem(_Where(data.line, None, "scenarios"), "missing (a list of scenarios)")
@@ -326,7 +348,8 @@ class _Validator:
         if cat_id is None or title is None:
             return None
         return Catalog(
-            id=cat_id, title=title, path=path, description=description or "", scenarios=scenarios
+            id=cat_id, title=title, path=path, description=description or "", scenarios=scenarios,
+            region=region,
         )
 
     def required_id(self, m: _Map, key: str, scenario: str | None) -> str | None:
@@ -418,7 +441,17 @@ class _Validator:
                          f"at least {floor} bytes of variables (before ${{...}} references are "
                          f"filled in); Lambda allows {ENV_SIZE_LIMIT}, so `run` would refuse it")
         layout = {**EndpointLayout().to_dict(), **merged.get("endpoints", {})}
+        layout["interfaces"] = tuple(layout.get("interfaces") or ())
         layout["proxy"] = ProxyPolicy.from_dict(merged.get("proxy"))
+        layout["internet_hosts"] = internet_hosts(merged.get("internet", ()), env)
+        ep_where = (self.at(item, "endpoints", sid) if "endpoints" in item
+                    else _Where(item.line, sid, "endpoints"))
+        for ep in layout["interfaces"]:
+            if (ep.service == "s3" and ep.private_dns and not layout["s3_gateway"]
+                    and ep.private_dns_only_for_inbound_resolver_endpoint):
+                self.problem(ep_where, "interfaces.s3: private_dns_only_for_inbound_resolver_"
+                             "endpoint needs an S3 gateway endpoint (AWS refuses it without one):"
+                             " set s3_gateway: true, or the option to false")
         if layout["execute_api_private_dns"] and not layout["execute_api_interface"]:
             self.problem(
                 self.at(item, "endpoints", sid)
@@ -445,6 +478,12 @@ class _Validator:
         handler_given = "handler" in item or "handler" in self.default_keys
         if code is not None and (handler is not None or not handler_given):
             handler = self.code_handler(code, handler, item, sid, runtime)
+        steps = merged.get("steps", ())
+        if steps and (code is not None or runtime is not Runtime.PYTHON3):
+            where = self.at(item, "steps", sid) if "steps" in item else _Where(item.line, sid,
+                                                                               "steps")
+            self.problem(where, "'steps' are run by the Python probe; a scenario with its own "
+                         "'code' or a Node runtime runs that instead")
         expect = None
         if "expect" in item:
             expect = self.expect(item["expect"], self.at(item, "expect", sid), sid)
@@ -465,6 +504,8 @@ class _Validator:
             source=self.file,
             line=item.line,
             runtime=runtime,
+            region=merged.get("region"),
+            steps=tuple(steps),
         )
 
     def fields(self, m: _Map, sid: str | None, prefix: str) -> dict[str, Any]:
@@ -514,10 +555,22 @@ class _Validator:
                     out["handler"] = h
                 else:
                     self.problem(where, f"{h!r} is not a Python handler (write module.function)")
+        if "internet" in m:
+            hosts = self.hosts(m["internet"], self.at(m, "internet", sid, prefix))
+            if hosts is not None:
+                out["internet"] = hosts
+        if "region" in m:
+            reg = self.region(m["region"], self.at(m, "region", sid, prefix))
+            if reg is not None:
+                out["region"] = reg
         if "runtime" in m:
             r = self.choice(m["runtime"], RUNTIMES, self.at(m, "runtime", sid, prefix))
             if r is not None:
                 out["runtime"] = r
+        if "steps" in m:
+            got = StepChecker(self, sid).steps(m["steps"], self.at(m, "steps", sid, prefix))
+            if got is not None:
+                out["steps"] = got
         if "code" in m:
             where = self.at(m, "code", sid, prefix)
             c = m["code"]
@@ -532,6 +585,70 @@ class _Validator:
                 else:
                     out["code"] = p
         return out
+
+    def interfaces(self, value: Any, where: _Where, sid: str | None,
+                   prefix: str) -> tuple[InterfaceEndpoint, ...] | None:
+        """``interfaces: {service: {private_dns: ..., ...}}``: one interface endpoint per
+        service, named by botocore's endpoint prefix."""
+        from proxylab.awsdata.hostnames import service_index
+
+        if not self.expect_type(value, (_Map,), "a mapping of service -> options", where):
+            return None
+        known = sorted(service_index())
+        out = []
+        for service, opts in value.items():
+            w = _Where(value.lines.get(service, value.line), sid, f"{prefix}{service}")
+            if service == "execute-api":
+                self.problem(w, "the execute-api interface endpoint is the seed's own: use "
+                             "execute_api_interface and execute_api_private_dns")
+                continue
+            if service not in known:
+                self.problem(w, f"{service!r} is not a service endpoint prefix in botocore's "
+                             "data" + did_you_mean(str(service), known))
+                continue
+            opts = _Map() if opts is None else opts
+            if not self.expect_type(opts, (_Map,), "a mapping of options", w):
+                continue
+            self.check_keys(opts, INTERFACE_FIELDS, sid, f"{prefix}{service}.")
+            flags = {}
+            for key in INTERFACE_FIELDS:
+                if key in opts and self.expect_type(opts[key], (bool,), "true or false",
+                                                    self.at(opts, key, sid,
+                                                            f"{prefix}{service}.")):
+                    flags[key] = opts[key]
+            if service != "s3" and "private_dns_only_for_inbound_resolver_endpoint" in flags:
+                self.problem(w, "private_dns_only_for_inbound_resolver_endpoint is S3's option")
+                continue
+            out.append(InterfaceEndpoint(service, **flags))
+        return tuple(out)
+
+    def hosts(self, value: Any, where: _Where) -> tuple[str, ...] | None:
+        """The ``internet:`` list: DNS names the internet stand-in serves (80 and 443)."""
+        if not self.expect_type(value, (list,), "a list of host names", where):
+            return None
+        out = []
+        for i, h in enumerate(value):
+            wi = _Where(where.line, where.scenario, f"{where.field}[{i}]")
+            if not self.expect_type(h, (str,), "a string", wi):
+                continue
+            if not HOST_RE.match(h.lower()):
+                self.problem(wi, f"{h!r} is not a DNS name (e.g. api.example.com)")
+                continue
+            out.append(h.lower())
+        return tuple(out)
+
+    def region(self, value: Any, where: _Where) -> str | None:
+        """A region botocore's data knows, in any partition: whether a backend can model
+        it is the backend's decision when the lab is built (the local one refuses
+        partitions it does not model, with the reason)."""
+        if not self.expect_type(value, (str,), "a string", where):
+            return None
+        known = known_regions()
+        if value not in known:
+            self.problem(where, f"{value!r} is not a region in botocore's data"
+                         + did_you_mean(value, sorted(known)))
+            return None
+        return value
 
     def endpoints(
         self, value: Any, where: _Where, sid: str | None, prefix: str
@@ -549,6 +666,10 @@ class _Validator:
                 c = self.choice(value[key], PRIVATE_API_PUBLIC_DNS, w)
                 if c is not None:
                     out[key] = c
+            elif key == "interfaces":
+                eps = self.interfaces(value[key], w, sid, f"{p}interfaces.")
+                if eps is not None:
+                    out[key] = eps
             elif self.expect_type(value[key], (bool,), "true or false", w):
                 out[key] = value[key]
         return out
@@ -698,6 +819,24 @@ class _Validator:
             if c is not None:
                 out[str(k)] = c
         return out
+
+
+def internet_hosts(named: tuple[str, ...] | list[str], env: dict[str, str]) -> tuple[str, ...]:
+    """The hosts the internet stand-in serves for a scenario: its ``internet:`` list and
+    every non-AWS host an ``http(s)://`` URL in its variables names (a webhook, a payment
+    API), so a URL a scenario gives its function answers as on the internet; IP
+    addresses and ``${...}`` references are the lab's own."""
+    from proxylab.awsdata.hostnames import classify
+
+    found = list(named)
+    for value in env.values():
+        for host in URL_HOST_RE.findall(resolve_text(value, _Blank()) if "$" in value
+                                        else value):
+            host = host.lower().rstrip(".")
+            if HOST_RE.match(host) and not host.replace(".", "").isdigit() \
+                    and not classify(host).is_aws:
+                found.append(host)
+    return tuple(sorted(set(found)))
 
 
 def scenario_env(

@@ -51,7 +51,17 @@ KNOWN_RESOURCES = (
     "execute_api_vpce_host",
     "s3_endpoint_url",
     "execute_api_endpoint_url",
+    # Issue 10: the lab's other endpoints and what its moto holds.
+    "dynamodb_gateway_vpce_id",
+    "s3_vpce_id",
+    "s3_vpce_host",
+    "private_api_alias_host",
+    "secret_id",
+    "table_name",
 )
+
+# The invocation event's key for a declarative probe's steps (scenarios.steps).
+EVENT_KEY = "proxylab_steps"
 
 # Lambda's limit on the total size of a function's environment variables.
 ENV_SIZE_LIMIT = 4096
@@ -186,6 +196,24 @@ class Scenario:
     source: str = ""
     line: int | None = None
     runtime: Runtime = Runtime.PYTHON3
+    # The AWS region the scenario runs in (catalogue or scenario ``region:``); None: the
+    # lab's. The runner builds the lab for it or refuses the run, never ignores it.
+    region: str | None = None
+    steps: tuple[Any, ...] = ()  # scenarios.steps.ProbeStep: a declarative probe
+
+    def invocation_event(self, resources: dict[str, str]) -> dict[str, Any]:
+        """The event the function gets: the scenario's, plus its declared steps
+        (resolved against the lab's resources) for the probe to run."""
+        if not self.steps:
+            return dict(self.event)
+        try:
+            steps = [s.resolved(resources).to_dict() for s in self.steps]
+        except KeyError as exc:
+            raise ScenarioError([Problem(file=self.source, line=self.line, scenario=self.id,
+                                         field="steps",
+                                         message=f"the lab has no resource {exc.args[0]!r}")]
+                                ) from None
+        return {**self.event, EVENT_KEY: steps}
 
     def function_code(self) -> FunctionCode | None:
         """None for the Python probe; otherwise the code (None: the runtime's probe)."""
@@ -245,8 +273,10 @@ class Scenario:
             "code": self.code,
             "handler": self.handler,
             "runtime": str(self.runtime),
+            "region": self.region,
             "expect": None if self.expect is None else self.expect.to_dict(),
             "source": self.source,
+            "steps": [s.to_dict() for s in self.steps],
         }
 
 
@@ -259,6 +289,12 @@ class Catalog:
     path: Path
     description: str = ""
     scenarios: list[Scenario] = field(default_factory=list)
+    region: str | None = None  # the catalogue's ``region:`` (each scenario may override)
+
+    @property
+    def regions(self) -> list[str | None]:
+        """The distinct regions its scenarios ask for, in file order (None: the lab's)."""
+        return list(dict.fromkeys(s.region for s in self.scenarios))
 
     @property
     def ids(self) -> list[str]:

@@ -233,6 +233,12 @@ class AwsLab:
                     "endpoint layout yourself, or use a lab made by `proxylab lab up --backend aws`"
                 )
             return
+        if endpoints.beyond_seed:
+            raise LabError(
+                f"endpoint layout field(s) {', '.join(endpoints.beyond_seed)} are built by the "
+                "local lab only: the AWS lab's template has the seed's endpoints (S3 gateway, "
+                "execute-api interface)"
+            )
         if dataclasses.replace(endpoints.proxy, squid=DEFAULT_SQUID) != ProxyPolicy():
             raise LabError(
                 "a scenario's proxy policy (allowlist, users, own squid.conf) is applied by the "

@@ -60,12 +60,21 @@ def render(resolver: Resolver, layout: EndpointLayout, log_file: Path, web_host:
     if resolver.name == "public":
         # address=/host/ also answers every name below it: <bucket>.<s3 host>.
         lines += [f"address=/{host}/{t.S3_IP}" for host in names.s3_hosts]
+        lines += service_records(names)
+        lines += [f"address=/{names.vpce_host(ep.service)}/{t.eni_address(ep.service)}"
+                  for ep in layout.interfaces]
+        lines += _host_records(sorted(set(layout.internet_hosts) - {web_host}), t.WEB_IP)
         lines += [
             f"address=/{web_host}/{t.WEB_IP}",
             f"host-record={names.api_host(t.REGIONAL_API_ID)},{t.APIGW_IP}",
             # Endpoint-specific names are public records pointing at private addresses.
             f"address=/{names.vpce_api_host(t.EXECUTE_API_VPCE_ID)}/{t.EXECUTE_API_ENI}",
         ]
+        if layout.execute_api_interface:
+            # Route 53 alias of the private API for this endpoint ({api-id}-{vpce-id}):
+            # public, pointing at the ENI, AWS's way to call it with private DNS off.
+            lines.append(f"host-record={t.PRIVATE_API_ID}-{t.EXECUTE_API_VPCE_ID}."
+                         f"{names.execute_api},{t.EXECUTE_API_ENI}")
         if layout.private_api_public_dns == "front":
             lines.append(f"host-record={names.api_host(t.PRIVATE_API_ID)},{t.APIGW_IP}")
         lines.append("local=/#/")  # authoritative for everything else: NXDOMAIN
@@ -77,5 +86,65 @@ def render(resolver: Resolver, layout: EndpointLayout, log_file: Path, web_host:
         ):
             # The private hosted zone that "private DNS" adds inside the VPC.
             lines.append(f"address=/{names.execute_api}/{t.EXECUTE_API_ENI}")
+        if resolver.name == "lambda-vpc":
+            lines += private_dns_records(layout, names)
         lines.append(f"server={t.PUBLIC_DNS_IP}")
     return "\n".join(lines) + "\n"
+
+
+def front_address(service: str) -> str:
+    """Where a service's public front answers: S3 and DynamoDB each at an address in
+    their own prefix list (what a gateway endpoint routes), every other service at the
+    AWS API front."""
+    return {"s3": t.S3_IP, "dynamodb": t.DYNAMODB_IP}.get(service, t.AWS_API_IP)
+
+
+def service_records(names: RegionNames) -> list[str]:
+    """Public DNS for every AWS service host of the region, from botocore's data:
+    S3's names with every name below them (virtual-hosted buckets), the others exactly.
+    API Gateway invoke names stay the seed's own (an unknown API id is NXDOMAIN)."""
+    lines: list[str] = []
+    exact: dict[str, list[str]] = {}
+    for host, service in names.service_hosts().items():
+        if service == "execute-api":
+            continue
+        if service == "s3":
+            lines.append(f"address=/{host}/{t.S3_IP}")
+        else:
+            exact.setdefault(front_address(service), []).append(host)
+    for address, hosts in sorted(exact.items()):
+        lines += _host_records(hosts, address)
+    return list(dict.fromkeys(lines))
+
+
+def private_dns_records(layout: EndpointLayout, names: RegionNames) -> list[str]:
+    """The private hosted zones interface endpoints with private DNS add inside the VPC:
+    the service's regional name (and every name below it: S3's buckets) -> the ENI.
+    S3 with its gateway endpoint too and ``PrivateDnsOnlyForInboundResolverEndpoint``
+    adds none for the VPC itself: its lookups stay on the gateway endpoint, as on AWS."""
+    out = []
+    for ep in layout.interfaces:
+        if not ep.private_dns:
+            continue
+        if (ep.service == "s3" and layout.s3_gateway
+                and ep.private_dns_only_for_inbound_resolver_endpoint):
+            continue
+        host = names.regional_host(ep.service)
+        if host:
+            out.append(f"address=/{host}/{t.eni_address(ep.service)}")
+    return out
+
+
+def _host_records(hosts: list[str], address: str, budget: int = 900) -> list[str]:
+    """``host-record=`` lines (exact names only), as many names per line as fit in
+    ``budget`` characters: dnsmasq reads lines of up to 1,024."""
+    lines: list[str] = []
+    chunk: list[str] = []
+    for host in hosts:
+        if chunk and sum(len(h) + 1 for h in chunk) + len(host) > budget:
+            lines.append(f"host-record={','.join(chunk)},{address}")
+            chunk = []
+        chunk.append(host)
+    if chunk:
+        lines.append(f"host-record={','.join(chunk)},{address}")
+    return lines

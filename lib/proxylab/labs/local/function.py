@@ -8,6 +8,7 @@ top of everything (:mod:`lambda_env`).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,14 @@ def invoke_in_lab(
             task_root = str(path if path.is_dir() else path.parent)
         else:  # a single Node file is copied alone into a fresh task root by the host
             task_root = str(path)
+            pj = node.wanted_deps(path) if path.is_dir() else None
+            if pj is not None:
+                # Installed from the npm registry once (host side, before the
+                # invocation), then linked into a fresh copy of the directory.
+                (modules,) = node.install_deps(
+                    [pj], log=lambda line: print(f"proxylab: {line}", file=sys.stderr,
+                                                 flush=True))
+                node_fields["node_modules"] = str(modules)
         handler = code.handler or handler
     spec = InvocationSpec(
         handler=handler,

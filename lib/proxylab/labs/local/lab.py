@@ -336,14 +336,12 @@ class LocalLab:
 
     def _front_servers(self) -> dict[str, list[dict[str, Any]]]:
         return {
-            "internet": [{"service": "web", "address": t.WEB_IP, "port": 443}],
-            "aws": [
-                {"service": "s3", "address": t.S3_IP, "port": 443},
-                {"service": "execute-api", "address": t.APIGW_IP, "port": 443},
-                # Bound even while the endpoint is off (ip_nonlocal_bind): the ENI
-                # address itself comes and goes with the layout.
-                {"service": "execute-api", "address": t.EXECUTE_API_ENI, "port": 443},
-            ],
+            "internet": [{"service": "web", "address": t.WEB_IP, "port": 443},
+                         {"service": "web", "address": t.WEB_IP, "port": 80}],
+            # One server on every address of the namespace: the public fronts and each
+            # interface endpoint's ENI (addresses that come and go with the layout);
+            # the front tells them apart by the address a connection was accepted on.
+            "aws": [{"service": "aws", "address": "0.0.0.0", "port": 443}],
         }
 
     def _start_dns(self, resolver: dns.Resolver, layout: EndpointLayout) -> int:
@@ -371,6 +369,7 @@ class LocalLab:
             ("dns-proxy-vpc", "proxy", t.PROXY_RESOLVER, 53),
             ("dns-public", "proxy", t.PUBLIC_DNS_IP, 53),
             ("fronts-internet", "proxy", t.WEB_IP, 443),
+            ("fronts-internet-http", "proxy", t.WEB_IP, 80),
             ("fronts-aws", "proxy", t.S3_IP, 443),
         ]
 
@@ -528,6 +527,13 @@ class LocalLab:
             "execute_api_vpce_id": t.EXECUTE_API_VPCE_ID,
             "execute_api_vpce_host": names.vpce_api_host(t.EXECUTE_API_VPCE_ID),
             "s3_gateway_vpce_id": t.S3_GATEWAY_VPCE_ID,
+            "dynamodb_gateway_vpce_id": t.DYNAMODB_GATEWAY_VPCE_ID,
+            "s3_vpce_id": t.vpce_id("s3"),
+            "s3_vpce_host": names.vpce_host("s3"),
+            "private_api_alias_host":
+                f"{t.PRIVATE_API_ID}-{t.EXECUTE_API_VPCE_ID}.{names.execute_api}",
+            "secret_id": t.SECRET_ID,
+            "table_name": t.TABLE_NAME,
             "proxy_url": f"http://{t.SQUID_IP}:{t.SQUID_PORT}",
             "web_url": f"https://{self.web_host}",
             "function_ip": t.FUNCTION_IP,

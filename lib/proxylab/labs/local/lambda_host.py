@@ -328,6 +328,14 @@ class Environment:
             if spec.node_modules:
                 (self.tmp_task_root / "node_modules").symlink_to(spec.node_modules)
             task_root = self.tmp_task_root
+        elif task_root.is_dir() and spec.node_modules:
+            # A function directory whose dependencies are in the cache: a fresh copy
+            # of it with them linked in, as `npm install` would have put them there.
+            self.tmp_task_root = Path(tempfile.mkdtemp(prefix="proxylab-task-"))
+            shutil.copytree(task_root, self.tmp_task_root, dirs_exist_ok=True, symlinks=True,
+                            ignore=shutil.ignore_patterns("node_modules"))
+            (self.tmp_task_root / "node_modules").symlink_to(spec.node_modules)
+            task_root = self.tmp_task_root
         if not task_root.is_dir():
             return self._result("lab-error", started_at, error={
                 "errorType": "Lab.BadSpec",

@@ -280,14 +280,48 @@ def _setup(package_jsons: list[Path], log: Callable[[str], None], root: Path,
                 f"building its native client into {ric.parent.parent} (a few minutes)")
             _install_into(ric.parent.parent, [f"{RIC_PACKAGE}@{RIC_VERSION}"], found[0])
         ready.append(str(runtime))
+    _install_deps(package_jsons, log, root)
+    return ready
+
+
+def install_deps(package_jsons: list[Path], log: Callable[[str], None] = print,
+                 root: Path | None = None) -> list[Path]:
+    """Install, once, the dependencies of each ``package.json`` (a user's function
+    directory, the probe's) into the cache; returns their ``node_modules``."""
+    root = root or cache_root()
+    with _setup_lock(root, log):
+        return _install_deps(package_jsons, log, root)
+
+
+def _install_deps(package_jsons: list[Path], log: Callable[[str], None], root: Path,
+                  ) -> list[Path]:
+    out = []
     for pj in package_jsons:
         target = deps_dir(pj, root)
+        out.append(target / "node_modules")
         if (target / ".installed").is_file():
             log(f"dependencies of {pj}: already in {target}")
             continue
-        data = json.loads(pj.read_text())
+        try:
+            data = json.loads(pj.read_text())
+        except (OSError, ValueError) as exc:
+            raise LabError(f"{pj}: not a readable package.json ({exc})") from exc
         specs = [f"{k}@{v}" for k, v in sorted((data.get("dependencies") or {}).items())]
         log(f"dependencies of {pj}: fetching {' '.join(specs) or 'nothing'} from the npm "
-            f"registry into {target}")
+            f"registry into {target} (once; later runs reuse it)")
         _install_into(target, specs)
-    return ready
+    return out
+
+
+def wanted_deps(code_dir: Path) -> Path | None:
+    """The package.json whose dependencies a Node function directory needs from the
+    cache: None when it has none, or carries its own node_modules (as a deployment
+    package built with ``npm install`` does)."""
+    pj = code_dir / "package.json"
+    if not pj.is_file() or (code_dir / "node_modules").is_dir():
+        return None
+    try:
+        data = json.loads(pj.read_text())
+    except (OSError, ValueError) as exc:
+        raise LabError(f"{pj}: not a readable package.json ({exc})") from exc
+    return pj if isinstance(data, dict) and data.get("dependencies") else None

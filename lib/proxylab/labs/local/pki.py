@@ -8,6 +8,7 @@ would on AWS. The CA file is handed to lab processes through `SSL_CERT_FILE` /
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,10 @@ def issue(directory: Path, names: list[str]) -> LabPKI:
     leaf = ca.issue_cert(*names, common_name=names[0])
     pki = LabPKI(directory / "ca.pem", directory / "fronts.pem", directory / "fronts.key")
     ca.cert_pem.write_to_path(str(pki.ca_file))
+    # The CA key stays in the lab's state: the internet stand-in signs a certificate for
+    # each name a scenario gives it (:func:`leaf_for`), after `up`.
+    ca.private_key_pem.write_to_path(str(directory / "ca.key"))
+    (directory / "ca.key").chmod(0o600)
     leaf.cert_chain_pems[0].write_to_path(str(pki.cert_file))
     for extra in leaf.cert_chain_pems[1:]:
         extra.write_to_path(str(pki.cert_file), append=True)
@@ -47,3 +52,15 @@ def plumbing_env(ca_file: Path) -> dict[str, str]:
         "CURL_CA_BUNDLE": ca,
         "NODE_EXTRA_CA_CERTS": ca,
     }
+
+
+def leaf_for(directory: Path, name: str, cache: dict[str, ssl.SSLContext]) -> ssl.SSLContext:
+    """A server context with a certificate for ``name`` signed by the lab CA in
+    ``directory`` (made once per name, ~1 ms: an ECDSA key)."""
+    if name not in cache:
+        ca = trustme.CA.from_pem((directory / "ca.pem").read_bytes(),
+                                 (directory / "ca.key").read_bytes())
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert(name).configure_cert(ctx)
+        cache[name] = ctx
+    return cache[name]

@@ -18,10 +18,11 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from proxylab.awsdata.endpoints import botocore_default_host, botocore_host
+from proxylab.awsdata.endpoints import botocore_default_host, botocore_host, region_hosts
 from proxylab.awsdata.hostnames import partition_for_region, partitions
 from proxylab.errors import did_you_mean
 from proxylab.labs.base import LabError
+from proxylab.labs.local.topology import vpce_id
 
 MODELLED_PARTITION = "aws"
 
@@ -58,12 +59,40 @@ class RegionNames:
         """The execute-api interface endpoint's own name, usable with private DNS off."""
         return f"{vpce_id}.execute-api.{self.vpce_suffix}"
 
+    def service_hosts(self) -> dict[str, str]:
+        """Every AWS service host of the region (and the partition's global ones) ->
+        its endpoint prefix, from botocore's data (:func:`awsdata.endpoints.region_hosts`)."""
+        return region_hosts(self.region)
+
+    def regional_host(self, service: str) -> str | None:
+        """The service's regional name (what an interface endpoint's private DNS
+        covers): botocore's host with the global-endpoint built-ins off, so S3 in
+        us-east-1 is ``s3.us-east-1.amazonaws.com`` and STS is regional."""
+        return botocore_host(service, self.region, s3_global=False, sts_global=False)
+
+    def vpce_host(self, service: str) -> str:
+        """An interface endpoint's endpoint-specific name (usable with private DNS off);
+        S3's has bucket names in front (``<bucket>.<vpce>.s3...``, or with
+        ``bucket.`` as AWS documents for ``endpoint_url``)."""
+        return f"{vpce_id(service)}.{service}.{self.vpce_suffix}"
+
     def tls_names(self, web_host: str) -> list[str]:
-        """Every public name a front answers for (one lab certificate covers them)."""
+        """Every public name a front answers for (one lab certificate covers them): the
+        web site, S3's virtual-hosted names, API ids, and one wildcard per parent domain
+        of the region's service hosts and per service's endpoint-specific names."""
         out = [web_host]
         for host in self.s3_hosts:
             out += [host, f"*.{host}"]
-        return out + [f"*.{self.execute_api}", f"*.execute-api.{self.vpce_suffix}"]
+        out += [f"*.{self.execute_api}", f"*.execute-api.{self.vpce_suffix}"]
+        for host, service in self.service_hosts().items():
+            out.append(f"*.{host.split('.', 1)[1]}")
+            if service == "s3":
+                out.append(f"*.{host}")
+        for service in sorted(set(self.service_hosts().values())):
+            out.append(f"*.{service}.{self.vpce_suffix}")
+        s3_vpce = self.vpce_host("s3")
+        out += [f"*.{s3_vpce}", f"*.bucket.{s3_vpce}"]
+        return list(dict.fromkeys(out))
 
 
 def modelled_regions() -> list[str]:

@@ -13,6 +13,9 @@ forward public names without giving the function any way out.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 
 from proxylab.labs.base import EndpointLayout
@@ -38,6 +41,13 @@ S3_PREFIX = "198.18.16.0/24"  # the S3 "prefix list" the gateway endpoint routes
 S3_IP = "198.18.16.10"
 APIGW_PREFIX = "198.18.32.0/24"
 APIGW_IP = "198.18.32.10"
+DYNAMODB_PREFIX = "198.18.17.0/24"  # DynamoDB's "prefix list", routed by its gateway endpoint
+DYNAMODB_IP = "198.18.17.10"
+AWS_API_PREFIX = "198.18.48.0/24"  # every other AWS service's public front (moto)
+AWS_API_IP = "198.18.48.10"
+# Interface endpoints' ENIs beyond the seed's execute-api one: one address per service,
+# derived from its name so every process computes the same table without being told.
+ENI_NET = "10.1.160.0/19"
 AWS_PUBLIC_IP = "198.18.3.2"
 VOID_NEXT_HOP = "169.254.0.1"  # the no-NAT "next hop": its MAC belongs to no device
 VOID_MAC = "02:00:00:00:de:ad"  # the AWS side's own address for its resolver's queries
@@ -48,6 +58,11 @@ REGIONAL_API_ID = "q8rw2x7k1m"
 PRIVATE_API_ID = "p4v9t3n6zd"
 EXECUTE_API_VPCE_ID = "vpce-0a1b2c3d4e5f67890"
 S3_GATEWAY_VPCE_ID = "vpce-0f9e8d7c6b5a43210"
+DYNAMODB_GATEWAY_VPCE_ID = "vpce-0d1d2d3d4d5d6d7d8"
+# What the lab's moto holds besides the bucket (created on the service's first request).
+SECRET_ID = "proxylab/demo"
+SECRET_VALUE = '{"api_key": "lab-secret"}'
+TABLE_NAME = "proxylab-demo-table"
 WEB_HOST = "www.google.com"
 
 PLACES = ("lambda", "proxy", "internet", "aws")
@@ -104,7 +119,8 @@ def wiring(layout: EndpointLayout) -> Wiring:
             "public",
             "internet",
             "to-aws",
-            (f"{S3_IP}/32", f"{APIGW_IP}/32", f"{AWS_PUBLIC_IP}/32"),
+            (f"{S3_IP}/32", f"{APIGW_IP}/32", f"{AWS_PUBLIC_IP}/32", f"{DYNAMODB_IP}/32",
+             f"{AWS_API_IP}/32"),
             (f"{INTERNET_ROUTER_IP}/32",),
         ),
     ]
@@ -134,6 +150,8 @@ def wiring(layout: EndpointLayout) -> Wiring:
             [f"{PROXY_PUBLIC_IP}/32", "dev", "to-proxy"],
             [S3_PREFIX, "dev", "to-aws"],
             [APIGW_PREFIX, "dev", "to-aws"],
+            [DYNAMODB_PREFIX, "dev", "to-aws"],
+            [AWS_API_PREFIX, "dev", "to-aws"],
             [f"{AWS_PUBLIC_IP}/32", "dev", "to-aws"],
         ],
         "aws": [
@@ -148,17 +166,56 @@ def wiring(layout: EndpointLayout) -> Wiring:
 
 
 def layout_routes(layout: EndpointLayout) -> list[tuple[str, list[str]]]:
-    """The routes an endpoint layout adds: the S3 gateway endpoint is a route for the
-    S3 prefix list in the Lambda VPC's route table, nothing more."""
+    """The routes an endpoint layout adds: a gateway endpoint (S3, DynamoDB) is a route
+    for the service's prefix list in the Lambda VPC's route table, nothing more."""
     out: list[tuple[str, list[str]]] = []
     if layout.s3_gateway:
         out.append(("lambda", [S3_PREFIX, "dev", "vpc", "src", FUNCTION_IP]))
+    if layout.dynamodb_gateway:
+        out.append(("lambda", [DYNAMODB_PREFIX, "dev", "vpc", "src", FUNCTION_IP]))
     return out
 
 
 def layout_addresses(layout: EndpointLayout) -> list[tuple[str, str, str]]:
     """(place, device, address) that exist only in some layouts: the interface
-    endpoint's ENI in the Lambda VPC."""
+    endpoints' ENIs in the Lambda VPC."""
+    out = []
     if layout.execute_api_interface:
-        return [("aws", "vpc-lambda", f"{EXECUTE_API_ENI}/32")]
-    return []
+        out.append(("aws", "vpc-lambda", f"{EXECUTE_API_ENI}/32"))
+    for endpoint in layout.interfaces:
+        out.append(("aws", "vpc-lambda", f"{eni_address(endpoint.service)}/32"))
+    return out
+
+
+def _digest(service: str) -> bytes:
+    return hashlib.sha256(f"proxylab interface endpoint {service}".encode()).digest()
+
+
+@functools.lru_cache(maxsize=1024)
+def eni_address(service: str) -> str:
+    """The ENI address of ``service``'s interface endpoint (the seed's for execute-api):
+    the service's place among botocore's endpoint prefixes, so no two services share
+    one and every process of the lab computes the same table."""
+    if service == "execute-api":
+        return EXECUTE_API_ENI
+    from proxylab.awsdata.hostnames import service_index
+
+    prefixes = sorted(service_index())
+    if service not in prefixes:
+        raise ValueError(f"{service!r} is not an endpoint prefix in botocore's data")
+    return str(ipaddress.ip_network(ENI_NET)[16 + prefixes.index(service)])
+
+
+def eni_services() -> dict[str, str]:
+    """ENI address -> service, for every service an interface endpoint can exist for."""
+    from proxylab.awsdata.hostnames import service_index
+
+    return {eni_address(s): s for s in ["execute-api", *sorted(service_index())]}
+
+
+@functools.lru_cache(maxsize=1024)
+def vpce_id(service: str) -> str:
+    """The interface endpoint's id (the seed's for execute-api), stable per service."""
+    if service == "execute-api":
+        return EXECUTE_API_VPCE_ID
+    return "vpce-" + _digest(service).hex()[:17]

@@ -63,7 +63,10 @@ class _Handler(BaseHTTPRequestHandler):
             "REMOTE_PORT": str(self.client_address[1]),
             "CONTENT_LENGTH": str(len(body)),
             "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "https",
+            "wsgi.url_scheme": "https" if self.server.ctx is not None else "http",
+            # The address the connection was accepted on: how the fronts tell an
+            # interface endpoint's ENI from a public front on one wildcard socket.
+            "proxylab.local_ip": self.connection.getsockname()[0],
             "wsgi.input": io.BytesIO(body),
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
@@ -112,17 +115,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 class TLSWSGIServer(ThreadingHTTPServer):
     """One listening address; the TLS handshake happens in the connection's own
-    thread, so a slow client never holds up the others."""
+    thread, so a slow client never holds up the others. ``ctx`` None: plain HTTP
+    (the internet stand-in's port 80)."""
 
     daemon_threads = True
+    allow_reuse_address = True
 
-    def __init__(self, address: str, port: int, app: WSGIApp, ctx: ssl.SSLContext) -> None:
+    def __init__(self, address: str, port: int, app: WSGIApp,
+                 ctx: ssl.SSLContext | None) -> None:
         self.app = app
         self.ctx = ctx
         super().__init__((address, port), _Handler)
 
     def get_request(self) -> tuple[Any, Any]:
         sock, addr = self.socket.accept()
+        if self.ctx is None:
+            return sock, addr
         return self.ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
     def handle_error(self, request: Any, client_address: Any) -> None:

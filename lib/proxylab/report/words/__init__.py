@@ -29,7 +29,7 @@ from proxylab.report.words.facts import (
     headline_facts,
     why_parts,
 )
-from proxylab.vocab import UncheckedReason
+from proxylab.vocab import SkipKind, UncheckedReason
 
 _LANG: dict[str, ModuleType] = {"en": en, "ja": ja}
 
@@ -81,5 +81,14 @@ def modified(run_id: str, files: list[str], lang: str) -> Said:
                 frozenset((run_id, "", "modified", "", f) for f in files))
 
 
+def skipped(capture: str, kind: str, detail: str, lang: str) -> Said:
+    """Why a capture was set aside, from the loader's kind and detail (the detail - an
+    error from the JSON parser or the record's check - is quoted as it was)."""
+    from proxylab.capture import SCHEMA
+
+    text = _LANG[lang].SKIPPED[SkipKind(kind)].format(detail=detail, max=SCHEMA)
+    return Said(text, frozenset({(capture, "", "skipped", str(kind), "")}))
+
+
 __all__ = ["LANGS", "FactKey", "Said", "condition", "finding", "flags", "headline", "modified",
-           "unchecked", "why", "why_parts"]
+           "skipped", "unchecked", "why", "why_parts"]

@@ -18,8 +18,10 @@ from proxylab.vocab import (
     EndpointSource,
     FlagKind,
     MatchKind,
+    NoProxyRule,
     PathReason,
     ReasonKind,
+    SkipKind,
     UncheckedReason,
 )
 
@@ -27,7 +29,7 @@ from proxylab.vocab import (
 def _cap(text: str) -> str:
     """Capitalise our own first word, never a client's or a variable's name."""
     first = text.split(" ", 1)[0]
-    if first in ("botocore", "urllib", "botocore's") or "_" in first or "=" in first:
+    if first in ("botocore", "urllib", "botocore's", "undici") or "_" in first or "=" in first:
         return text
     return text[:1].upper() + text[1:]
 
@@ -35,12 +37,65 @@ def _cap(text: str) -> str:
 SOURCE = {EndpointSource.AWS_ENDPOINT_URL_S3: "from AWS_ENDPOINT_URL_S3",
           EndpointSource.AWS_ENDPOINT_URL: "from AWS_ENDPOINT_URL",
           EndpointSource.DEFAULT: "the regional default",
-          EndpointSource.LEGACY_GLOBAL: "us-east-1's legacy global endpoint"}
+          EndpointSource.LEGACY_GLOBAL: "the legacy global endpoint, which botocore keeps for "
+                                        "this service and region unless told regional",
+          EndpointSource.GLOBAL: "the service's one global endpoint",
+          EndpointSource.SERVICE_VARIABLE: "from the service's AWS_ENDPOINT_URL_ variable",
+          EndpointSource.CLIENT_ARGUMENT: "the client's endpoint_url argument"}
+FLAGS = {"dualstack": "dual-stack", "fips": "FIPS"}
+
+
+NODE_CLIENT = {Client.AWS_SDK_JS_V3: "the AWS SDK for JavaScript v3",
+               Client.NODE_FETCH: "Node's fetch", Client.NODE_HTTP: "Node's https.request"}
+NODE_RULE = {
+    NoProxyRule.UNDICI_7: "undici 7 (Node {v}'s fetch) strips a leading '*.' or '.' and matches "
+                          "every NO_PROXY entry against the host and its subdomains",
+    NoProxyRule.UNDICI_6: "undici 6 (Node {v}'s fetch) matches an entry that does not start with "
+                          "'.' or '*' only against the host itself, and one that does as a "
+                          "plain string suffix",
+    NoProxyRule.NODE_HTTP: "Node {v}'s http.request matches a bare NO_PROXY entry only against "
+                           "the host itself (or host:port); '.x' matches x and its subdomains, "
+                           "'*.x' only its subdomains",
+    NoProxyRule.NODE_HTTP_NO_BOUNDARY: "Node {v}'s http.request matches a bare NO_PROXY entry "
+                                       "only against the host itself (or host:port); '.x' "
+                                       "matches any host ending in x, across labels too "
+                                       "('.ample.com' matches example.com), '*.x' only its "
+                                       "subdomains",
+}
+
+
+NODE_REASONS = (ReasonKind.CLIENT_IGNORES_ENV, ReasonKind.ENV_PROXY_OFF,
+                ReasonKind.ENV_PROXY_UNSUPPORTED)
+
+
+def client_name(d: Decision) -> str:
+    name = NODE_CLIENT.get(d.client, str(d.client))
+    return name.replace("https.request", "http.request") if d.scheme == "http" else name
+
+
+def node_rule(d: Decision) -> str:
+    """The Node client's own NO_PROXY rule, the one that decided this request."""
+    return "by its own rule, " + NODE_RULE[d.rule].format(v=d.runtime_version) if d.rule else ""
+
+
+def node_cause(d: Decision) -> str | None:
+    if d.reason == ReasonKind.CLIENT_IGNORES_ENV:
+        return ("the AWS SDK for JavaScript v3 never reads HTTP_PROXY, HTTPS_PROXY or NO_PROXY "
+                "(its NodeHttpHandler creates its own https.Agent)")
+    if d.reason == ReasonKind.ENV_PROXY_OFF:
+        return (f"{client_name(d)} on Node {d.runtime_version} reads the proxy variables only "
+                "with NODE_USE_ENV_PROXY=1 (or --use-env-proxy), which is not set")
+    if d.reason == ReasonKind.ENV_PROXY_UNSUPPORTED:
+        return (f"Node {d.runtime_version} has no NODE_USE_ENV_PROXY (it arrived in 22.21 and "
+                f"24.5), set or not: {client_name(d)} never reads the proxy variables there")
+    return None
 
 
 def cause(d: Decision) -> str:
     """Why the client went direct or to the proxy, without the consequence."""
     var = d.no_proxy_variable or "NO_PROXY"
+    if d.client.node and (text := node_cause(d)) is not None:
+        return text
     if d.reason == ReasonKind.NO_PROXY_MATCHED and d.match is not None:
         if d.match.how == MatchKind.STAR:
             return f"{var}='*' bypasses every host"
@@ -52,17 +107,34 @@ def cause(d: Decision) -> str:
                 f"{str(d.cancelled_by).upper()}")
     if d.reason == ReasonKind.NO_PROXY_VARIABLE:
         return f"no {d.scheme}_proxy variable is set"
+    if d.reason == ReasonKind.CONFIG_PROXIES:
+        return ("the client's Config(proxies=...) names its proxies, so botocore reads no "
+                "proxy variable and no NO_PROXY")
     if d.reason == ReasonKind.NO_ENTRY_MATCHED:
         return f"no {var} entry ({d.no_proxy_value!r}) matches '{d.compared}'"
     return "no NO_PROXY is set"
 
 
 def decision(d: Decision) -> str:
-    client = str(d.client)
+    client = client_name(d)
     if d.proxy is None:
-        effect = f"so {client} connected directly"
-        if d.client == Client.BOTOCORE and d.request_host != d.decision_host:
+        # The Node reasons name the client already.
+        subject = "it" if d.reason in NODE_REASONS else client
+        effect = f"so {subject} connected directly"
+        if d.client == Client.AWS_SDK_JS_V3 or (d.client == Client.BOTOCORE
+                                                and d.request_host != d.decision_host):
             effect += f" to '{d.request_host}'"
+    elif d.client.node:
+        via = (f"a CONNECT to {d.proxy}" if d.scheme == "https"
+               else f"the request to {d.proxy} as an absolute-URI request, no CONNECT")
+        effect = f"so {client} sent {via} (from {d.proxy_variable})"
+    elif d.proxy_tls:
+        effect = (f"so {client} opened a TLS connection to the proxy {d.proxy} itself (from "
+                  f"{d.proxy_variable}: an https:// proxy URL), before any HTTP")
+    elif d.proxy_self_connect:
+        effect = (f"so urllib, given an https:// proxy URL ({d.proxy}, from {d.proxy_variable}) "
+                  f"for an http:// URL, sent the proxy a CONNECT for the proxy's own address "
+                  f"{d.proxy_self_connect}")
     elif d.client == Client.BOTOCORE:
         effect = f"so botocore used {d.proxy} (from {d.proxy_variable})"
     elif d.scheme == "https":
@@ -78,10 +150,17 @@ def decision(d: Decision) -> str:
                  "per client)")
     if d.client == Client.BOTOCORE:
         src = SOURCE.get(d.endpoint_source, str(d.endpoint_source)) if d.endpoint_source \
-            else ""
-        where = (f"botocore's S3 endpoint is '{d.decision_host}' ({src}"
-                 + (", which also switches to path-style requests" if d.path_style else "")
-                 + ")")
+            else "assumed: a default client for the host's service"
+        if d.endpoint_source == EndpointSource.SERVICE_VARIABLE and d.endpoint_variable:
+            src = f"from {d.endpoint_variable}"
+        kinds = [FLAGS[f] for f in d.endpoint_flags if f in FLAGS]
+        inner = src + (f"; {' and '.join(kinds)}" if kinds else "")
+        if d.path_style:
+            inner += (", which also switches to path-style requests" if d.endpoint_variable
+                      else ", path-style requests")
+        inner = inner.lstrip(";, ")
+        where = (f"botocore's {d.service or 's3'} endpoint is '{d.decision_host}'"
+                 + (f" ({inner})" if inner else ""))
         return f"{where}; {text}"
     return text
 
@@ -104,14 +183,15 @@ def squid(s: SquidRef) -> str:
 
 
 def front(h: ServiceRef) -> str:
-    return (f"the {h.service} front saw it from {h.source_ip} (the proxy's side) and answered "
+    return (f"the lab's {h.service} service saw it from {h.source_ip} (the proxy's side) "
+            "and answered "
             f"{status_text(h.status)} ({ref('services.log', h.line_no)})")
 
 
 def endpoint_front(p: tuple[RouteFact, ServiceRef]) -> str:
     f, h = p
     vpce = f" {h.vpce_id}" if h.vpce_id else ""
-    return (f"the {endpoint_name(f.endpoint_kind, f.host)}{vpce} carried it (the front saw "
+    return (f"the {endpoint_name(f.endpoint_kind, f.host)}{vpce} carried it (the lab's service saw "
             f"it arrive via {h.via} from {h.source_ip}, status {status_text(h.status)}; "
             f"{ref('services.log', h.line_no)})")
 
@@ -126,6 +206,9 @@ DENIAL = {
 
 def squid_failed(s: SquidRef) -> str:
     why = DENIAL.get(str(s.denial), "") if s.denial else ""
+    if s.url.startswith("error:"):
+        why += (f": Squid logged {s.url} - what reached its plain HTTP port was not an HTTP "
+                "request")
     return (f"Squid answered {s.squid_code}/{status_text(s.http_status, 3)} with {s.hierarchy}"
             f"{HIER.get(s.hierarchy, '')}{why} ({ref('proxy_access.log', s.line_no)})")
 
@@ -136,28 +219,30 @@ def dns(d: DnsRef) -> str:
 
 
 def direct_front(h: ServiceRef) -> str:
-    return (f"the {h.service} front saw it from the internet ({h.source_ip}) with no Squid "
+    return (f"the lab's {h.service} service saw it from the internet ({h.source_ip}) with no Squid "
             f"line: a direct (NAT) path ({ref('services.log', h.line_no)})")
 
 
 FLAG: dict[FlagKind, Callable[[Flag], str]] = {
     FlagKind.SQUID_FAILED_FRONT_SAW: lambda x: (
-        f"Squid logged only failed requests for {x.host}, yet the {x.detail} front saw the "
+        f"Squid logged only failed requests for {x.host}, yet the lab's {x.detail} service saw the "
         "request arrive from the internet"),
     FlagKind.TUNNEL_BUT_ENDPOINT: lambda x: (
-        f"Squid tunnelled {x.host} but the front saw the request arrive through the "
+        f"Squid tunnelled {x.host} but the lab's service saw the request arrive through the "
         f"{x.detail}, and nothing of {x.host} from the internet"),
-    FlagKind.OK_BUT_FRONT_ERROR: lambda x: f"the step reports ok but the front answered {x.detail}",
+    FlagKind.OK_BUT_FRONT_ERROR: lambda x: (
+        f"the step reports ok but the lab's service answered {x.detail}"),
     FlagKind.OK_BUT_SQUID_FAILED: lambda x: (
         f"the step reports ok but Squid only logged failures for {x.host}"),
     FlagKind.TUNNEL_WITHOUT_FRONT: lambda x: (
-        f"Squid tunnelled {x.host} and the step reports ok, but no service front logged the "
+        f"Squid tunnelled {x.host} and the step reports ok, but none of the lab's services "
+        "logged the "
         "request"),
     FlagKind.PROXY_PREDICTED_SQUID_SILENT: lambda x: (
         f"the clients' logic sends {x.host} to the proxy, yet Squid logged nothing and the step "
-        "succeeded (and no front log can tell more)"),
+        "succeeded (and no service log can tell more)"),
     FlagKind.OK_WITHOUT_EVIDENCE: lambda x: (
-        f"the step reports ok but neither Squid nor any service front saw a request for "
+        f"the step reports ok but neither Squid nor any of the lab's services saw a request for "
         f"{x.host}"),
     FlagKind.TUNNEL_ERROR_WITHOUT_SQUID: lambda x: (
         f"the step reports a proxy tunnel error but Squid logged nothing for {x.host}"),
@@ -174,6 +259,10 @@ PATH = {
     PathReason.NO_EXECUTE_API_ROUTE: ("no execute-api interface endpoint with private DNS and no "
                                       "NAT: no route"),
     PathReason.NO_NAT: "the Lambda VPC has no NAT: direct internet traffic has no route",
+    PathReason.PROXY_SELF_CONNECT: ("the proxy refuses a CONNECT for its own address (not an "
+                                    "SSL port)"),
+    PathReason.PROXY_TLS_PLAIN_PORT: ("the client speaks TLS to the proxy, whose port is plain "
+                                      "HTTP: Squid cannot read the request"),
 }
 
 
@@ -199,14 +288,15 @@ PARTS: dict[str, Callable[[Any], str]] = {
     "endpoint-inferred": lambda f: (
         f"Squid logged nothing for it and it succeeded, so the "
         f"{endpoint_name(f.endpoint_kind, f.host)} carried it (inferred: this backend "
-        "has no front log for the service)"),
+        "keeps no log of that service)"),
     "squid-failed": squid_failed, "dns": dns, "direct-front": direct_front,
     "direct-inferred": lambda f: (
-        "Squid logged nothing for it and it succeeded; this backend has no front log for "
-        "the service, so the path is inferred: direct, not through the proxy"),
+        "Squid logged nothing for it and it succeeded; this backend keeps no log of "
+        "that service, so the path is inferred: direct, not through the proxy"),
     "nothing-seen": lambda f: (
-        f"no Squid line and no front saw it; the step ended {f.outcome}"),
+        f"no Squid line and no service saw it; the step ended {f.outcome}"),
     "flag": lambda x: FLAG[x.kind](x), "mismatch": mismatch,
+    "node-rule": node_rule,
     "assemble": assemble,
 }
 
@@ -284,7 +374,7 @@ def headline(c: Conclusion) -> str:
 
 
 UNCHECKED: dict[UncheckedReason | None, str] = {
-    UncheckedReason.SERVICE_NOT_LOGGED: "the lab has no log of that service's front",
+    UncheckedReason.SERVICE_NOT_LOGGED: "the lab keeps no log of that service",
     UncheckedReason.EVIDENCE_INCOMPLETE: "the capture notes that evidence as missing or partial",
     UncheckedReason.UNKNOWN_RESOURCE: "it names a resource the lab does not have",
     None: "the capture cannot tell",  # no reason recorded
@@ -294,3 +384,16 @@ UNCHECKED: dict[UncheckedReason | None, str] = {
 def modified(files: list[str]) -> str:
     return ("evidence modified after capture (the content no longer matches the checksum "
             "run.json recorded for " + join(files) + ")")
+
+
+# The loader's reasons for a capture it set aside (capture.SkipKind), as it says them.
+SKIPPED: dict[SkipKind, str] = {
+    SkipKind.NO_RUN_JSON: "not a capture (no run.json)",
+    SkipKind.INCOMPLETE: "incomplete capture, no run.json ({detail})",
+    SkipKind.INTERRUPTED: ("incomplete capture, no run.json (the run was interrupted or is "
+                           "still running)"),
+    SkipKind.UNREADABLE_JSON: "run.json is not readable JSON ({detail})",
+    SkipKind.NEWER_FORMAT: ("run.json has format version {detail}; this proxylab reads up to "
+                            "{max} (upgrade proxylab to read it)"),
+    SkipKind.INVALID: "run.json is not a valid run record: {detail}",
+}

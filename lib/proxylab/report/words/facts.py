@@ -15,7 +15,7 @@ from typing import Any
 
 from proxylab.analysis.conclude import Conclusion, Finding
 from proxylab.analysis.routes import RouteFact
-from proxylab.vocab import BypassBasis, Route
+from proxylab.vocab import BypassBasis, ReasonKind, Route
 
 LANGS = ("en", "ja")
 FactKey = tuple[str, str, str, str, str]  # (scenario or target, step, route/side, kind, evidence)
@@ -52,6 +52,11 @@ def why_parts(f: RouteFact) -> list[Part]:
         return (f.scenario, f.step, route, kind, ev)
 
     parts: list[Part] = [("decision", f.decision, key(str(f.decision.reason)))]
+    if f.decision.rule is not None and f.decision.reason in (ReasonKind.NO_PROXY_MATCHED,
+                                                             ReasonKind.NO_ENTRY_MATCHED):
+        # A Node client that consulted NO_PROXY: its own matching rule, which differs
+        # between fetch and http.request and between Node versions.
+        parts.append(("node-rule", f.decision, key("rule", str(f.decision.rule))))
     sq = f.squid[0] if f.squid else None
     sq_key = key("squid", ref("proxy_access.log", sq.line_no)) if sq else None
     svc = f.service
