@@ -156,6 +156,14 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", metavar="DIR", help="also execute notebooks/05-audit.ipynb on "
                    "these aggregates (papermill; saved as DIR/aggregates.json) and render "
                    "DIR/audit.html and DIR/audit.md")
+    p.add_argument("--prove", action="store_true",
+                   help="run clients in the local lab with the recommended NO_PROXY and "
+                   "endpoints against the audited hosts it serves, and predict the rest by "
+                   "the clients' rules (see `proxylab clients`)")
+    p.add_argument("--prove-client", action="extend", nargs="+", metavar="NAME",
+                   help="the clients --prove runs (default: the Python, curl, Go, SDK and "
+                   "JDK ones)")
+    p.add_argument("--keep-lab", action="store_true", help="--prove: leave the lab up")
     p.set_defaults(func=run)
 
 
@@ -321,6 +329,8 @@ def _report(args: argparse.Namespace, agg) -> int:
         sys.stdout.write(render_env(res))
     else:
         render_table(res, top=args.top)
+    if getattr(args, "prove", False):
+        _prove(args, res.recommendations)
     if args.save_aggregates:
         from proxylab.audit import aggfile
 
@@ -328,6 +338,17 @@ def _report(args: argparse.Namespace, agg) -> int:
     if args.report:
         _render_report(args, agg)
     return 0
+
+
+def _prove(args: argparse.Namespace, recommendations) -> None:
+    from proxylab.clients import prove
+    from proxylab.labs.registry import get_lab
+
+    result = prove.prove(recommendations, get_lab("local"), args.prove_client,
+                         keep_lab=args.keep_lab,
+                         say=lambda m: print(f"proxylab audit --prove: {m}", file=sys.stderr))
+    out = sys.stderr if args.format in ("json", "csv") else sys.stdout
+    out.write(prove.text(result))
 
 
 def _render_report(args: argparse.Namespace, agg) -> None:
