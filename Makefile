@@ -13,7 +13,7 @@ SYSTEM_PACKAGES := squid dnsmasq-base iproute2 curl python3-venv python3-pip $(C
 # Commands whose absence means the system packages are not installed yet.
 SYSTEM_COMMANDS := squid dnsmasq ip curl
 
-.PHONY: all setup system venv squid6 node jdk test test-unit lint report publish-tools zenn bench clean lab-down lab notebook nbfilter
+.PHONY: all setup system venv squid6 node clients jdk test test-unit lint report publish-tools zenn bench clean lab-down lab notebook nbfilter
 
 all: test
 
@@ -74,6 +74,12 @@ squid6: setup
 node: venv
 	@$(VENV)/bin/proxylab setup node --runtime nodejs20.x || echo "warning: Node.js runtimes not installed (see above); their tests will skip"
 
+# The client matrix's optional clients (`proxylab clients`): Debian's Go and JDK, aiohttp
+# and awscrt from PyPI, the Go and Java cell programs built into
+# /var/cache/proxylab/clients, once (then a no-op). Without them their cells read
+# "not installed: proxylab setup clients" and the matrix test skips those clients.
+clients: venv
+	@$(VENV)/bin/proxylab setup clients || echo "warning: matrix clients not installed (see above); their cells will say so"
 
 # Debian's JDK for `proxylab audit --engine spark` (local mode) and its test: the one
 # command is `make jdk` (= `proxylab setup jdk`: apt-get install default-jdk-headless,
@@ -92,7 +98,7 @@ zenn:
 	  timeout 300 npm install --no-audit --no-fund --loglevel=error zenn-markdown-html@0.5.4 >/dev/null || \
 	  echo "warning: zenn-markdown-html not installed: the Zenn rendering test will skip"; }
 
-test: setup squid6 node zenn jdk
+test: setup squid6 node clients zenn jdk
 	$(VENV)/bin/proxylab lab down --all --quiet || true
 	$(VENV)/bin/ruff check lib tests benchmarks
 	$(VENV)/bin/pytest -q -ra

@@ -323,6 +323,59 @@ class Denial(StrEnum):
     REFUSED = "refused-by-rules"  # 403 from the proxy's other rules (its hardening)
 
 
+class MatrixClient(StrEnum):
+    """A client of the client matrix (``proxylab clients``): its registry name, and the
+    key of its proxy rule in :mod:`proxylab.analysis.clients`. The values are what
+    ``matrix.json`` holds."""
+
+    URLLIB = "urllib"
+    BOTOCORE = "botocore"
+    REQUESTS = "requests"
+    HTTPX = "httpx"
+    BOTOCORE_CRT = "botocore-crt"
+    AIOHTTP = "aiohttp"
+    AIOHTTP_ENV = "aiohttp-env"
+    CURL = "curl"
+    WGET = "wget"
+    NODE_FETCH = "node-fetch"
+    NODE_FETCH_ENV = "node-fetch-env"
+    NODE_HTTP = "node-http"
+    NODE_HTTP_ENV = "node-http-env"
+    NODE_SDK_V3 = "node-sdk-v3"
+    GO = "go"
+    JAVA_HTTPCLIENT = "java-httpclient"
+    JAVA_URLCONNECTION = "java-urlconnection"
+
+
+class Agreement(StrEnum):
+    """Whether a matrix cell's measured route is the one its client's rule predicts."""
+
+    AGREES = "agrees"
+    DIFFERS = "differs"
+    NO_RULE = "no-rule"  # no rule is modelled for this client / version
+    NOT_RUN = "not-run"  # the cell did not run (not installed, n/a)
+
+
+class Behaviour(StrEnum):
+    """One question the client matrix answers about a client, each by one case (see
+    ``proxylab.clients.facts.BEHAVIOUR_CASES``); the answer is the route that case took."""
+
+    UPPER_HTTP_PROXY = "upper-http-proxy"  # is uppercase HTTP_PROXY read (http:// URL)?
+    LOWER_WINS = "lower-wins"  # https_proxy vs HTTPS_PROXY: which is read first?
+    EMPTY_LOWER_CANCELS = "empty-lower-cancels"  # does an empty https_proxy cancel?
+    NO_PROXY_LOWER_WINS = "no-proxy-lower-wins"  # no_proxy vs NO_PROXY: which first?
+    DOT_MATCHES_APEX = "dot-matches-apex"  # does .x match x itself?
+    STAR_IN_LIST = "star-in-list"  # does * inside a list bypass everything?
+    GLOB = "glob"  # does *.x match?
+    CIDR_IP = "cidr-ip"  # does a CIDR match an IP-literal host?
+    CIDR_NAME = "cidr-name"  # does a CIDR match a host named by DNS?
+    HOST_PORT = "host-port"  # does host:port match?
+    BUCKET_HOST = "bucket-host"  # does NO_PROXY=<bucket host> bypass an S3 request?
+    HTTPS_PROXY_URL = "https-proxy-url"  # what an https:// proxy URL does
+    NO_SCHEME = "no-scheme"  # what a proxy URL without scheme does
+    READS_ENV = "reads-env"  # is the proxy variable read at all (https_proxy)?
+
+
 class SkipKind(StrEnum):
     """Why a capture directory could not be read (``capture.Skipped.kind``): what a
     report says in its own language about a capture it set aside."""

@@ -123,11 +123,10 @@ def test_declared_steps_with_client_config_are_predicted(lab, tmp_path):
 
 
 HANDLER = Path(__file__).resolve().parents[1] / "fixtures" / "handlers" / "any_function.py"
-# AWS calls beyond S3 the handler makes (service:operation). Today the lab serves S3
-# and execute-api; when every service answers (moto behind the lab's fronts), add
-# e.g. "sts:get_caller_identity,secretsmanager:list_secrets" - every host is then
-# expected with a route its prediction matches, as below.
-EXTRA_AWS = ""
+# AWS calls beyond S3 the handler makes (service:operation), answered by moto behind
+# the lab's fronts: with S3 and execute-api that is five AWS services and one
+# third-party site, every host expected with a route its prediction matches, as below.
+EXTRA_AWS = "sts:get_caller_identity,secretsmanager:list_secrets,dynamodb:list_tables"
 USER = f"""\
 catalog: user
 title: a user's own function

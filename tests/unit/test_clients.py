@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from proxylab.cli import main
-from proxylab.clients import cases, programs, registry, render
+from proxylab.clients import cases, document, programs, registry, render
 from proxylab.clients import cell as cell_driver
 from proxylab.clients import measure as measure_mod
 from proxylab.clients.matrix import Cell, Matrix, attribute, unmatched_connects
@@ -40,7 +40,7 @@ def test_select_keeps_order_and_refuses_unknown_names():
 def test_every_client_says_how_to_install_it():
     for c in registry.CLIENTS.values():
         assert c.install and c.summary and c.targets
-        assert c.family in ("python", "command", "node")
+        assert c.family in ("python", "command", "node", "built")
 
 
 def test_python_client_versions_follow_what_is_installed():
@@ -266,16 +266,16 @@ def test_text_matrix():
 
 def test_markdown_matrix_and_json_round_trip():
     m = _matrix()
-    md = render.markdown(m)
+    md = document.markdown(m)
     assert "| case | curl | httpx |" in md
-    assert "| *version* | 7.88.1 | not installed |" in md
+    assert "| version | 7.88.1 | not installed |" in md
     assert "| http-upper | direct | not installed |" in md
     assert "HTTP_PROXY \\| only" in md  # a pipe in a cell does not break the table
-    assert "S3 gateway on, execute-api interface off (private DNS off)" in md
+    assert "S3 gateway on, execute-api interface off" in md
     again = Matrix.from_dict(json.loads(json.dumps(m.to_dict())))
     assert again.cell("curl", "no-proxy-star").route is MeasuredRoute.PROXY
     assert again.cell("curl", "no-proxy-star").source is EvidenceSource.SERVICE
-    assert render.markdown(again) == md
+    assert document.markdown(again) == md
 
 
 def test_cli_lists_and_refuses(capsys):

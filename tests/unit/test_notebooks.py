@@ -29,7 +29,7 @@ def _stored(name: str) -> str:
     return (ROOT / "notebooks" / name).read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("name", [*NOTEBOOKS, "05-audit.ipynb"])
+@pytest.mark.parametrize("name", [*NOTEBOOKS, "05-audit.ipynb", "06-clients.ipynb"])
 def test_stored_without_outputs_and_with_parameters(name):
     nb = nbformat.reads(_stored(name), as_version=4)
     nbformat.validate(nb)

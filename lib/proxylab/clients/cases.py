@@ -55,19 +55,34 @@ CASES: dict[str, Case] = {c.id: c for c in (
          _HTTPS + _both("no_proxy", "{web_parent}")),
     Case("no-proxy-dot", "NO_PROXY=.<parent domain> (leading dot)", "web",
          _HTTPS + _both("no_proxy", ".{web_parent}")),
+    Case("no-proxy-dot-apex", "NO_PROXY=.<web host> (leading dot on the host itself)", "web",
+         _HTTPS + _both("no_proxy", ".{web_host}")),
+    Case("no-proxy-lower-vs-upper", "no_proxy=another host, NO_PROXY=<web host>: who reads "
+         "lowercase no_proxy first", "web",
+         _HTTPS + (("no_proxy", "other.invalid"), ("NO_PROXY", "{web_host}"))),
     Case("no-proxy-star", "NO_PROXY=* alone", "web", _HTTPS + _both("no_proxy", "*")),
+    Case("no-proxy-star-list", "NO_PROXY=other.invalid,* (a * in a list)", "web",
+         _HTTPS + _both("no_proxy", "other.invalid,*")),
+    Case("no-proxy-spaces", "NO_PROXY=other.invalid, <web host> (a space after the comma)",
+         "web", _HTTPS + _both("no_proxy", "other.invalid, {web_host}")),
     Case("no-proxy-glob", "NO_PROXY=*.<parent domain>", "web",
          _HTTPS + _both("no_proxy", "*.{web_parent}")),
     Case("no-proxy-cidr", "NO_PROXY=<web /24>, IP-literal http:// URL", "web-ip-http",
          _both("http_proxy", "{proxy}") + _both("no_proxy", "{web_net}")),
+    Case("no-proxy-cidr-name", "NO_PROXY=<web /24>, the web host by name", "web",
+         _HTTPS + _both("no_proxy", "{web_net}")),
     Case("no-proxy-host-port", "NO_PROXY=<web host>:443", "web",
          _HTTPS + _both("no_proxy", "{web_host}:443")),
     Case("no-proxy-bucket", "NO_PROXY=<bucket host>, S3 object", "s3",
          _HTTPS + _both("no_proxy", "{bucket_host}")),
+    Case("no-proxy-s3-regional", "NO_PROXY=s3.<region>.amazonaws.com (the audit's fix), S3 "
+         "object", "s3", _HTTPS + _both("no_proxy", "{s3_host}")),
     Case("s3-proxy", "https_proxy/HTTPS_PROXY, S3 object", "s3", _HTTPS),
     Case("api-proxy", "https_proxy/HTTPS_PROXY, regional API", "api", _HTTPS),
     Case("no-scheme", "proxy URL without scheme (host:port)", "web",
          _both("https_proxy", "{proxy_hostport}")),
+    Case("https-scheme", "https:// proxy URL (the lab's Squid speaks plain HTTP)", "web",
+         _both("https_proxy", "https://{proxy_hostport}")),
 )}
 
 
@@ -98,4 +113,7 @@ def lab_values(resources: dict[str, str], web_ip: str) -> dict[str, str]:
         "web_net": str(ipaddress.ip_network(f"{web_ip}/24", strict=False)),
         "bucket": bucket,
         "bucket_host": f"{bucket}.{s3_host}",
+        "s3_host": s3_host,
+        "region": resources.get("region") or (s3_host.split(".")[1] if s3_host.count(".") > 2
+                                              else ""),
     }

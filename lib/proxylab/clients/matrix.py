@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from proxylab.clients.registry import Result
-from proxylab.vocab import EvidenceSource, MeasuredRoute, Outcome, Via
+from proxylab.vocab import Agreement, EvidenceSource, MeasuredRoute, Outcome, Via
 
 
 @dataclass
@@ -50,6 +50,11 @@ class Cell:
     url: str = ""
     token: str = ""
     elapsed_s: float | None = None
+    # The client's rule (proxylab.clients.verdict): its route, and the measured one against it.
+    predicted: MeasuredRoute | None = None
+    agreement: Agreement | None = None
+    rule: dict[str, Any] = field(default_factory=dict)  # the decision's facts
+    rechecked: bool = False  # measured again with a longer limit (see measure)
 
     @property
     def label(self) -> str:
@@ -84,6 +89,8 @@ class Matrix:
             raw["route"] = MeasuredRoute(raw["route"]) if raw.get("route") else None
             raw["outcome"] = Outcome(raw["outcome"]) if raw.get("outcome") else None
             raw["source"] = EvidenceSource(raw["source"]) if raw.get("source") else None
+            raw["predicted"] = MeasuredRoute(raw["predicted"]) if raw.get("predicted") else None
+            raw["agreement"] = Agreement(raw["agreement"]) if raw.get("agreement") else None
             cells.append(Cell(**raw))
         return cls(data["clients"], data["cases"], cells, data.get("meta", {}))
 

@@ -92,13 +92,13 @@ try:
     s3 = boto3.client("s3", config=cfg)
     endpoint = s3.meta.endpoint_url
     s3.get_object(Bucket=bucket, Key=key)
-    report("ok", 200, detail=endpoint)
+    report("ok", 200, detail=f"endpoint {endpoint}")
 except ClientError as e:
     status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-    report("ok" if status < 400 else "http_error", status, detail=endpoint)
+    report("ok" if status < 400 else "http_error", status, detail=f"endpoint {endpoint}")
 except Exception as e:
     o, text = kind(e)
-    report(o, None, text, detail=endpoint)
+    report(o, None, text, detail=f"endpoint {endpoint}" if endpoint else "")
 '''
 
 _JS_HEAD = r'''
@@ -139,4 +139,83 @@ const req = lib.get(url, {timeout: limit}, (res) => {
 });
 req.on("timeout", () => req.destroy(Object.assign(new Error("timed out"), {code: "ETIMEDOUT"})));
 req.on("error", (e) => { const [o, t] = kind(e); report(o, null, t); });
+'''
+
+
+# aiohttp reads proxy variables only with trust_env=True (then through urllib's
+# getproxies() / proxy_bypass(), minus an https:// proxy URL, which it drops with a
+# warning); both settings are matrix clients. ``TRUST_ENV`` is replaced per client.
+_AIOHTTP = _PY_HEAD + r'''
+import asyncio, aiohttp
+url, limit = sys.argv[1], float(sys.argv[2])
+
+async def get():
+    timeout = aiohttp.ClientTimeout(total=limit)
+    async with aiohttp.ClientSession(trust_env=TRUST_ENV, timeout=timeout) as session:
+        async with session.get(url) as r:
+            await r.read()
+            return r.status
+
+try:
+    done(asyncio.run(get()))
+except Exception as e:
+    fail(e)
+'''
+AIOHTTP = _AIOHTTP.replace("TRUST_ENV", "False")
+AIOHTTP_ENV = _AIOHTTP.replace("TRUST_ENV", "True")
+
+# botocore's CRT path, as s3transfer uses it (boto3's download_file with
+# preferred_transfer_client="crt"): the request is serialized by botocore and sent by
+# awscrt's S3 client, whose proxy decision (aws-c-http) reads the environment per
+# connection, against the request's own host. The lab CA is the ``verify`` bundle.
+CRT = _PY_HEAD + r'''
+import io, os
+import botocore.session
+from s3transfer.crt import (BotocoreCRTCredentialsWrapper, BotocoreCRTRequestSerializer,
+                            CRTTransferManager, create_s3_crt_client)
+bucket, key, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
+try:
+    session = botocore.session.get_session()
+    region = session.get_config_variable("region")
+    provider = BotocoreCRTCredentialsWrapper(session.get_credentials()) \
+        .to_crt_credentials_provider()
+    crt = create_s3_crt_client(region, crt_credentials_provider=provider,
+                               verify=os.environ.get("SSL_CERT_FILE") or None)
+    serializer = BotocoreCRTRequestSerializer(session, {"region_name": region})
+    with CRTTransferManager(crt, serializer) as manager:
+        manager.download(bucket, key, io.BytesIO()).result(timeout=limit)
+    report("ok", 200)
+except Exception as e:
+    text = f"{type(e).__name__}: {e}"
+    status = getattr(e, "status_code", None)
+    if status:
+        report("ok" if status < 400 else "http_error", status, text)
+    elif type(e).__name__ == "TimeoutError" or "timeout" in text.lower() \
+            or "AWS_IO_SOCKET_TIMEOUT" in text:
+        report("timeout", None, text)
+    else:
+        fail(e)
+'''
+
+# The AWS SDK for JavaScript v3 (S3 GetObject): its default NodeHttpHandler takes no
+# proxy from the environment at all. Arguments: bucket, key, timeout.
+NODE_SDK_V3 = r'''
+const [bucket, key, limitS] = process.argv.slice(1);
+const limit = Number(limitS) * 1000;
+const report = (outcome, status, error = "") => {
+  console.log(JSON.stringify({outcome, status, error: String(error).slice(0, 600)}));
+  process.exit(0);
+};
+const {S3Client, GetObjectCommand} = require("@aws-sdk/client-s3");
+const s3 = new S3Client({maxAttempts: 1,
+  requestHandler: {connectionTimeout: limit, requestTimeout: limit}});
+s3.send(new GetObjectCommand({Bucket: bucket, Key: key}))
+  .then(() => report("ok", 200))
+  .catch((e) => {
+    const status = e.$metadata && e.$metadata.httpStatusCode;
+    if (status) return report(status < 400 ? "ok" : "http_error", status, e.name);
+    const text = `${e.name}: ${e.code || ""} ${e.message}`, low = text.toLowerCase();
+    if (low.includes("timeout") || low.includes("etimedout")) return report("timeout", null, text);
+    report("other", null, text);
+  });
 '''

@@ -20,9 +20,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
-from proxylab.clients import programs
+from proxylab.clients import build, programs
 from proxylab.errors import UserError, did_you_mean
 from proxylab.labs.local.processes import BASE_PATH as LAB_PATH  # what lab commands get
 from proxylab.vocab import Outcome
@@ -56,7 +57,7 @@ class Result:
 @dataclass(frozen=True)
 class ClientSpec:
     name: str
-    family: str  # python | command | node: how it is found and versioned
+    family: str  # python | command | node | built: how it is found and versioned
     summary: str
     install: str  # the command that installs it
     argv: Callable[[Target, float, str], list[str]]  # (target, timeout_s, ca_file)
@@ -65,9 +66,13 @@ class ClientSpec:
     binary: str = ""  # command / node: the executable
     targets: frozenset[str] = frozenset({"web", "web-http", "web-ip-http", "s3", "api"})
     env: Callable[[str], dict[str, str]] = field(default=lambda ca: {})  # (ca_file) -> extra
+    # built / sdk: how its version is read (None: not installed or not built)
+    versioner: Callable[[], str | None] | None = None
 
     def version(self) -> str | None:
         """The installed version, or None when the client is not installed."""
+        if self.versioner is not None:
+            return self.versioner()
         if self.family == "python":
             if not self.package:
                 return f"Python {platform.python_version()}"
@@ -182,7 +187,72 @@ def _wget_argv(target: Target, limit: float, ca: str) -> list[str]:
             f"--ca-certificate={ca}", target.url]
 
 
+def _crt_argv(target: Target, limit: float, ca: str) -> list[str]:
+    return [sys.executable, "-c", programs.CRT, target.bucket, target.key, str(limit)]
+
+
+def _go_argv(target: Target, limit: float, ca: str) -> list[str]:
+    return [str(build.go_binary() or "go-client-not-built"), target.url, str(limit)]
+
+
+def _java_argv(mode: str) -> Callable[[Target, float, str], list[str]]:
+    def argv(target: Target, limit: float, ca: str) -> list[str]:
+        classes = build.java_classes()
+        return ["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", str(classes),
+                build.JAVA_CLASS, mode, target.url, str(limit)]
+    return argv
+
+
+def _node_sdk_modules() -> str | None:
+    """The cached node_modules holding @aws-sdk/client-s3 (``proxylab setup node``)."""
+    from proxylab.labs.local import node
+    from proxylab.labs.local.function import NODE_PROBE_DIR
+
+    try:
+        return str(node.installed_deps(NODE_PROBE_DIR / "package.json"))
+    except node.NodeMissing:
+        return None
+
+
+def _node_sdk_version() -> str | None:
+    import json
+
+    modules = _node_sdk_modules()
+    if modules is None or shutil.which("node", path=LAB_PATH) is None:
+        return None
+    try:
+        meta = json.loads((Path(modules) / "@aws-sdk" / "client-s3" / "package.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return str(meta.get("version") or "unknown")
+
+
+def _node_sdk_argv(target: Target, limit: float, ca: str) -> list[str]:
+    return ["node", "-e", programs.NODE_SDK_V3, target.bucket, target.key, str(limit)]
+
+
+def _node_sdk_env(ca: str) -> dict[str, str]:
+    return {"NODE_EXTRA_CA_CERTS": ca, "NODE_PATH": _node_sdk_modules() or ""}
+
+
+def _python_dist(name: str) -> Callable[[], str | None]:
+    def version() -> str | None:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+    return version
+
+
+def _crt_version() -> str | None:
+    """awscrt's version (its aws-c-http makes the proxy decision); None without
+    awscrt or without s3transfer's CRT support."""
+    crt = _python_dist("awscrt")()
+    return None if crt is None or _python_dist("s3transfer")() is None else crt
+
+
 _NODE = "apt-get install nodejs"
+_SETUP = build.SETUP_COMMAND
 
 CLIENTS: dict[str, ClientSpec] = {c.name: c for c in (
     ClientSpec("urllib", "python", "CPython urllib.request.urlopen", "built into Python",
@@ -194,6 +264,13 @@ CLIENTS: dict[str, ClientSpec] = {c.name: c for c in (
                _py(programs.REQUESTS), _json_result, package="requests"),
     ClientSpec("httpx", "python", "httpx.get", "pip install httpx",
                _py(programs.HTTPX), _json_result, package="httpx"),
+    ClientSpec("botocore-crt", "python", "s3transfer's CRT download (awscrt's S3 client)",
+               _SETUP, _crt_argv, _json_result, package="awscrt",
+               targets=frozenset({"s3"}), versioner=_crt_version),
+    ClientSpec("aiohttp", "python", "aiohttp ClientSession (trust_env=False, its default)",
+               _SETUP, _py(programs.AIOHTTP), _json_result, package="aiohttp"),
+    ClientSpec("aiohttp-env", "python", "aiohttp ClientSession(trust_env=True)",
+               _SETUP, _py(programs.AIOHTTP_ENV), _json_result, package="aiohttp"),
     ClientSpec("curl", "command", "curl (libcurl)", "apt-get install curl",
                _curl_argv, _curl_result, binary="curl"),
     ClientSpec("wget", "command", "GNU Wget", "apt-get install wget",
@@ -206,6 +283,16 @@ CLIENTS: dict[str, ClientSpec] = {c.name: c for c in (
                _node(programs.NODE_HTTP), _json_result, binary="node", env=_node_env(False)),
     ClientSpec("node-http-env", "node", "Node https.get with NODE_USE_ENV_PROXY=1", _NODE,
                _node(programs.NODE_HTTP), _json_result, binary="node", env=_node_env(True)),
+    ClientSpec("node-sdk-v3", "node", "AWS SDK for JavaScript v3 S3 GetObject",
+               "proxylab setup node", _node_sdk_argv, _json_result, binary="node",
+               targets=frozenset({"s3"}), env=_node_sdk_env, versioner=_node_sdk_version),
+    ClientSpec("go", "built", "Go net/http (http.Get, ProxyFromEnvironment)", _SETUP,
+               _go_argv, _json_result, versioner=build.go_version),
+    ClientSpec("java-httpclient", "built", "JDK java.net.http.HttpClient (default selector)",
+               _SETUP, _java_argv("httpclient"), _json_result, versioner=build.java_version),
+    ClientSpec("java-urlconnection", "built", "JDK HttpURLConnection (default selector)",
+               _SETUP, _java_argv("urlconnection"), _json_result,
+               versioner=build.java_version),
 )}
 
 

@@ -156,6 +156,14 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", metavar="DIR", help="also execute notebooks/05-audit.ipynb on "
                    "these aggregates (papermill; saved as DIR/aggregates.json) and render "
                    "DIR/audit.html and DIR/audit.md")
+    p.add_argument("--prove", action="store_true",
+                   help="run clients in the local lab with the recommended NO_PROXY and "
+                   "endpoints against the audited hosts it serves, and predict the rest by "
+                   "the clients' rules (see `proxylab clients`)")
+    p.add_argument("--prove-client", action="extend", nargs="+", metavar="NAME",
+                   help="the clients --prove runs (default: the Python, curl, Go, SDK and "
+                   "JDK ones)")
+    p.add_argument("--keep-lab", action="store_true", help="--prove: leave the lab up")
     p.set_defaults(func=run)
 
 
@@ -198,11 +206,14 @@ def aggregates_for(args: argparse.Namespace):
     from proxylab.audit.engines import run_engine
     from proxylab.audit.options import IngestOptions
 
+    # The SQL engines and aggregate files fold by a fixed bucket: --bucket, else an hour
+    # (the in-process engine alone picks one from the log's span).
+    bucket = max(1, args.bucket or 3600)
     if args.from_aggregates:
-        return aggfile.read(args.from_aggregates, max(1, args.bucket))
+        return aggfile.read(args.from_aggregates, bucket)
     opts = IngestOptions(since=args.since, until=args.until,
                          client_cidrs=tuple(args.client_cidr),
-                         bucket_seconds=max(1, args.bucket), log_format=args.log_format)
+                         bucket_seconds=bucket, log_format=args.log_format)
     return run_engine(engine_for(args), list(args.paths), opts)
 
 
@@ -318,6 +329,8 @@ def _report(args: argparse.Namespace, agg) -> int:
         sys.stdout.write(render_env(res))
     else:
         render_table(res, top=args.top)
+    if getattr(args, "prove", False):
+        _prove(args, res.recommendations)
     if args.save_aggregates:
         from proxylab.audit import aggfile
 
@@ -325,6 +338,17 @@ def _report(args: argparse.Namespace, agg) -> int:
     if args.report:
         _render_report(args, agg)
     return 0
+
+
+def _prove(args: argparse.Namespace, recommendations) -> None:
+    from proxylab.clients import prove
+    from proxylab.labs.registry import get_lab
+
+    result = prove.prove(recommendations, get_lab("local"), args.prove_client,
+                         keep_lab=args.keep_lab,
+                         say=lambda m: print(f"proxylab audit --prove: {m}", file=sys.stderr))
+    out = sys.stderr if args.format in ("json", "csv") else sys.stdout
+    out.write(prove.text(result))
 
 
 def _render_report(args: argparse.Namespace, agg) -> None:

@@ -1,5 +1,5 @@
-"""`proxylab setup node`: install, once, what Node.js functions need in the local lab;
-`proxylab setup jdk`: Debian's JDK, for `proxylab audit --engine spark` in local mode.
+"""`proxylab setup node|clients|jdk`: install, once, what Node.js functions and the
+client matrix need in the local lab; Debian's JDK for `proxylab audit --engine spark`.
 
 The real runtime interface client (``aws-lambda-ric`` from the npm registry, native
 build included) for each Node.js major this machine has, and the probe's npm
@@ -18,7 +18,8 @@ from proxylab.vocab import Runtime, parse_enum
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("setup", help="install optional runtimes: node (the local lab's "
-                       "Node.js functions), jdk (audit --engine spark)")
+                       "Node.js functions), clients (the client matrix), jdk (audit --engine "
+                       "spark)")
     ss = p.add_subparsers(dest="setup_command", metavar="WHAT", required=True)
     node = ss.add_parser(
         "node",
@@ -34,11 +35,33 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="also a Node function directory's package.json dependencies "
                            "(repeatable; `proxylab run` installs them on first use too)")
     node.set_defaults(func=cmd_node)
+    clients = ss.add_parser(
+        "clients",
+        help="the client matrix's optional clients: Go net/http, the JDK, aiohttp, awscrt",
+        description="Installs Debian's golang-go and default-jdk-headless (apt, if missing), "
+        "aiohttp and awscrt (pip, into this Python), and builds the Go and Java cell programs "
+        "into $PROXYLAB_CLIENTS_CACHE (default /var/cache/proxylab/clients), once. "
+        "Node's SDK v3 client comes with `proxylab setup node`.",
+    )
+    clients.add_argument("--no-apt", action="store_true", help="do not run apt-get")
+    clients.add_argument("--no-pip", action="store_true", help="do not run pip")
+    clients.set_defaults(func=cmd_clients)
     jdk = ss.add_parser(
         "jdk", help="Debian's JDK (default-jdk-headless), for audit --engine spark",
         description="apt-get install default-jdk-headless (as root), unless a JDK is already "
         "installed (JAVA_HOME or java on PATH); Spark's local mode runs on it.")
     jdk.set_defaults(func=cmd_jdk)
+
+
+def cmd_clients(args: argparse.Namespace) -> int:
+    from proxylab.clients import build
+
+    t0 = time.monotonic()
+    build.setup(lambda line: print(f"proxylab setup clients: {line}", flush=True),
+                apt=not args.no_apt, pip=not args.no_pip)
+    print(f"proxylab setup clients: ready (cache {build.cache_root()}, "
+          f"{time.monotonic() - t0:.0f} s)")
+    return 0
 
 
 def cmd_jdk(args: argparse.Namespace) -> int:
