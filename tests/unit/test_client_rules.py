@@ -131,7 +131,13 @@ def test_rules_that_differ_between_clients():
     assert decide("botocore-crt", bucket, s3, "0.38.1").direct
     assert decide("botocore-crt", bucket, s3, "0.27.4").proxy  # NO_PROXY not read yet
     assert decide("node-fetch-env", env, Request(URLS["web"]), "20.20.2").direct
-    assert decide("node-fetch-env", env, Request(URLS["web"]), "22.21.0") is None
+    # With the switch, Node's own rules (analysis/node_clients.py) decide: undici 6 on
+    # Node 22 matches a bare entry only against the host itself, undici 7 on Node 24 its
+    # subdomains too.
+    assert decide("node-fetch-env", env, Request(URLS["web"]), "22.21.0").proxy
+    bare = {**env, "NO_PROXY": "example.com", "no_proxy": "example.com"}
+    assert decide("node-fetch-env", bare, Request(URLS["web"]), "22.23.5").proxy
+    assert decide("node-fetch-env", bare, Request(URLS["web"]), "24.22.3").direct
 
 
 # ------------------------------------------------------------------ check my NO_PROXY
