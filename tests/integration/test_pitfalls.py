@@ -37,11 +37,13 @@ def _cap(runs: dict[str, Path], sid: str) -> Capture:
 
 
 def squid(c: Capture) -> dict[str, tuple[str, str]]:
-    """Squid's lines: request target -> (method, result code/status)."""
+    """Squid's lines: request target -> (method, result code/status). Squid appends
+    ``_ABORTED`` when the client hangs up before reading the whole reply (a handler that
+    closes after the status line): the same answer, timing-dependent, so it is dropped."""
     out = {}
     for line in c.lines("proxy_access.log"):
         sl = parse_line(line)
-        out[sl.url] = (sl.method, f"{sl.squid_code}/{sl.http_status}")
+        out[sl.url] = (sl.method, f"{sl.squid_code.removesuffix('_ABORTED')}/{sl.http_status}")
     return out
 
 
