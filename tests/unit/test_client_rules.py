@@ -222,6 +222,11 @@ def test_report_languages_state_the_same_facts():
     html = document.html_page(before, "ja")
     assert '<html lang="ja">' in html and 'class="proxy differs"' in html
     assert "<script" not in html
+    # Every case's question is worded in Japanese too, and the ja page uses it.
+    from proxylab.clients.words import ja as ja_words
+    assert set(ja_words.CASES) == set(cases.CASES)
+    assert ja_words.CASES["no-proxy-cidr"] in ja
+    assert cases.CASES["no-proxy-cidr"].summary not in ja
 
 
 # ------------------------------------------------------------------ user clients

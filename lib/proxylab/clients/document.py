@@ -74,7 +74,8 @@ def blocks(matrix: Matrix, lang: str = "en", previous: Matrix | None = None) -> 
     case_rows = [[cols["case"], cols["target"], cols["environment"], cols["asks"]]]
     for case in matrix.cases:
         env = " ".join(f"{k}={v}" for k, v in case["env"].items())
-        case_rows.append([case["id"], case["target"], env, case["summary"]])
+        asks = getattr(words, "CASES", {}).get(case["id"], case["summary"])
+        case_rows.append([case["id"], case["target"], env, asks])
     out += [Block("h2", words.HEAD["cases"]), Block("table", rows=case_rows)]
     notes = [words.unmatched(a, n)
              for a, n in sorted(matrix.meta.get("unmatched_connects", {}).items())]

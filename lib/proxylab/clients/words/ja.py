@@ -116,3 +116,36 @@ def lab_line(meta: dict) -> str:
 
 def unmatched(authority: str, n: int) -> str:
     return f"Squid は CONNECT {authority} を {n} 件記録したが、どのフロントにも届いていない。"
+
+
+# Each case's question, by case id (clients/cases.py holds the English one, which the
+# matrix record keeps); a test requires one for every case.
+CASES = {
+    "https-upper": "HTTPS_PROXY (大文字) だけを設定",
+    "https-lower": "https_proxy (小文字) だけを設定",
+    "lower-vs-upper": "https_proxy=Squid、HTTPS_PROXY=止まったプロキシ: 小文字を先に読むのはどれか",
+    "upper-vs-lower": "HTTPS_PROXY=Squid、https_proxy=止まったプロキシ: 大文字を先に読むのはどれか",
+    "empty-lower": "HTTPS_PROXY=Squid、https_proxy は空: 空の小文字変数は大文字を打ち消すか",
+    "http-proxy-only": "HTTP_PROXY だけを設定し、https:// の URL",
+    "http-upper": "HTTP_PROXY (大文字) だけを設定し、http:// の URL",
+    "no-proxy-exact": "NO_PROXY=<Web ホスト>",
+    "no-proxy-suffix": "NO_PROXY=<親ドメイン> (素の接尾辞)",
+    "no-proxy-dot": "NO_PROXY=.<親ドメイン> (先頭のドット)",
+    "no-proxy-dot-apex": "NO_PROXY=.<Web ホスト> (ホストそのものに先頭のドット)",
+    "no-proxy-lower-vs-upper": ("no_proxy=別のホスト、NO_PROXY=<Web ホスト>: 小文字の no_proxy を"
+                                "先に読むのはどれか"),
+    "no-proxy-star": "NO_PROXY=* だけ",
+    "no-proxy-star-list": "NO_PROXY=other.invalid,* (リストの中の *)",
+    "no-proxy-spaces": "NO_PROXY=other.invalid, <Web ホスト> (カンマの後に空白)",
+    "no-proxy-glob": "NO_PROXY=*.<親ドメイン>",
+    "no-proxy-cidr": "NO_PROXY=<Web の /24>、IP アドレスの http:// URL",
+    "no-proxy-cidr-name": "NO_PROXY=<Web の /24>、Web ホストは名前で指定",
+    "no-proxy-host-port": "NO_PROXY=<Web ホスト>:443",
+    "no-proxy-bucket": "NO_PROXY=<バケットのホスト>、S3 オブジェクト",
+    "no-proxy-s3-regional": ("NO_PROXY=s3.<リージョン>.amazonaws.com (監査が勧める修正)、"
+                             "S3 オブジェクト"),
+    "s3-proxy": "https_proxy/HTTPS_PROXY、S3 オブジェクト",
+    "api-proxy": "https_proxy/HTTPS_PROXY、リージョン API",
+    "no-scheme": "スキームのないプロキシ URL (host:port)",
+    "https-scheme": "https:// のプロキシ URL (ラボの Squid は平文の HTTP で話す)",
+}
