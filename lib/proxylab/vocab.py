@@ -270,6 +270,9 @@ class PathReason(StrEnum):
     NO_NAT = "no-nat"  # the Lambda VPC has no NAT
     PROXY_TLS_PLAIN_PORT = "proxy-tls-plain-port"  # TLS sent to Squid's plain-HTTP port
     PROXY_SELF_CONNECT = "proxy-self-connect"  # urllib CONNECTs to the proxy's own address
+    DYNAMODB_GATEWAY = "dynamodb-gateway"  # DynamoDB's addresses routed to its gateway endpoint
+    INTERFACE_NAME = "interface-name"  # an endpoint-specific (vpce) name: the interface's ENI
+    SERVICE_PRIVATE_DNS = "service-private-dns"  # private DNS points the service at its ENI
 
 
 class BypassBasis(StrEnum):

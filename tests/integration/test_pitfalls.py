@@ -157,3 +157,21 @@ def test_a_users_function_aws_calls_bypass_while_its_web_calls_cross(
     assert {"GetSecretValue", "GetItem"} <= ops
     assert read_capture(runs["endpoints-and-web"]).record.invocation.payload["dynamodb"] == {
         "ok": True, "value": "alpha"}
+
+
+@pytest.mark.parametrize("sid", ["endpoints-and-web"])
+def test_every_host_of_a_users_function_is_predicted_by_its_layout(
+    runs: dict[str, Path], sid: str,
+) -> None:
+    """The handler's hosts (no probe steps) from the evidence: the interface endpoint
+    (private DNS) and the DynamoDB gateway are predicted as the lab routed them."""
+    from proxylab.analysis.contacts import host_contacts
+
+    c = _cap(runs, sid)
+    region = dict(c.record.resources)["region"]
+    hosts = {f.host: f for f in host_contacts(load_tables([runs[sid]])).facts}
+    sm, ddb = f"secretsmanager.{region}.amazonaws.com", f"dynamodb.{region}.amazonaws.com"
+    assert (hosts[sm].route, hosts[sm].predicted_route) == ("endpoint", "endpoint")
+    assert (hosts[ddb].route, hosts[ddb].predicted_route) == ("endpoint", "endpoint")
+    assert all(f.prediction_matches for f in hosts.values()), {
+        h: (f.route, f.predicted_route) for h, f in hosts.items()}

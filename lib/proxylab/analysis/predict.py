@@ -330,6 +330,11 @@ def predicted_route(decision: Decision, layout: dict[str, Any], resources: dict[
         if is_private and layout.get("private_api_public_dns", "nxdomain") == "nxdomain":
             return "failed-at-proxy", None, PathReason.PRIVATE_NAME_UNRESOLVED
         return "proxy", None, PathReason.PROXY_INTERNET
+    interface = _interface_route(host, region, layout)
+    if interface is not None:
+        return "endpoint", EndpointKind.INTERFACE, interface
+    if layout.get("dynamodb_gateway") and host == f"dynamodb.{region}.amazonaws.com":
+        return "endpoint", EndpointKind.GATEWAY, PathReason.DYNAMODB_GATEWAY
     if _is_s3(host, region):
         if layout.get("s3_gateway"):
             return "endpoint", EndpointKind.GATEWAY, PathReason.S3_GATEWAY
@@ -341,6 +346,30 @@ def predicted_route(decision: Decision, layout: dict[str, Any], resources: dict[
             return "endpoint", EndpointKind.INTERFACE, PathReason.INTERFACE_PRIVATE_DNS
         return "failed-direct", None, PathReason.NO_EXECUTE_API_ROUTE
     return "failed-direct", None, PathReason.NO_NAT
+
+
+def _interface_route(host: str, region: str, layout: dict[str, Any]) -> PathReason | None:
+    """Whether a direct request to ``host`` reaches one of the layout's interface
+    endpoints beyond the seed's (labs/base.py ``InterfaceEndpoint``): by an
+    endpoint-specific name (``<vpce-id>.<service>.<region>.vpce.amazonaws.com``, ``*.``
+    in front for S3), or by the service's own names when private DNS is on - except S3
+    with ``PrivateDnsOnlyForInboundResolverEndpoint`` beside a gateway endpoint, whose
+    names the VPC keeps resolving to the gateway's public addresses."""
+    for ep in layout.get("interfaces") or ():
+        svc = str(ep.get("service", ""))
+        if host.endswith(f".{svc}.{region}.vpce.amazonaws.com"):
+            return PathReason.INTERFACE_NAME
+        if not ep.get("private_dns", True):
+            continue
+        if svc == "s3":
+            if layout.get("s3_gateway") and ep.get(
+                    "private_dns_only_for_inbound_resolver_endpoint", True):
+                continue
+            if _is_s3(host, region):
+                return PathReason.SERVICE_PRIVATE_DNS
+        elif host == f"{svc}.{region}.amazonaws.com":
+            return PathReason.SERVICE_PRIVATE_DNS
+    return None
 
 
 def _is_s3(host: str, region: str) -> bool:

@@ -263,6 +263,12 @@ PATH = {
                                     "SSL port)"),
     PathReason.PROXY_TLS_PLAIN_PORT: ("the client speaks TLS to the proxy, whose port is plain "
                                       "HTTP: Squid cannot read the request"),
+    PathReason.DYNAMODB_GATEWAY: ("DynamoDB's public addresses are routed through the DynamoDB "
+                                  "gateway endpoint"),
+    PathReason.INTERFACE_NAME: ("an endpoint-specific name resolves to the interface endpoint's "
+                                "address in the VPC"),
+    PathReason.SERVICE_PRIVATE_DNS: ("private DNS points the service's own name at its "
+                                     "interface endpoint"),
 }
 
 

@@ -254,6 +254,12 @@ PATH = {
                                     "ポートではないため)"),
     PathReason.PROXY_TLS_PLAIN_PORT: ("クライアントはプロキシと TLS で話しますが、プロキシの"
                                       "ポートは平文 HTTP なので Squid はリクエストを読めません"),
+    PathReason.DYNAMODB_GATEWAY: ("DynamoDB のパブリックアドレスは DynamoDB ゲートウェイ"
+                                  "エンドポイントへルーティングされます"),
+    PathReason.INTERFACE_NAME: ("エンドポイント固有の名前は VPC 内のインターフェイス"
+                                "エンドポイントのアドレスに解決されます"),
+    PathReason.SERVICE_PRIVATE_DNS: ("プライベート DNS がサービス自身の名前をその"
+                                     "インターフェイスエンドポイントに向けます"),
 }
 
 
