@@ -301,8 +301,15 @@ class Report:
         scenario run locally and on AWS has two sections)."""
         head = f"{run['scenario']}: {self.r(md_escape(run['title']))}"
         backends = {rec.lab.backend for rec in self.analysis.tables.records.values()}
+        backend = self._record(str(run["run_id"])).lab.backend
         if len(backends) > 1:
-            head += f" ({self._record(str(run['run_id'])).lab.backend})"
+            head += f" ({backend})"
+        # Repeats of one scenario on one backend get their ordinal, so no two sections
+        # (and no two contents entries) read the same.
+        same = [str(r) for r, s in zip(self.runs["run_id"], self.runs["scenario"], strict=True)
+                if s == run["scenario"] and self._record(str(r)).lab.backend == backend]
+        if len(same) > 1:
+            head += f" #{same.index(str(run['run_id'])) + 1}"
         return head
 
     def no_steps_md(self, run_id: str) -> str:
