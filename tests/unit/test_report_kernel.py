@@ -40,3 +40,24 @@ def test_one_kernel_each_notebook_from_an_empty_namespace(tmp_path):
     from jupyter_core.utils import run_sync
 
     assert not run_sync(km.is_alive)()  # shut down on leaving
+
+
+def _names_and_module(tmp_path: Path, warm_up: tuple[str, ...]) -> list[str]:
+    probe = _nb(tmp_path / f"probe{len(warm_up)}.ipynb",
+                "import sys\nprint('colorsys' in sys.modules, "
+                "sorted(n for n in dir() if not n.startswith('_') and n != 'sys'))")
+    with render._shared_kernel(render.kernel_name(), cwd=tmp_path, warm_up=warm_up) as kernel:
+        kernel.reset()
+        pm.execute_notebook(str(probe), str(probe.with_suffix(".out.ipynb")),
+                            kernel_name=kernel.name, km=kernel.km, progress_bar=False)
+    return _text(probe.with_suffix(".out.ipynb")).split(" ", 1)
+
+
+def test_warm_up_imports_modules_and_binds_no_name(tmp_path):
+    """The kernel imports the notebooks' modules while papermill loads; the first
+    notebook still sees an empty namespace, and a module that cannot be imported is
+    the notebook's error to show, not the warm-up's."""
+    cold_seen, cold_names = _names_and_module(tmp_path, ())
+    warm_seen, warm_names = _names_and_module(tmp_path, ("colorsys", "proxylab_no_such_mod"))
+    assert (cold_seen, warm_seen) == ("False", "True")
+    assert warm_names == cold_names

@@ -205,6 +205,21 @@ def test_pdf_renders_every_page(rendered, tmp_path):
         assert len(list(tmp_path.glob(f"{lang}-*.png"))) == pages
 
 
+@needs_chromium
+def test_pdf_printing_in_the_background_is_reaped_when_stopped(tmp_path):
+    """The report prints its PDF while it writes the other pages; when writing them
+    fails, the Chromium it started is killed and reaped, and nothing is left behind."""
+    import psutil
+
+    job = publish.start_pdf("<p>x</p>", tmp_path / "x.pdf")
+    started = psutil.Process().children(recursive=True)
+    assert started
+    job.stop()
+    assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not (tmp_path / "x.pdf").exists()
+    assert publish.write_pdf("<p>x</p>", tmp_path / "y.pdf").stat().st_size > 0
+
+
 # ----------------------------------------------------------------- charts as drawn
 def _combined():
     from proxylab.analysis import analyse

@@ -31,13 +31,13 @@ from matplotlib import font_manager
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
 from proxylab.report import i18n
+from proxylab.report.publish import SCALE  # PNGs at 2x, shown at 1x: the pages' rule
 from proxylab.vocab import Route
 
 log = logging.getLogger(__name__)
 
 COLUMN_IN = 7.6  # a 760 px blog column at LOGICAL_DPI
 LOGICAL_DPI = 100
-SCALE = 2  # PNGs at 2x for high-density screens
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with any colour vision.
 OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",

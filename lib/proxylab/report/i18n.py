@@ -6,8 +6,11 @@ Nothing here states a result: sentences built from the analysis' facts are in
 
 from __future__ import annotations
 
-from proxylab.report.words import LANGS
 from proxylab.vocab import Route
+
+# The report's languages: each has its TEXT and CHART here and its words in
+# report/words/ (defined here, where writing a page needs it without the analysis).
+LANGS = ("en", "ja")
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {

@@ -26,13 +26,17 @@ links point there (upload the image folder to it), else they are relative to the
 
 from __future__ import annotations
 
+import contextlib
 import html as html_lib
 import json
+import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +45,10 @@ from typing import Any
 FLAVORS = ("github", "zenn", "qiita", "devto")
 META = "proxylab"  # the key of the report's own entry in an output's metadata
 RUN_SECTION = "run"
+# Charts are drawn at SCALE times the pixels they are shown at (sharp on high-density
+# screens); report/charts.py draws at it, the pages show each PNG at 1/SCALE. Here, not
+# in charts, so writing a page imports no matplotlib or pandas.
+SCALE = 2
 
 
 @dataclass(frozen=True)
@@ -202,8 +210,6 @@ def html_page(items: list[Block], title: str, lang: str, contents: str,
         if b.png is None:
             return render_md(b.markdown)
         w, _ = png_size(b.png)
-        from proxylab.report.charts import SCALE
-
         data = base64.b64encode(b.png).decode("ascii")
         return (f'<figure class="chart" id="fig-{b.name}"><img src="data:image/png;base64,'
                 f'{data}" width="{max(1, w // SCALE)}" alt="{html_lib.escape(b.alt)}">'
@@ -481,39 +487,107 @@ def chromium_args(browser: str, profile: Path) -> list[str]:
             "--disable-dev-shm-usage", f"--user-data-dir={profile}"]
 
 
-def run_chromium(args: list[str], timeout: float = 120) -> None:
-    from proxylab.errors import UserError
+class Chromium:
+    """Headless Chromium started in the background: the report starts printing its PDF
+    as soon as notebook 04 is done and writes index.html and the Markdown while Chromium
+    (a second process, ~1 s mostly spent starting) prints. :meth:`wait` reaps it and
+    raises what went wrong; :meth:`stop` kills and reaps it when the caller failed."""
 
-    with tempfile.TemporaryDirectory(prefix="proxylab-chromium-") as profile:
+    def __init__(self, args: list[str], timeout: float = 120):
+        from proxylab.errors import UserError
+
         browser = chromium()
         if browser is None:
             raise UserError("no Chromium on PATH (Debian: apt-get install chromium)")
-        cmd = chromium_args(browser, Path(profile)) + args
+        self._profile = tempfile.TemporaryDirectory(prefix="proxylab-chromium-")
+        profile = Path(self._profile.name)
+        self._timeout = timeout
+        self._deadline = time.monotonic() + timeout
+        # stderr to a file, not a pipe: nobody reads a pipe while Chromium runs, and its
+        # chatter could fill one.
+        self._stderr = open(profile / "stderr.log", "w+b")  # noqa: SIM115 - closed in wait
+        self._proc = subprocess.Popen(chromium_args(browser, profile / "user-data") + args,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=self._stderr, start_new_session=True)
+
+    def wait(self) -> None:
+        from proxylab.errors import UserError
+
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                  check=False)
+            rc = self._proc.wait(timeout=max(0.0, self._deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            raise UserError(f"Chromium did not finish within {timeout:.0f}s") from None
-    if done.returncode != 0:
-        raise UserError(f"Chromium failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+            self.stop()
+            raise UserError(f"Chromium did not finish within {self._timeout:.0f}s") from None
+        self._stderr.seek(0)
+        err = self._stderr.read().decode("utf-8", "replace")
+        self._close()
+        if rc != 0:
+            raise UserError(f"Chromium failed ({rc}): {err.strip()[-400:]}")
+
+    def stop(self) -> None:
+        """Kill Chromium and the processes it started (its own process group)."""
+        if self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait()
+        self._close()
+
+    def _close(self) -> None:
+        if not self._stderr.closed:
+            self._stderr.close()
+        self._profile.cleanup()
+
+
+def run_chromium(args: list[str], timeout: float = 120) -> None:
+    Chromium(args, timeout).wait()
+
+
+class PdfJob:
+    """A page being printed to PDF by a background :class:`Chromium`
+    (:func:`start_pdf`); :meth:`wait` returns the PDF once it is in place."""
+
+    def __init__(self, page_html: str, pdf: Path, timeout: float = 120):
+        self._tmp = tempfile.TemporaryDirectory(prefix="proxylab-pdf-")
+        src = Path(self._tmp.name) / "print.html"
+        src.write_text(page_html, encoding="utf-8")
+        self.pdf = pdf
+        self._out = Path(self._tmp.name) / "out.pdf"
+        try:
+            self._browser = Chromium(["--no-pdf-header-footer",
+                                      "--run-all-compositor-stages-before-draw",
+                                      f"--print-to-pdf={self._out}", src.as_uri()], timeout)
+        except BaseException:
+            self._tmp.cleanup()
+            raise
+
+    def wait(self) -> Path:
+        try:
+            self._browser.wait()
+            if not self._out.is_file() or self._out.stat().st_size == 0:
+                from proxylab.errors import UserError
+
+                raise UserError("Chromium wrote no PDF")
+            self.pdf.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(self._out), self.pdf)
+        finally:
+            self._tmp.cleanup()
+        return self.pdf
+
+    def stop(self) -> None:
+        self._browser.stop()
+        self._tmp.cleanup()
+
+
+def start_pdf(page_html: str, pdf: Path, timeout: float = 120) -> PdfJob:
+    """Start printing a page (the scenarios unfolded) to A4 PDF without the browser's
+    header and footer lines (date, file path); the caller does other work, then
+    ``.wait()``."""
+    return PdfJob(page_html, pdf, timeout)
 
 
 def write_pdf(page_html: str, pdf: Path, timeout: float = 120) -> Path:
-    """Print a page (the scenarios unfolded) to A4 PDF without the browser's header and
-    footer lines (date, file path)."""
-    with tempfile.TemporaryDirectory(prefix="proxylab-pdf-") as tmp:
-        src = Path(tmp) / "print.html"
-        src.write_text(page_html, encoding="utf-8")
-        pdf.parent.mkdir(parents=True, exist_ok=True)
-        tmp_pdf = Path(tmp) / "out.pdf"
-        run_chromium(["--no-pdf-header-footer", "--run-all-compositor-stages-before-draw",
-                      f"--print-to-pdf={tmp_pdf}", src.as_uri()], timeout)
-        if not tmp_pdf.is_file() or tmp_pdf.stat().st_size == 0:
-            from proxylab.errors import UserError
-
-            raise UserError("Chromium wrote no PDF")
-        shutil.move(str(tmp_pdf), pdf)
-    return pdf
+    """:func:`start_pdf` and wait for it."""
+    return start_pdf(page_html, pdf, timeout).wait()
 
 
 def screenshot(page: Path, png: Path, width: int, height: int = 2400,

@@ -103,95 +103,149 @@ def parameters_for(name: str, captures: list[str], lang: str, redact: bool, key:
     return {**common, "lang": lang, "redact": redact, "redact_key": key, "title": title}
 
 
+ANALYSIS_NB = "03-analyse.ipynb"
+# What the notebooks import, imported by the kernel as soon as it starts, while this
+# process imports papermill: the two take about as long, on two cores at once.
+KERNEL_WARM_UP = ("proxylab.report.nb", "proxylab.report.document", "proxylab.analysis",
+                  "IPython.display")
+
+
 def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool = False,
             title: str | None = None, progress: Callable[[str], None] | None = None,
             kernel_name: str | None = None, flavors: Sequence[str] = ("github",),
             image_url: str | None = None, pdf: bool | None = None,
             name: str | None = None) -> Rendered:
     """Run the four notebooks on ``captures`` into ``out_dir`` and render the report.
-    ``pdf``: None prints one when Chromium is there, True insists, False never."""
+    ``pdf``: None prints one when Chromium is there, True insists, False never.
+
+    What does not need the kernel overlaps with what does: ``analysis.html`` (03 with
+    its code) is rendered while 04 runs, and once 04 is done Chromium prints the PDF
+    and the pages are written while the kernel shuts down."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from proxylab.report import publish
+
     say = progress or (lambda text: None)
     article = name or out_dir.resolve().name
+    printing = pdf is not False and publish.chromium() is not None
+    if pdf and not printing:  # said before the notebooks run, not after
+        raise UserError("--pdf needs Chromium (Debian: apt-get install chromium)")
     src = notebooks_dir()
     nb_out = out_dir / "notebooks"
     nb_out.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(16) if redact else ""
     done = Rendered(out_dir, out_dir / "index.html", out_dir / "report.md")
-    # The kernel inherits file descriptor 2 when it starts: started inside the redirect,
-    # its chatter goes to kernel.log for all four notebooks.
-    with _child_stderr_to(nb_out / "kernel.log"), \
-            _shared_kernel(kernel_name or _kernel(), cwd=Path.cwd()) as kernel:
-        import papermill as pm  # about a second: imported while the kernel starts
-
-        for i, name in enumerate(NOTEBOOKS, 1):
-            say(f"[{i}/{len(NOTEBOOKS)}] executing {name}")
-            t0 = time.monotonic()
-            target = nb_out / name
-            kernel.reset()
-            try:
-                pm.execute_notebook(
-                    str(src / name), str(target),
-                    parameters=parameters_for(name, captures, lang, redact, key, title),
-                    kernel_name=kernel.name, km=kernel.km,
-                    # tqdm's bar redraws with carriage returns: garbage in a log file or
-                    # CI output, where our own "[i/4]" lines already say what runs.
-                    progress_bar=progress is not None and _is_tty(sys.stderr),
-                    cwd=str(Path.cwd()), log_output=False,
-                )
-            except pm.PapermillExecutionError as exc:
-                raise UserError(f"notebook {name} failed in cell {exc.exec_count}: "
-                                f"{exc.ename}: {exc.evalue} (executed copy with the "
-                                f"traceback: {target}; the kernel's own log: "
-                                f"{nb_out / 'kernel.log'})") from None
-            if key:
-                _forget_key(target, key)
-            done.executed.append(target)
-            done.seconds[name] = round(time.monotonic() - t0, 2)
-    say("rendering index.html and report.md")
-    t0 = time.monotonic()
     report_nb = nb_out / NOTEBOOKS[-1]
-    done.pages = write_pages(report_nb, out_dir, lang=lang, title=title, flavors=flavors,
-                             image_url=image_url, name=article)
-    to_html(nb_out / "03-analyse.ipynb", out_dir / "analysis.html", hide_input=False,
-            title="proxylab analysis")
-    done.pages.append(out_dir / "analysis.html")
-    done.seconds["render"] = round(time.monotonic() - t0, 2)
-    if pdf is not False:
-        from proxylab.report import publish
-
-        if publish.chromium() is None:
-            if pdf:
-                raise UserError("--pdf needs Chromium (Debian: apt-get install chromium)")
-            say("no Chromium on PATH: no PDF (Debian: apt-get install chromium)")
-        else:
-            say("printing report.pdf with headless Chromium")
-            t0 = time.monotonic()
-            done.pdf = publish.write_pdf(_page(report_nb, lang, title, expand=True),
-                                         out_dir / "report.pdf")
-            done.pages.append(done.pdf)
-            done.seconds["pdf"] = round(time.monotonic() - t0, 2)
+    job: publish.PdfJob | None = None
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="proxylab-render") as pool:
+        try:
+            # The kernel inherits file descriptor 2 when it starts: started inside the
+            # redirect, its chatter goes to kernel.log for all four notebooks.
+            with _child_stderr_to(nb_out / "kernel.log"), \
+                    _shared_kernel(kernel_name or _kernel(), cwd=Path.cwd(),
+                                   warm_up=KERNEL_WARM_UP) as kernel:
+                pm = _papermill()  # about a second: imported while the kernel starts
+                analysis = None
+                for i, nb_name in enumerate(NOTEBOOKS, 1):
+                    say(f"[{i}/{len(NOTEBOOKS)}] executing {nb_name}")
+                    t0 = time.monotonic()
+                    target = nb_out / nb_name
+                    kernel.reset()
+                    _run_notebook(pm, src / nb_name, target, nb_out,
+                                  parameters_for(nb_name, captures, lang, redact, key, title),
+                                  kernel, progress is not None)
+                    if key:
+                        _forget_key(target, key)
+                    done.executed.append(target)
+                    done.seconds[nb_name] = round(time.monotonic() - t0, 2)
+                    if nb_name == ANALYSIS_NB:  # 03 is final: its page while 04 runs
+                        analysis = pool.submit(to_html, target, out_dir / "analysis.html",
+                                               hide_input=False, title="proxylab analysis")
+                say("rendering index.html and report.md")
+                t_render = time.monotonic()
+                items = publish.blocks(report_nb)
+                if printing:
+                    say("printing report.pdf with headless Chromium")
+                    t_pdf = time.monotonic()
+                    job = publish.start_pdf(_page(items, lang, title, expand=True),
+                                            out_dir / "report.pdf")
+                pages = pool.submit(write_pages, items, out_dir, lang, title, flavors,
+                                    image_url, article)
+                # The kernel exits while the pages are written and Chromium prints;
+                # leaving the block reaps it.
+                kernel.request_shutdown()
+                done.pages = pages.result()
+                if analysis is not None:
+                    analysis.result()
+                    done.pages.append(out_dir / "analysis.html")
+                done.seconds["render"] = round(time.monotonic() - t_render, 2)
+                if job is not None:
+                    done.pdf = job.wait()
+                    job = None
+                    done.pages.append(done.pdf)
+                    done.seconds["pdf"] = round(time.monotonic() - t_pdf, 2)
+        finally:
+            if job is not None:  # something failed while Chromium printed
+                job.stop()
     return done
 
 
-def _page(report_nb: Path, lang: str, title: str | None, expand: bool = False) -> str:
+def _papermill() -> Any:
+    """papermill, without the second nbformat spends building a grammar it never uses:
+    nbformat imports jsonschema, and jsonschema's format checkers import
+    ``rfc3987_syntax`` when it is installed (it comes with jupyter-events'
+    ``jsonschema[format-nongpl]``), which builds a Lark parser for IRIs at import
+    (0.6-1 s here). nbformat's schemas check no ``format``, so the checker is not
+    missed; a process that imported it already keeps it."""
+    if "rfc3987_syntax" not in sys.modules and "jsonschema" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # ImportError
+        try:
+            import jsonschema  # noqa: F401
+        finally:
+            del sys.modules["rfc3987_syntax"]
+    import papermill
+
+    return papermill
+
+
+def _run_notebook(pm: Any, src: Path, target: Path, nb_out: Path, parameters: dict[str, Any],
+                  kernel: _Kernel, progress: bool) -> None:
+    try:
+        pm.execute_notebook(
+            str(src), str(target), parameters=parameters,
+            kernel_name=kernel.name, km=kernel.km,
+            # Written once at the end (and on an error, with its traceback), not after
+            # every cell: each write serialises every image again.
+            request_save_on_cell_execute=False,
+            # tqdm's bar redraws with carriage returns: garbage in a log file or CI
+            # output, where our own "[i/4]" lines already say what runs.
+            progress_bar=progress and _is_tty(sys.stderr),
+            cwd=str(Path.cwd()), log_output=False,
+        )
+    except pm.PapermillExecutionError as exc:
+        raise UserError(f"notebook {src.name} failed in cell {exc.exec_count}: "
+                        f"{exc.ename}: {exc.evalue} (executed copy with the "
+                        f"traceback: {target}; the kernel's own log: "
+                        f"{nb_out / 'kernel.log'})") from None
+
+
+def _page(items: list[Any], lang: str, title: str | None, expand: bool = False) -> str:
     from proxylab.report import i18n, publish
 
-    return publish.html_page(publish.blocks(report_nb), title or i18n.t(lang, "title"), lang,
+    return publish.html_page(items, title or i18n.t(lang, "title"), lang,
                              i18n.t(lang, "contents"), expand=expand)
 
 
-def write_pages(report_nb: Path, out_dir: Path, lang: str = "en", title: str | None = None,
+def write_pages(items: list[Any], out_dir: Path, lang: str = "en", title: str | None = None,
                 flavors: Sequence[str] = ("github",), image_url: str | None = None,
                 name: str = "report") -> list[Path]:
-    """index.html and one Markdown export per flavour, from the executed report notebook
-    (``report/publish.py``); returns the files a reader opens."""
+    """index.html and one Markdown export per flavour, from the executed report
+    notebook's blocks (``publish.blocks``); returns the files a reader opens."""
     from proxylab.report import i18n, publish
 
-    items = publish.blocks(report_nb)
     heading = title or i18n.t(lang, "title")
     html = out_dir / "index.html"
-    html.write_text(publish.html_page(items, heading, lang, i18n.t(lang, "contents")),
-                    encoding="utf-8")
+    html.write_text(_page(items, lang, title), encoding="utf-8")
     pages = [html]
     for flavor in dict.fromkeys(("github", *flavors)):  # report.md always
         pages.append(publish.write_markdown(items, out_dir, flavor, heading, name, lang,
@@ -240,12 +294,36 @@ class _Kernel:
     def __init__(self, name: str, km: Any):
         self.name, self.km = name, km
         self._used = False
+        self._warm: Any = None
+        self._shutdown_requested = False
+
+    def warm_up(self, modules: Sequence[str]) -> None:
+        """Have the kernel import ``modules`` as soon as it is up, without waiting: the
+        request queues ahead of papermill's, and the caller imports papermill meanwhile.
+        Silent and out of history, names bound nowhere, so the first notebook still
+        starts from an empty namespace; a module that fails to import fails again, with
+        its traceback, in the notebook that imports it."""
+        code = ("def _proxylab_warm_up():\n    import importlib\n"
+                f"    for m in {tuple(modules)!r}:\n"
+                "        try:\n            importlib.import_module(m)\n"
+                "        except Exception:\n            pass\n"
+                "_proxylab_warm_up()\ndel _proxylab_warm_up\n")
+        kc = self.km.blocking_client()
+        kc.start_channels()
+        kc.execute(code, silent=True, store_history=False)
+        self._warm = kc
+
+    def _stop_warm_up(self) -> None:
+        if self._warm is not None:
+            self._warm.stop_channels()
+            self._warm = None
 
     def reset(self) -> None:
         """Forget the previous notebook's variables (modules stay imported)."""
         if not self._used:
             self._used = True
             return
+        self._stop_warm_up()  # its request was answered before the first notebook's
         from jupyter_core.utils import run_sync
 
         content = run_sync(self._reset)()
@@ -267,16 +345,32 @@ class _Kernel:
         finally:
             kc.stop_channels()
 
+    def request_shutdown(self) -> None:
+        """Ask the kernel to exit without waiting for it (it takes a few tenths of a
+        second); :meth:`close` then finds it gone, or shuts it down as before."""
+        from jupyter_core.utils import run_sync
+
+        self._stop_warm_up()
+        run_sync(self.km.request_shutdown)()
+        self._shutdown_requested = True
+
     def close(self) -> None:
         from jupyter_core.utils import run_sync
 
-        if run_sync(self.km.is_alive)():
+        self._stop_warm_up()
+        if self._shutdown_requested:
+            # what shutdown_kernel does after its request: wait (and kill after
+            # shutdown_wait_time), then remove the connection file
+            run_sync(self.km.finish_shutdown)()
+            run_sync(self.km.cleanup_resources)()
+        elif run_sync(self.km.is_alive)():
             run_sync(self.km.shutdown_kernel)(now=False)
 
 
 @contextlib.contextmanager
-def _shared_kernel(name: str, cwd: Path) -> Iterator[_Kernel]:
-    """Start the kernel the notebooks share; always shut it down (even on an error)."""
+def _shared_kernel(name: str, cwd: Path, warm_up: Sequence[str] = ()) -> Iterator[_Kernel]:
+    """Start the kernel the notebooks share (importing ``warm_up`` while the caller
+    goes on); always shut it down (even on an error)."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
@@ -284,6 +378,8 @@ def _shared_kernel(name: str, cwd: Path) -> Iterator[_Kernel]:
     run_sync(km.start_kernel)(cwd=str(cwd))
     kernel = _Kernel(name, km)
     try:
+        if warm_up:
+            kernel.warm_up(warm_up)
         yield kernel
     finally:
         kernel.close()

@@ -20,9 +20,9 @@ from types import ModuleType
 
 from proxylab.analysis.conclude import Conclusion, Condition, Finding
 from proxylab.analysis.routes import RouteFact
+from proxylab.report.i18n import LANGS
 from proxylab.report.words import en, ja
 from proxylab.report.words.facts import (
-    LANGS,
     FactKey,
     Said,
     finding_facts,

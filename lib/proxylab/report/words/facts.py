@@ -17,7 +17,6 @@ from proxylab.analysis.conclude import Conclusion, Finding
 from proxylab.analysis.routes import RouteFact
 from proxylab.vocab import BypassBasis, ReasonKind, Route
 
-LANGS = ("en", "ja")
 FactKey = tuple[str, str, str, str, str]  # (scenario or target, step, route/side, kind, evidence)
 
 
