@@ -1,15 +1,17 @@
-"""The report's four notebooks share one kernel (report/render.py), and each still
-starts from an empty namespace: a notebook that used a name another one left behind
-would work in the report and fail when opened alone."""
+"""The report's four notebooks share one kernel and one client (report/kernel.py), and
+each still starts from an empty namespace: a notebook that used a name another one
+left behind would work in the report and fail when opened alone."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import nbformat
-import papermill as pm
 
+from proxylab.report import kernel as kernels
 from proxylab.report import render
+
+pm = kernels.papermill()
 
 
 def _nb(path: Path, *sources: str) -> Path:
@@ -28,12 +30,13 @@ def test_one_kernel_each_notebook_from_an_empty_namespace(tmp_path):
     first = _nb(tmp_path / "a.ipynb", "import os\nleftover = 1\nprint('pid', os.getpid())")
     second = _nb(tmp_path / "b.ipynb",
                  "import os\nprint('pid', os.getpid())\nprint('leftover' in dir())")
-    with render._shared_kernel(render.kernel_name(), cwd=tmp_path) as kernel:
+    with kernels.shared_kernel(render.kernel_name(), cwd=tmp_path) as kernel:
+        clients = []
         for src in (first, second):
-            kernel.reset()
-            pm.execute_notebook(str(src), str(src.with_suffix(".out.ipynb")),
-                                kernel_name=kernel.name, km=kernel.km, progress_bar=False)
+            kernel.run(pm, src, src.with_suffix(".out.ipynb"), {}, progress_bar=False)
+            clients.append(kernel.kc)
         km = kernel.km
+    assert clients[0] is clients[1] is not None  # connected once
     a, b = _text(first.with_suffix(".out.ipynb")), _text(second.with_suffix(".out.ipynb"))
     assert a.split()[1] == b.split()[1]  # the same kernel process
     assert b.split()[2] == "False"  # the first notebook's variable is gone
@@ -46,10 +49,8 @@ def _names_and_module(tmp_path: Path, warm_up: tuple[str, ...]) -> list[str]:
     probe = _nb(tmp_path / f"probe{len(warm_up)}.ipynb",
                 "import sys\nprint('colorsys' in sys.modules, "
                 "sorted(n for n in dir() if not n.startswith('_') and n != 'sys'))")
-    with render._shared_kernel(render.kernel_name(), cwd=tmp_path, warm_up=warm_up) as kernel:
-        kernel.reset()
-        pm.execute_notebook(str(probe), str(probe.with_suffix(".out.ipynb")),
-                            kernel_name=kernel.name, km=kernel.km, progress_bar=False)
+    with kernels.shared_kernel(render.kernel_name(), cwd=tmp_path, warm_up=warm_up) as kernel:
+        kernel.run(pm, probe, probe.with_suffix(".out.ipynb"), {}, progress_bar=False)
     return _text(probe.with_suffix(".out.ipynb")).split(" ", 1)
 
 

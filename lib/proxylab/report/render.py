@@ -123,6 +123,7 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
     and the pages are written while the kernel shuts down."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from proxylab.report import kernel as kernels
     from proxylab.report import publish
 
     say = progress or (lambda text: None)
@@ -142,15 +143,14 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
             # The kernel inherits file descriptor 2 when it starts: started inside the
             # redirect, its chatter goes to kernel.log for all four notebooks.
             with _child_stderr_to(nb_out / "kernel.log"), \
-                    _shared_kernel(kernel_name or _kernel(), cwd=Path.cwd(),
-                                   warm_up=KERNEL_WARM_UP) as kernel:
-                pm = _papermill()  # about a second: imported while the kernel starts
+                    kernels.shared_kernel(kernel_name or _kernel(), cwd=Path.cwd(),
+                                          warm_up=KERNEL_WARM_UP) as kernel:
+                pm = kernels.papermill()  # imported while the kernel starts and imports
                 analysis = None
                 for i, nb_name in enumerate(NOTEBOOKS, 1):
                     say(f"[{i}/{len(NOTEBOOKS)}] executing {nb_name}")
                     t0 = time.monotonic()
                     target = nb_out / nb_name
-                    kernel.reset()
                     _run_notebook(pm, src / nb_name, target, nb_out,
                                   parameters_for(nb_name, captures, lang, redact, key, title),
                                   kernel, progress is not None)
@@ -190,30 +190,11 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
     return done
 
 
-def _papermill() -> Any:
-    """papermill, without the second nbformat spends building a grammar it never uses:
-    nbformat imports jsonschema, and jsonschema's format checkers import
-    ``rfc3987_syntax`` when it is installed (it comes with jupyter-events'
-    ``jsonschema[format-nongpl]``), which builds a Lark parser for IRIs at import
-    (0.6-1 s here). nbformat's schemas check no ``format``, so the checker is not
-    missed; a process that imported it already keeps it."""
-    if "rfc3987_syntax" not in sys.modules and "jsonschema" not in sys.modules:
-        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # ImportError
-        try:
-            import jsonschema  # noqa: F401
-        finally:
-            del sys.modules["rfc3987_syntax"]
-    import papermill
-
-    return papermill
-
-
 def _run_notebook(pm: Any, src: Path, target: Path, nb_out: Path, parameters: dict[str, Any],
-                  kernel: _Kernel, progress: bool) -> None:
+                  kernel: Any, progress: bool) -> None:
     try:
-        pm.execute_notebook(
-            str(src), str(target), parameters=parameters,
-            kernel_name=kernel.name, km=kernel.km,
+        kernel.run(
+            pm, src, target, parameters,
             # Written once at the end (and on an error, with its traceback), not after
             # every cell: each write serialises every image again.
             request_save_on_cell_execute=False,
@@ -282,107 +263,6 @@ def _child_stderr_to(log: Path) -> Iterator[None]:
             sys.stderr = original
             os.dup2(saved, 2)
             os.close(saved)
-
-
-class _Kernel:
-    """One kernel for all four notebooks. Starting a kernel and importing pandas and
-    matplotlib into it cost more than 03 and 04 spend on a seed-sized capture set, and
-    a kernel kept between notebooks also keeps what :mod:`proxylab.derived` already
-    derived, so 04 does not parse and analyse again what 03 did. Each notebook still
-    starts from an empty namespace (:meth:`reset`), as it would in a kernel of its own."""
-
-    def __init__(self, name: str, km: Any):
-        self.name, self.km = name, km
-        self._used = False
-        self._warm: Any = None
-        self._shutdown_requested = False
-
-    def warm_up(self, modules: Sequence[str]) -> None:
-        """Have the kernel import ``modules`` as soon as it is up, without waiting: the
-        request queues ahead of papermill's, and the caller imports papermill meanwhile.
-        Silent and out of history, names bound nowhere, so the first notebook still
-        starts from an empty namespace; a module that fails to import fails again, with
-        its traceback, in the notebook that imports it."""
-        code = ("def _proxylab_warm_up():\n    import importlib\n"
-                f"    for m in {tuple(modules)!r}:\n"
-                "        try:\n            importlib.import_module(m)\n"
-                "        except Exception:\n            pass\n"
-                "_proxylab_warm_up()\ndel _proxylab_warm_up\n")
-        kc = self.km.blocking_client()
-        kc.start_channels()
-        kc.execute(code, silent=True, store_history=False)
-        self._warm = kc
-
-    def _stop_warm_up(self) -> None:
-        if self._warm is not None:
-            self._warm.stop_channels()
-            self._warm = None
-
-    def reset(self) -> None:
-        """Forget the previous notebook's variables (modules stay imported)."""
-        if not self._used:
-            self._used = True
-            return
-        self._stop_warm_up()  # its request was answered before the first notebook's
-        from jupyter_core.utils import run_sync
-
-        content = run_sync(self._reset)()
-        if content.get("status") != "ok":
-            raise UserError("the report kernel could not be reset between notebooks: "
-                            f"{content.get('evalue', content)}")
-
-    async def _reset(self) -> dict[str, Any]:
-        # A client of its own, made inside the loop that awaits it (zmq's asyncio
-        # sockets belong to the loop they were made in).
-        kc = self.km.client()
-        kc.start_channels()
-        try:
-            await kc.wait_for_ready(timeout=60)
-            reply = await kc.execute_interactive(
-                "get_ipython().reset(new_session=True)", silent=True, store_history=False,
-                timeout=60, output_hook=lambda msg: None)
-            return dict(reply["content"])
-        finally:
-            kc.stop_channels()
-
-    def request_shutdown(self) -> None:
-        """Ask the kernel to exit without waiting for it (it takes a few tenths of a
-        second); :meth:`close` then finds it gone, or shuts it down as before."""
-        from jupyter_core.utils import run_sync
-
-        self._stop_warm_up()
-        run_sync(self.km.request_shutdown)()
-        self._shutdown_requested = True
-
-    def close(self) -> None:
-        from jupyter_core.utils import run_sync
-
-        self._stop_warm_up()
-        if self._shutdown_requested:
-            # what shutdown_kernel does after its request: wait (and kill after
-            # shutdown_wait_time), then remove the connection file
-            run_sync(self.km.finish_shutdown)()
-            run_sync(self.km.cleanup_resources)()
-        elif run_sync(self.km.is_alive)():
-            run_sync(self.km.shutdown_kernel)(now=False)
-
-
-@contextlib.contextmanager
-def _shared_kernel(name: str, cwd: Path, warm_up: Sequence[str] = ()) -> Iterator[_Kernel]:
-    """Start the kernel the notebooks share (importing ``warm_up`` while the caller
-    goes on); always shut it down (even on an error)."""
-    from jupyter_client.manager import AsyncKernelManager
-    from jupyter_core.utils import run_sync
-
-    km = AsyncKernelManager(kernel_name=name)
-    run_sync(km.start_kernel)(cwd=str(cwd))
-    kernel = _Kernel(name, km)
-    try:
-        if warm_up:
-            kernel.warm_up(warm_up)
-        yield kernel
-    finally:
-        kernel.close()
 
 
 def _kernel() -> str:
