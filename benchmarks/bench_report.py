@@ -1,5 +1,6 @@
-"""`proxylab report --from` on 4, 40 and 400 captures: wall time, peak RSS of the
-whole process tree (the CLI and its kernel, sampled), and the size of index.html.
+"""`proxylab report --from` on 4, 40 and 400 captures: wall time, peak RSS and PSS of
+the whole process tree (the CLI, its kernel and Chromium printing the PDF, sampled),
+and the size of index.html.
 Issue 16 aims for 4 captures <= 6 s; 400 captures <= 60 s, <= 800 MB, index.html
 <= 5 MB.
 
@@ -33,14 +34,19 @@ sys.path.insert(0, str(HERE))
 from gen_captures import copies  # noqa: E402
 
 
-def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
+def _tree_rss(proc: psutil.Process) -> tuple[int, int]:
+    """RSS and PSS summed over the tree. RSS counts a page once per process that maps
+    it, so Chromium's processes (one binary, forked from one zygote) count its
+    libraries many times over; PSS shares each page among the processes mapping it."""
+    rss = pss = 0
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return total
+            mem = p.memory_full_info()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        rss += mem.rss
+        pss += getattr(mem, "pss", mem.rss)
+    return rss, pss
 
 
 def render(captures: Path, out: Path, tables: Path, checkout: Path | None,
@@ -57,9 +63,10 @@ def render(captures: Path, out: Path, tables: Path, checkout: Path | None,
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     ps = psutil.Process(proc.pid)
-    peak = 0
+    peak = peak_pss = 0
     while proc.poll() is None:
-        peak = max(peak, _tree_rss(ps))
+        rss, pss = _tree_rss(ps)
+        peak, peak_pss = max(peak, rss), max(peak_pss, pss)
         if time.perf_counter() - t0 > timeout:
             proc.kill()
             proc.wait()
@@ -69,6 +76,7 @@ def render(captures: Path, out: Path, tables: Path, checkout: Path | None,
     if proc.returncode:
         raise RuntimeError(f"report failed ({proc.returncode}): {proc.stderr.read()[-2000:]!r}")
     return {"seconds": round(seconds, 2), "peak_mb": round(peak / 2**20, 1),
+            "peak_pss_mb": round(peak_pss / 2**20, 1),
             "html_mb": round((out / "index.html").stat().st_size / 2**20, 2)}
 
 
@@ -95,19 +103,24 @@ def main(argv: list[str] | None = None) -> int:
             contenders: list[tuple[str, Path | None]] = [("this", None)]
             if args.against and (args.against_sizes is None or n in args.against_sizes):
                 contenders.append(("against", args.against.resolve()))
+            # Alternating, one repetition of each in turn: on a shared machine the load
+            # changes by the minute, and both sides then meet the same load.
+            cold: dict[str, list[dict[str, float]]] = {name: [] for name, _ in contenders}
+            loads = []
+            for i in range(args.repeat):
+                for name, checkout in contenders:
+                    cold[name].append(render(caps, root / f"out-{name}-{n}-{i}",
+                                             root / f"tables-{name}-{n}-{i}", checkout))
+                    loads.append(os.getloadavg()[0])
             for name, checkout in contenders:
-                cold = []
-                for i in range(args.repeat):
-                    cold.append(render(caps, root / f"out-{name}-{n}-{i}",
-                                       root / f"tables-{name}-{n}-{i}", checkout))
                 warm = render(caps, root / f"out-{name}-{n}-warm",
                               root / f"tables-{name}-{n}-{args.repeat - 1}", checkout)
-                results.setdefault(str(n), {})[f"{name} cold"] = _median(cold)
+                results.setdefault(str(n), {})[f"{name} cold"] = _median(cold[name])
                 results[str(n)][f"{name} warm"] = warm
                 if not args.json:
-                    print(f"{n:4d} captures  {name:8s} cold median of {len(cold)}: "
-                          f"{_median(cold)}  warm: {warm}  "
-                          f"(load {os.getloadavg()[0]:.1f})", flush=True)
+                    print(f"{n:4d} captures  {name:8s} cold median of {len(cold[name])}: "
+                          f"{_median(cold[name])}  warm: {warm}  "
+                          f"(load {min(loads):.1f}-{max(loads):.1f})", flush=True)
     if args.json:
         print(json.dumps(results, indent=1))
     return 0
