@@ -161,6 +161,7 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
                     if nb_name == ANALYSIS_NB:  # 03 is final: its page while 04 runs
                         analysis = pool.submit(to_html, target, out_dir / "analysis.html",
                                                hide_input=False, title="proxylab analysis")
+                kernel.stop()  # before Chromium starts: the two never hold memory at once
                 say("rendering index.html and report.md")
                 t_render = time.monotonic()
                 items = publish.blocks(report_nb)
@@ -171,9 +172,6 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
                                             out_dir / "report.pdf")
                 pages = pool.submit(write_pages, items, out_dir, lang, title, flavors,
                                     image_url, article)
-                # The kernel exits while the pages are written and Chromium prints;
-                # leaving the block reaps it.
-                kernel.request_shutdown()
                 done.pages = pages.result()
                 if analysis is not None:
                     analysis.result()
