@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from proxylab import cli
-from proxylab.report import publish, render
+from proxylab.report import browser, render
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "captures"
@@ -119,7 +119,7 @@ def test_piped_report_has_plain_progress_lines_and_every_page(tmp_path):
     assert "\r" not in proc.stderr and "it/s" not in proc.stderr and "cell/s" not in proc.stderr
     assert "[1/4] executing 01-lab.ipynb" in proc.stderr
     pages = [Path(p) for p in proc.stdout.split()]
-    pdf = [out / "report.pdf"] if publish.chromium() else []  # printed when Chromium is there
+    pdf = [out / "report.pdf"] if browser.chromium() else []  # printed when Chromium is there
     assert pages == [out / "index.html", out / "report.md", out / "analysis.html", *pdf]
     assert all(p.stat().st_size > 0 for p in pages)
 

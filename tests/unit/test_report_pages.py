@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from proxylab.report import charts, publish, render
+from proxylab.report import browser, charts, publish, render
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
 WIDTHS = (760, 1280)
 
-needs_chromium = pytest.mark.skipif(publish.chromium() is None,
+needs_chromium = pytest.mark.skipif(browser.chromium() is None,
                                     reason="no Chromium (Debian: apt-get install chromium)")
 
 
@@ -76,7 +76,7 @@ def measure(page: Path, width: int, tmp: Path) -> dict:
     probe.write_text(page.read_text(encoding="utf-8").replace(
         "</body>", f"<script>{MEASURE_JS}</script></body>"), encoding="utf-8")
     with tempfile.TemporaryDirectory() as profile:
-        cmd = publish.chromium_args(publish.chromium(), Path(profile)) + [
+        cmd = browser.chromium_args(browser.chromium(), Path(profile)) + [
             f"--window-size={width},1600", "--virtual-time-budget=5000", "--dump-dom",
             probe.as_uri()]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
@@ -110,7 +110,7 @@ def test_index_html_in_chromium(rendered, lang, width, tmp_path):
     assert not m["glyph"] and m["text"] > 2000
     # one folded section per run, all in the contents
     assert m["details"] == _runs(done) and m["toc"] >= m["details"] + 5
-    shot = publish.screenshot(done.html, tmp_path / f"{lang}-{width}.png", width, 2400)
+    shot = browser.screenshot(done.html, tmp_path / f"{lang}-{width}.png", width, 2400)
     _looks_like_a_page(shot, width)
     keep = os.environ.get("PROXYLAB_SCREENSHOTS")
     if keep:
@@ -206,18 +206,21 @@ def test_pdf_renders_every_page(rendered, tmp_path):
 
 
 @needs_chromium
-def test_pdf_printing_in_the_background_is_reaped_when_stopped(tmp_path):
-    """The report prints its PDF while it writes the other pages; when writing them
-    fails, the Chromium it started is killed and reaped, and nothing is left behind."""
+def test_printer_started_ahead_prints_and_is_reaped(tmp_path):
+    """The report starts Chromium before the page exists and prints over the DevTools
+    pipe: the PDF is written, and closing kills and reaps every process it started,
+    printed or not (an error in the notebooks)."""
     import psutil
 
-    job = publish.start_pdf("<p>x</p>", tmp_path / "x.pdf")
-    started = psutil.Process().children(recursive=True)
-    assert started
-    job.stop()
-    assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert not (tmp_path / "x.pdf").exists()
-    assert publish.write_pdf("<p>x</p>", tmp_path / "y.pdf").stat().st_size > 0
+    for prints in (True, False):
+        with browser.Printer() as printer:
+            started = psutil.Process().children(recursive=True)
+            assert started
+            if prints:
+                pdf = printer.print_pdf("<p>x</p>", tmp_path / "x.pdf")
+                assert pdf.read_bytes().startswith(b"%PDF")
+        assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert browser.write_pdf("<p>x</p>", tmp_path / "y.pdf").stat().st_size > 0
 
 
 # ----------------------------------------------------------------- charts as drawn

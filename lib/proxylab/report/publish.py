@@ -1,6 +1,6 @@
 """The report's pages, from the executed report notebook: ``index.html`` (a table of
 contents, each scenario's evidence collapsible), ``report.md`` in the Markdown each
-blog platform needs, and a PDF printed by headless Chromium.
+blog platform needs; report/browser.py prints the PDF from the same page.
 
 nbconvert's exporters know nothing of the report's structure: images come out as
 ``output_5_2.png`` with the alt text "png" and nothing can be folded. Notebook 04's
@@ -26,17 +26,11 @@ links point there (upload the image folder to it), else they are relative to the
 
 from __future__ import annotations
 
-import contextlib
 import html as html_lib
 import json
-import os
 import re
 import shutil
-import signal
 import struct
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -466,133 +460,3 @@ def missing_images(written: Written, flavor: str) -> list[str]:
         if not path.resolve().is_file():
             bad.append(target)
     return bad
-
-
-# ----------------------------------------------------------------------------- PDF
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
-
-
-def chromium() -> str | None:
-    """Debian's ``chromium`` (or another Chromium on PATH)."""
-    return next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
-
-
-def chromium_args(browser: str, profile: Path) -> list[str]:
-    """Headless, no sandbox (root in a container has none to give), and nothing that
-    phones home: the pages are local files with nothing to fetch."""
-    return [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-            "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-default-apps", "--mute-audio",
-            "--disable-dev-shm-usage", f"--user-data-dir={profile}"]
-
-
-class Chromium:
-    """Headless Chromium started in the background: the report starts printing its PDF
-    as soon as notebook 04 is done and writes index.html and the Markdown while Chromium
-    (a second process, ~1 s mostly spent starting) prints. :meth:`wait` reaps it and
-    raises what went wrong; :meth:`stop` kills and reaps it when the caller failed."""
-
-    def __init__(self, args: list[str], timeout: float = 120):
-        from proxylab.errors import UserError
-
-        browser = chromium()
-        if browser is None:
-            raise UserError("no Chromium on PATH (Debian: apt-get install chromium)")
-        self._profile = tempfile.TemporaryDirectory(prefix="proxylab-chromium-")
-        profile = Path(self._profile.name)
-        self._timeout = timeout
-        self._deadline = time.monotonic() + timeout
-        # stderr to a file, not a pipe: nobody reads a pipe while Chromium runs, and its
-        # chatter could fill one.
-        self._stderr = open(profile / "stderr.log", "w+b")  # noqa: SIM115 - closed in wait
-        self._proc = subprocess.Popen(chromium_args(browser, profile / "user-data") + args,
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=self._stderr, start_new_session=True)
-
-    def wait(self) -> None:
-        from proxylab.errors import UserError
-
-        try:
-            rc = self._proc.wait(timeout=max(0.0, self._deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            self.stop()
-            raise UserError(f"Chromium did not finish within {self._timeout:.0f}s") from None
-        self._stderr.seek(0)
-        err = self._stderr.read().decode("utf-8", "replace")
-        self._close()
-        if rc != 0:
-            raise UserError(f"Chromium failed ({rc}): {err.strip()[-400:]}")
-
-    def stop(self) -> None:
-        """Kill Chromium and the processes it started (its own process group)."""
-        if self._proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, signal.SIGKILL)
-        self._proc.wait()
-        self._close()
-
-    def _close(self) -> None:
-        if not self._stderr.closed:
-            self._stderr.close()
-        self._profile.cleanup()
-
-
-def run_chromium(args: list[str], timeout: float = 120) -> None:
-    Chromium(args, timeout).wait()
-
-
-class PdfJob:
-    """A page being printed to PDF by a background :class:`Chromium`
-    (:func:`start_pdf`); :meth:`wait` returns the PDF once it is in place."""
-
-    def __init__(self, page_html: str, pdf: Path, timeout: float = 120):
-        self._tmp = tempfile.TemporaryDirectory(prefix="proxylab-pdf-")
-        src = Path(self._tmp.name) / "print.html"
-        src.write_text(page_html, encoding="utf-8")
-        self.pdf = pdf
-        self._out = Path(self._tmp.name) / "out.pdf"
-        try:
-            self._browser = Chromium(["--no-pdf-header-footer",
-                                      "--run-all-compositor-stages-before-draw",
-                                      f"--print-to-pdf={self._out}", src.as_uri()], timeout)
-        except BaseException:
-            self._tmp.cleanup()
-            raise
-
-    def wait(self) -> Path:
-        try:
-            self._browser.wait()
-            if not self._out.is_file() or self._out.stat().st_size == 0:
-                from proxylab.errors import UserError
-
-                raise UserError("Chromium wrote no PDF")
-            self.pdf.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(self._out), self.pdf)
-        finally:
-            self._tmp.cleanup()
-        return self.pdf
-
-    def stop(self) -> None:
-        self._browser.stop()
-        self._tmp.cleanup()
-
-
-def start_pdf(page_html: str, pdf: Path, timeout: float = 120) -> PdfJob:
-    """Start printing a page (the scenarios unfolded) to A4 PDF without the browser's
-    header and footer lines (date, file path); the caller does other work, then
-    ``.wait()``."""
-    return PdfJob(page_html, pdf, timeout)
-
-
-def write_pdf(page_html: str, pdf: Path, timeout: float = 120) -> Path:
-    """:func:`start_pdf` and wait for it."""
-    return start_pdf(page_html, pdf, timeout).wait()
-
-
-def screenshot(page: Path, png: Path, width: int, height: int = 2400,
-               timeout: float = 120) -> Path:
-    """A picture of a page at a window width (what a reader at that width sees)."""
-    run_chromium([f"--window-size={width},{height}", f"--screenshot={png}",
-                  page.resolve().as_uri()], timeout)
-    return png

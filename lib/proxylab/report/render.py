@@ -118,17 +118,18 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
     """Run the four notebooks on ``captures`` into ``out_dir`` and render the report.
     ``pdf``: None prints one when Chromium is there, True insists, False never.
 
-    What does not need the kernel overlaps with what does: ``analysis.html`` (03 with
-    its code) is rendered while 04 runs, and once 04 is done Chromium prints the PDF
-    and the pages are written while the kernel shuts down."""
+    What does not need the kernel overlaps with what does: Chromium starts while 03
+    runs (report/browser.py), ``analysis.html`` (03 with its code) is rendered while 04
+    runs, and once 04 is written the kernel is ended, Chromium prints the PDF and the
+    pages are written beside it."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from proxylab.report import browser, publish
     from proxylab.report import kernel as kernels
-    from proxylab.report import publish
 
     say = progress or (lambda text: None)
     article = name or out_dir.resolve().name
-    printing = pdf is not False and publish.chromium() is not None
+    printing = pdf is not False and browser.chromium() is not None
     if pdf and not printing:  # said before the notebooks run, not after
         raise UserError("--pdf needs Chromium (Debian: apt-get install chromium)")
     src = notebooks_dir()
@@ -137,54 +138,51 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
     key = secrets.token_hex(16) if redact else ""
     done = Rendered(out_dir, out_dir / "index.html", out_dir / "report.md")
     report_nb = nb_out / NOTEBOOKS[-1]
-    job: publish.PdfJob | None = None
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="proxylab-render") as pool:
-        try:
-            # The kernel inherits file descriptor 2 when it starts: started inside the
-            # redirect, its chatter goes to kernel.log for all four notebooks.
-            with _child_stderr_to(nb_out / "kernel.log"), \
-                    kernels.shared_kernel(kernel_name or _kernel(), cwd=Path.cwd(),
-                                          warm_up=KERNEL_WARM_UP) as kernel:
-                pm = kernels.papermill()  # imported while the kernel starts and imports
-                analysis = None
-                for i, nb_name in enumerate(NOTEBOOKS, 1):
-                    say(f"[{i}/{len(NOTEBOOKS)}] executing {nb_name}")
-                    t0 = time.monotonic()
-                    target = nb_out / nb_name
-                    _run_notebook(pm, src / nb_name, target, nb_out,
-                                  parameters_for(nb_name, captures, lang, redact, key, title),
-                                  kernel, progress is not None)
-                    if key:
-                        _forget_key(target, key)
-                    done.executed.append(target)
-                    done.seconds[nb_name] = round(time.monotonic() - t0, 2)
-                    if nb_name == ANALYSIS_NB:  # 03 is final: its page while 04 runs
-                        analysis = pool.submit(to_html, target, out_dir / "analysis.html",
-                                               hide_input=False, title="proxylab analysis")
-                kernel.stop()  # before Chromium starts: the two never hold memory at once
-                say("rendering index.html and report.md")
-                t_render = time.monotonic()
-                items = publish.blocks(report_nb)
-                if printing:
-                    say("printing report.pdf with headless Chromium")
-                    t_pdf = time.monotonic()
-                    job = publish.start_pdf(_page(items, lang, title, expand=True),
-                                            out_dir / "report.pdf")
-                pages = pool.submit(write_pages, items, out_dir, lang, title, flavors,
-                                    image_url, article)
-                done.pages = pages.result()
-                if analysis is not None:
-                    analysis.result()
-                    done.pages.append(out_dir / "analysis.html")
-                done.seconds["render"] = round(time.monotonic() - t_render, 2)
-                if job is not None:
-                    done.pdf = job.wait()
-                    job = None
-                    done.pages.append(done.pdf)
-                    done.seconds["pdf"] = round(time.monotonic() - t_pdf, 2)
-        finally:
-            if job is not None:  # something failed while Chromium printed
-                job.stop()
+    printer: browser.Printer | None = None
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="proxylab-render") as pool, \
+            contextlib.ExitStack() as chromium:
+        # The kernel inherits file descriptor 2 when it starts: started inside the
+        # redirect, its chatter goes to kernel.log for all four notebooks.
+        with _child_stderr_to(nb_out / "kernel.log"), \
+                kernels.shared_kernel(kernel_name or _kernel(), cwd=Path.cwd(),
+                                      warm_up=KERNEL_WARM_UP) as kernel:
+            pm = kernels.papermill()  # imported while the kernel starts and imports
+            analysis = None
+            for i, nb_name in enumerate(NOTEBOOKS, 1):
+                if printing and nb_name == ANALYSIS_NB:  # Chromium starts while 03 runs
+                    printer = chromium.enter_context(browser.Printer())
+                say(f"[{i}/{len(NOTEBOOKS)}] executing {nb_name}")
+                t0 = time.monotonic()
+                target = nb_out / nb_name
+                _run_notebook(pm, src / nb_name, target, nb_out,
+                              parameters_for(nb_name, captures, lang, redact, key, title),
+                              kernel, progress is not None)
+                if key:
+                    _forget_key(target, key)
+                done.executed.append(target)
+                done.seconds[nb_name] = round(time.monotonic() - t0, 2)
+                if nb_name == ANALYSIS_NB:  # 03 is final: its page while 04 runs
+                    analysis = pool.submit(to_html, target, out_dir / "analysis.html",
+                                           hide_input=False, title="proxylab analysis")
+            kernel.stop()  # before Chromium prints: the two never hold much memory at once
+        say("rendering index.html and report.md")
+        t_render = time.monotonic()
+        items = publish.blocks(report_nb)
+        pages = pool.submit(write_pages, items, out_dir, lang, title, flavors, image_url,
+                            article)
+        if printer is not None:
+            say("printing report.pdf with headless Chromium")
+            t_pdf = time.monotonic()
+            done.pdf = printer.print_pdf(_page(items, lang, title, expand=True),
+                                         out_dir / "report.pdf")
+            done.seconds["pdf"] = round(time.monotonic() - t_pdf, 2)
+        done.pages = pages.result()
+        if analysis is not None:
+            analysis.result()
+            done.pages.append(out_dir / "analysis.html")
+        if done.pdf is not None:
+            done.pages.append(done.pdf)
+        done.seconds["render"] = round(time.monotonic() - t_render, 2)
     return done
 
 
