@@ -28,6 +28,13 @@ def default_processes() -> int:
     return max(1, min(2, cpus))
 
 
+def default_reader() -> str:
+    """The compiled reader when it was built (:mod:`.scan`), else polars."""
+    from proxylab.audit.scan import READER, available
+
+    return READER if available() else "polars"
+
+
 @dataclass(frozen=True)
 class IngestOptions:
     """Filters and tuning for one audit."""
@@ -49,7 +56,9 @@ class IngestOptions:
     parallel_chunk_bytes: int = PARALLEL_CHUNK_BYTES
     sample_limit: int = 20
     log_format: str = "auto"  # auto | native | common | combined
-    engine: str = "polars"  # native-format reader: polars | arrow (see audit.parse)
+    # native-format reader: c (compiled, the default when built: audit.scan) | polars |
+    # arrow (audit.parse)
+    engine: str = field(default_factory=default_reader)
 
 
 def parse_time(value: str) -> float:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from proxylab.audit import scan
 from proxylab.audit.options import BUCKET_LADDER, MAX_BUCKETS, IngestOptions
 from proxylab.audit.parse import (
     NATIVE,
@@ -88,6 +89,10 @@ def process_chunk(buf: bytes, fmt: str, opts: IngestOptions, prepared: bool = Fa
     a pass over the chunk, skipped once enough samples are kept).
     """
     want = opts.sample_limit if want_samples is None else want_samples
+    if scan.handles(fmt, opts):
+        if prepared:
+            raise ValueError("the compiled reader reads raw chunks: see scan.handles")
+        return _process_scanned(buf, opts, max(0, want))
     if fmt == NATIVE and opts.engine == "polars":
         if not prepared:
             prepare_chunk(buf, fmt)
@@ -209,6 +214,14 @@ def _process_native(buf: bytes, opts: IngestOptions, want: int) -> ChunkResult:
         samples = _native_samples(buf, want, bad_keys)
     fine = fine.drop("ok", "user", "ctype", *(["in_window"] if window is not None else []))
     return ChunkResult(lines, n_ok, lines - n_ok, filtered, samples, *reduce_fine(fine))
+
+
+def _process_scanned(buf: bytes, opts: IngestOptions, want: int) -> ChunkResult:
+    """Native format, compiled reader (:mod:`.scan`): the reduced tables come out of C."""
+    lines, n_ok, filtered, samples, req, tim, cli = scan.scan(buf, opts, want)
+    tables = (pl.DataFrame(cols, schema=schema)
+              for cols, schema in zip((req, tim, cli), _SCHEMAS, strict=True))
+    return ChunkResult(lines, n_ok, lines - n_ok, filtered, samples, *tables)
 
 
 def _hostport(url: pl.Expr) -> pl.Expr:

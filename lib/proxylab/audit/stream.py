@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from proxylab.audit import scan
 from proxylab.audit.options import IngestOptions
 from proxylab.audit.parse import NATIVE, detect_format, prepare_chunk
 from proxylab.audit.reduce import Accumulator, ChunkResult, process_chunk
@@ -60,8 +61,10 @@ def read_source(src: Source, opts: IngestOptions, acc: Accumulator, pool: Thread
             if fmt is None:
                 fmt = opts.log_format if opts.log_format != "auto" else detect_format(buf)
                 out.format = fmt
-            prepare_chunk(buf, fmt)
-            pending.append(pool.submit(process_chunk, buf, fmt, opts, True,
+            unfilled = scan.handles(fmt, opts)  # the compiled reader reads raw bytes
+            if not unfilled:
+                prepare_chunk(buf, fmt)
+            pending.append(pool.submit(process_chunk, buf, fmt, opts, not unfilled,
                                        sample_budget - len(out.samples)))
             drain(opts.workers)
             if progress is not None and src.size:

@@ -171,8 +171,10 @@ def _engine_arguments(p: argparse.ArgumentParser) -> None:
     from proxylab.audit.engines import DEFAULT, audit_engines
 
     p.add_argument("--engine", choices=audit_engines.names(), default=DEFAULT,
-                   help="where the logs are read: polars (default: in-process; least CPU "
-                   "and memory), arrow (in-process, multi-threaded reader), duckdb / chdb "
+                   help=f"where the logs are read (default: {DEFAULT}): c (in-process, "
+                   "compiled reader of the native logformat; least CPU and memory; the "
+                   "other formats and --client-cidr go to polars), polars (in-process), "
+                   "arrow (in-process, multi-threaded reader), duckdb / chdb "
                    "(the generated SQL in-process: DuckDB, ClickHouse's engine), spark "
                    "(local mode with a JDK, or a cluster: SPARK_REMOTE / --spark-master), "
                    "clickhouse (a ClickHouse server: --clickhouse-url)")
@@ -259,6 +261,7 @@ def _run_paths(args: argparse.Namespace) -> int:
                         "when making them")
     if args.from_aggregates or not engine_for(args).in_process:
         return _report(args, aggregates_for(args))
+    engine_for(args).require()
     sources = expand_paths(args.paths)
     processes = default_processes() if args.jobs is None else max(1, args.jobs)
     if any(parallel.splittable(s, processes) for s in sources):

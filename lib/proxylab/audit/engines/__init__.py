@@ -21,7 +21,13 @@ from proxylab.audit.engines.base import AuditEngine, EngineUnavailable
 from proxylab.errors import UserError, did_you_mean
 
 ENTRY_POINT_GROUP = "proxylab.audit_engines"
-DEFAULT = "polars"
+def _default() -> str:
+    from proxylab.audit.options import default_reader
+
+    return default_reader()
+
+
+DEFAULT = _default()
 
 
 class AuditEngines:
@@ -63,6 +69,7 @@ def _builtin() -> AuditEngines:
     from proxylab.audit.engines.spark import SparkEngine
 
     reg = AuditEngines()
+    reg.register("c", InProcessEngine("c"))
     reg.register("polars", InProcessEngine("polars"))
     reg.register("arrow", InProcessEngine("arrow"))
     reg.register("duckdb", DuckDBEngine())
