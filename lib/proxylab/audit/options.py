@@ -18,6 +18,17 @@ PARALLEL_MIN_BYTES = 64 << 20  # below this a worker's start-up (~0.2 s CPU) doe
 PARALLEL_CHUNK_BYTES = 8 << 20  # per range; each process's peak RSS is ~65 MB + ~8x this
 
 
+def grown_bucket(buckets, current: int) -> int:
+    """The timeline's bucket for these distinct ``buckets`` (epoch seconds, multiples of
+    ``current``): the smallest step of the ladder, from ``current`` up, that holds them
+    in at most MAX_BUCKETS; the last step when none does. Distinct buckets, not
+    max - min: a stray timestamp (a line from 1970 in a damaged log) adds one bucket,
+    it does not make the whole timeline weekly. One rule for every reader."""
+    values = list(buckets)
+    steps = [b for b in BUCKET_LADDER if b >= current]
+    return next((b for b in steps if len({v // b for v in values}) <= MAX_BUCKETS), steps[-1])
+
+
 def default_processes() -> int:
     """Two processes when two CPUs are usable. Each process costs ~130 MB at peak, so two
     keep a 5M-line audit under the 300 MB target; more must be asked for (``--jobs``)."""
@@ -28,11 +39,23 @@ def default_processes() -> int:
     return max(1, min(2, cpus))
 
 
-def default_reader() -> str:
-    """The compiled reader when it was built (:mod:`.scan`), else polars."""
-    from proxylab.audit.scan import READER, available
+COMPILED_READER = "c"  # :mod:`.scan`, the C extension ``_scan``
 
-    return READER if available() else "polars"
+
+def compiled_reader_built() -> bool:
+    """Whether the compiled reader's extension was built (``pip install -e .`` compiles
+    it when a C compiler is there; setup.py marks it optional)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("proxylab.audit._scan") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def default_reader() -> str:
+    """The compiled reader when it was built, else polars."""
+    return COMPILED_READER if compiled_reader_built() else "polars"
 
 
 @dataclass(frozen=True)

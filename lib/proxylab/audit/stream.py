@@ -61,11 +61,11 @@ def read_source(src: Source, opts: IngestOptions, acc: Accumulator, pool: Thread
             if fmt is None:
                 fmt = opts.log_format if opts.log_format != "auto" else detect_format(buf)
                 out.format = fmt
-            unfilled = scan.handles(fmt, opts)  # the compiled reader reads raw bytes
-            if not unfilled:
+            folder = acc.folder_for(opts) if scan.handles(fmt, opts) else None
+            if folder is None:  # the compiled reader reads raw bytes, into its folder
                 prepare_chunk(buf, fmt)
-            pending.append(pool.submit(process_chunk, buf, fmt, opts, not unfilled,
-                                       sample_budget - len(out.samples)))
+            pending.append(pool.submit(process_chunk, buf, fmt, opts, folder is None,
+                                       sample_budget - len(out.samples), folder))
             drain(opts.workers)
             if progress is not None and src.size:
                 try:

@@ -168,9 +168,11 @@ def _register(sub: argparse._SubParsersAction) -> None:
 
 
 def _engine_arguments(p: argparse.ArgumentParser) -> None:
-    from proxylab.audit.engines import DEFAULT, audit_engines
+    from proxylab.audit.engines import DEFAULT
 
-    p.add_argument("--engine", choices=audit_engines.names(), default=DEFAULT,
+    # no argparse choices: an unknown name is told apart (with a did-you-mean and the
+    # installed engines' names) by get_engine, which reads entry points only then
+    p.add_argument("--engine", default=DEFAULT, metavar="NAME",
                    help=f"where the logs are read (default: {DEFAULT}): c (in-process, "
                    "compiled reader of the native logformat; least CPU and memory; the "
                    "other formats and --client-cidr go to polars), polars (in-process), "
@@ -248,6 +250,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_paths(args: argparse.Namespace) -> int:
     from proxylab.audit import parallel
+    from proxylab.audit.options import IngestOptions
     from proxylab.audit.sources import expand_paths
 
     if bool(args.paths) == bool(args.from_aggregates):
@@ -264,7 +267,8 @@ def _run_paths(args: argparse.Namespace) -> int:
     engine_for(args).require()
     sources = expand_paths(args.paths)
     processes = default_processes() if args.jobs is None else max(1, args.jobs)
-    if any(parallel.splittable(s, processes) for s in sources):
+    if (any(parallel.splittable(s, processes) for s in sources)
+            or parallel.files_in_processes(sources, IngestOptions(processes=processes))):
         # Workers start importing now, alongside this process (polars not loaded yet),
         # and every process runs polars on one thread: the processes fill the cores.
         # (When polars is already loaded, as in a notebook, the setting is moot there.)
