@@ -150,3 +150,88 @@ def test_unbuilt_reader_says_how_to_build_it(monkeypatch, tmp_path):
     p = tmp_path / "a.log.gz"
     p.write_bytes(gzip.compress(b""))
     assert ingest([str(p)], IngestOptions(engine="polars")).lines == 0
+
+
+def test_month_in_processes_grows_the_bucket_in_each_and_merges(logs):
+    agg = both([logs["month"]], processes=2, parallel_min_bytes=1,
+               parallel_chunk_bytes=128 << 10)
+    assert agg.bucket_seconds > 3600
+
+
+def _folded(raw) -> dict:
+    from proxylab.audit.reduce import frames
+
+    req, tim, cli = frames(raw)
+    return {"req": req.sort(["hostport", "method", "cs"]), "tim": tim.sort(["hostport", "bucket"]),
+            "cli": cli.sort("client")}
+
+
+def _equal(a: dict, b: dict) -> None:
+    for k in a:
+        assert a[k].equals(b[k]), k
+
+
+def test_folder_add_take_and_rebucket_equal_polars_folds(logs):
+    """add(take()) of two halves = one folder fed both; rebucket = the accumulator's
+    polars re-bucketing; two threads feeding one folder = one thread (its lock)."""
+    import threading
+
+    from proxylab.audit.reduce import Accumulator, frames
+
+    data = logs["month"].read_bytes()
+    cut = data.index(b"\n", len(data) // 2) + 1
+    halves = [data[:cut], data[cut:]]
+    opts = IngestOptions(engine="c")
+    whole = scan.folder(opts)
+    for h in halves:
+        scan.feed(whole, h, 0)
+    parts = [scan.folder(opts) for _ in halves]
+    for f, h in zip(parts, halves, strict=True):
+        scan.feed(f, h, 0)
+    merged = scan.folder(opts)
+    for f in parts:
+        merged.add(*f.take())
+    assert parts[0].size == 0
+    want = whole.take()
+    _equal(_folded(merged.take()), _folded(want))
+
+    acc = Accumulator(bucket=3600)
+    acc.merge(*frames(want))
+    acc.compact()
+    acc._grow(86400)
+    again = scan.folder(opts)
+    again.add(*want)
+    again.rebucket(86400)
+    assert again.bucket == 86400 and again.buckets == acc.tim["bucket"].n_unique()
+    got = _folded(again.take())
+    assert got["tim"].equals(acc.tim.sort(["hostport", "bucket"]))
+    with pytest.raises(ValueError, match="multiple"):
+        again.rebucket(5000)
+
+    shared = scan.folder(opts)
+    chunks = [data[i: data.index(b"\n", i + 50_000) + 1]
+              for i in range(0, len(data) - 60_000, 50_000)]
+    chunks = [c[c.index(b"\n") + 1:] if k else c for k, c in enumerate(chunks)]
+    serial = scan.folder(opts)
+    for c in chunks:
+        scan.feed(serial, c, 0)
+    threads = [threading.Thread(target=lambda part=chunks[k::2]: [scan.feed(shared, c, 0)
+                                                                  for c in part])
+               for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    _equal(_folded(shared.take()), _folded(serial.take()))
+
+
+def test_folder_refuses_what_it_cannot_fold():
+    from proxylab.audit._scan import Folder
+
+    with pytest.raises(ValueError):
+        Folder(0, None, None, 9.2e9)
+    f = Folder(3600, None, None, 9.2e9)
+    with pytest.raises(ValueError, match="take"):
+        f.add((["a"], [], [], b"", b"", b"", b""), ([], b"", b"", b""), ([], b"", b""))
+    with pytest.raises(RuntimeError, match="__init__"):
+        Folder.__new__(Folder).take()
