@@ -141,6 +141,19 @@ def run_measured(cmd: list[str], timeout: float = 1800,
     with open(os.devnull, "wb") as null:
         proc = subprocess.Popen(cmd, stdout=null, stderr=subprocess.PIPE,
                                 env=None if env is None else {**os.environ, **env})
+        execd: set[int] = set()
+        with open("/proc/self/cmdline", "rb") as fh:
+            own = fh.read()
+        root_cmdline = own
+        for _ in range(1000):  # the command's own, once it has exec'd
+            try:
+                with open(f"/proc/{proc.pid}/cmdline", "rb") as fh:
+                    root_cmdline = fh.read()
+            except OSError:
+                break
+            if root_cmdline != own:
+                break
+            time.sleep(0.001)
         deadline = t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -148,6 +161,16 @@ def run_measured(cmd: list[str], timeout: float = 1800,
                 break
             total = 0
             for p in _tree(proc.pid):
+                if p != proc.pid and p not in execd:
+                    # a child between fork and exec shares (and shows) its parent's
+                    # memory: counted once it runs its own program
+                    try:
+                        with open(f"/proc/{p}/cmdline", "rb") as fh:
+                            if fh.read() == root_cmdline:
+                                continue
+                    except OSError:
+                        continue
+                    execd.add(p)
                 rss, peak = _status_kb(p, "VmRSS", "VmHWM")
                 total += rss
                 hwm[p] = max(hwm.get(p, 0), peak)

@@ -3,7 +3,8 @@
 Shared by the single-process reader (:mod:`.ingest`) and the worker processes
 (:mod:`.parallel`), which is why it is neither of them: both import it, it imports
 neither. Whether a line is well-formed is the grammar's rule
-(:mod:`proxylab.grammar.squid`), applied column-wise by :mod:`.parse`.
+(:mod:`proxylab.grammar.squid`), applied column-wise by :mod:`.parse` or line by line
+in C by :mod:`.scan`, whose folder an accumulator owns (:meth:`Accumulator.folder_for`).
 """
 
 from __future__ import annotations
