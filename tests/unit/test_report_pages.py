@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -212,9 +213,13 @@ def test_printer_started_ahead_prints_and_is_reaped(tmp_path):
     printed or not (an error in the notebooks)."""
     import psutil
 
+    def children() -> set[psutil.Process]:  # (a session's lab may be running beside)
+        return set(psutil.Process().children(recursive=True))
+
     for prints in (True, False):
+        before = children()
         with browser.Printer() as printer:
-            started = psutil.Process().children(recursive=True)
+            started = children() - before
             assert started
             if prints:
                 pdf = printer.print_pdf("<p>x</p>", tmp_path / "x.pdf")
@@ -385,3 +390,30 @@ def test_front_matter_is_yaml_and_image_url_links_uploaded_images(tmp_path, flav
         assert 12 <= len(w.markdown.stem) <= 50
     if flavor == "devto":
         assert head["description"] == "The headline."
+
+
+def test_writing_the_pages_imports_no_pandas_or_matplotlib(tmp_path):
+    """`proxylab report` writes index.html, the Markdown and the PDF's page in its own
+    process after the kernel is gone: importing pandas and matplotlib there for a
+    constant or a language list cost about half a second on every render."""
+    code = f"""
+import struct, sys, zlib
+from pathlib import Path
+from proxylab.report import browser, i18n, kernel, publish, render
+
+def chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data)))
+
+png = (b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 2, 8, 0, 0, 0, 0))
+       + chunk(b"IDAT", zlib.compress(b"\\x00" * 10)) + chunk(b"IEND", b""))
+items = [publish.Block("title", markdown="# t"),
+         publish.Block("setup", png=png, name="x", alt="x")]
+render.write_pages(items, Path({str(tmp_path)!r}), flavors=publish.FLAVORS)
+render._page(items, "ja", None, expand=True)
+print(sorted(m for m in ("pandas", "matplotlib", "numpy") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.strip() == "[]"
+    assert 'width="2"' in (tmp_path / "index.html").read_text(encoding="utf-8")

@@ -64,8 +64,8 @@ class Chromium:
         # its chatter could fill one.
         self._stderr = open(Path(self._dir.name) / "stderr.log", "w+b")  # noqa: SIM115
         cmd = chromium_args(browser, Path(self._dir.name) / "profile") + args
-        if wrap is not None:  # a bash line that sets up file descriptors, then execs
-            cmd = ["/bin/bash", "-c", wrap, *cmd]
+        if wrap is not None:  # a line that sets up file descriptors, then execs; bash,
+            cmd = ["/bin/bash", "-c", wrap, *cmd]  # as dash takes only fds 0-9
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self._stderr,
                                      pass_fds=pass_fds, start_new_session=True)

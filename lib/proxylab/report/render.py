@@ -183,6 +183,8 @@ def execute(captures: list[str], out_dir: Path, lang: str = "en", redact: bool =
         if done.pdf is not None:
             done.pages.append(done.pdf)
         done.seconds["render"] = round(time.monotonic() - t_render, 2)
+    if pdf is None and not printing:
+        say("no Chromium on PATH: no PDF (Debian: apt-get install chromium)")
     return done
 
 
