@@ -133,6 +133,8 @@ def run_measured(cmd: list[str], timeout: float = 1800,
     sampled every 10 ms over the whole process tree: the peak RSS reported is the larger
     of (a) the peak of the summed RSS and (b) the sum of each process's own peak (VmHWM,
     as last seen) -- (b) is an upper bound, since processes need not peak together.
+    Not wait4's ru_maxrss: Linux keeps a process's pre-exec high-water mark in it, and a
+    child spawned from this (large) benchmark process starts in this one's memory.
     CPU seconds include reaped children (wait4 accumulates them).
     """
     t0 = time.perf_counter()
@@ -186,7 +188,6 @@ def run_measured(cmd: list[str], timeout: float = 1800,
     code = os.waitstatus_to_exitcode(status)
     if code:
         print(f"  ! {' '.join(cmd[:3])}... exited {code}: {err.strip()[-300:]}", file=sys.stderr)
-    hwm[proc.pid] = max(hwm.get(proc.pid, 0), usage.ru_maxrss)
     bound = max(sum(hwm.values()), peak_sum) * 1024
     return wall, bound, code, usage.ru_utime + usage.ru_stime, peak_sum * 1024
 
