@@ -17,11 +17,11 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +49,40 @@ UP_TIMEOUT_S = 20.0
 DNS_LOGS = {r.name: f"dns-{r.name}.log" for r in dns.RESOLVERS}
 
 
+# TCP states in /proc/net/tcp (include/net/tcp_states.h).
+TCP_LISTEN = "0A"
+# A connection on Squid's port in one of these is one Squid has not closed yet: its
+# access-log line is still to come (ESTABLISHED, SYN_RECV, CLOSE_WAIT = the client
+# hung up and Squid has not yet noticed).
+TCP_OPEN = frozenset({"01", "03", "08"})
+
+
+def _tcp_states(port: int) -> list[str]:
+    """The states of the TCP sockets on local ``port`` in the calling thread's
+    namespace, read from /proc (no connection made: Squid would log one)."""
+    states = []
+    for table in ("/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"):
+        try:
+            with open(table) as fh:
+                next(fh)
+                for line in fh:
+                    fields = line.split()
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        states.append(fields[3])
+        except (OSError, StopIteration, IndexError, ValueError):
+            continue
+    return states
+
+
 def _listening(port: int) -> bool:
     """A TCP socket listens on ``port`` in the calling thread's namespace. Used for
     Squid, which logs every bare connect as ``NONE_NONE/000``."""
-    try:
-        with open("/proc/thread-self/net/tcp") as fh:
-            next(fh)
-            return any(
-                line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port
-                for line in fh
-            )
-    except OSError:
-        return False
+    return TCP_LISTEN in _tcp_states(port)
+
+
+def _squid_clients_open(port: int) -> bool:
+    """Squid still holds a client connection open in the calling thread's namespace."""
+    return any(state in TCP_OPEN for state in _tcp_states(port))
 
 
 def _tcp_ok(address: str, port: int, timeout: float = 0.5) -> bool:
@@ -327,7 +349,7 @@ class LocalLab:
                     "(squid -k parse):\n  " + "\n  ".join(shown)
                 )
         if replacing:
-            processes.terminate(replacing, signal.SIGINT)
+            processes.kill_squid(replacing)
         return processes.spawn(
             self.ns("proxy"),
             build.argv(["-N", "-f", str(seen / "squid.conf")], sq),
@@ -373,9 +395,12 @@ class LocalLab:
             ("fronts-aws", "proxy", t.S3_IP, 443),
         ]
 
-    def _health(self) -> dict[str, bool]:
+    def _health(self, only: set[str] | None = None) -> dict[str, bool]:
+        """Each check's answer (``only``: just those services)."""
         out = {}
         for service, place, address, port in self._checks():
+            if only is not None and service not in only:
+                continue
             try:
                 check = (
                     (lambda p=port: _listening(p))
@@ -394,7 +419,8 @@ class LocalLab:
         deadline = time.monotonic() + timeout_s
         health: dict[str, bool] = {}
         while time.monotonic() < deadline:
-            health = self._health()
+            # A service that answered stays answered: ask again only the others.
+            health.update(self._health({s for s, ok in health.items() if not ok} or None))
             if all(health.values()):
                 return
             dead = [
@@ -405,7 +431,7 @@ class LocalLab:
                     f"lab service(s) exited during start-up: {', '.join(dead)}\n"
                     + self._tails(dead)
                 )
-            time.sleep(0.1)
+            time.sleep(0.02)
         bad = [s for s, ok in health.items() if not ok]
         raise LabError(
             f"lab services not answering after {timeout_s:.0f}s: {', '.join(bad)}\n"
@@ -567,7 +593,7 @@ class LocalLab:
 
     def collect(self, mark: EvidenceMark, invocation: Invocation | None = None) -> Evidence:
         files = self._evidence_files()
-        _wait_quiet([files["proxy_access.log"], files["services.log"]])
+        _wait_quiet([files["proxy_access.log"], files["services.log"]], busy=self._squid_busy)
         evidence = Evidence(files={"proxy_access.log": [], "dns.log": [], "services.log": []})
         for key, path in files.items():
             lines = _read_from(path, mark.positions.get(key, 0))
@@ -579,6 +605,14 @@ class LocalLab:
             if not path.exists():
                 evidence.missing.append(f"{key}: {path} does not exist")
         return evidence
+
+    def _squid_busy(self) -> bool:
+        """Squid has a client connection it has not closed (and so not logged) yet;
+        False when that cannot be seen (a lab half gone): the quiet wait still holds."""
+        try:
+            return netns.call_in(self.ns("proxy"), lambda: _squid_clients_open(t.SQUID_PORT))
+        except (OSError, TimeoutError):
+            return False
 
     def invoke(
         self,
@@ -717,16 +751,29 @@ def _read_from(path: Path, offset: int) -> list[str]:
     return data.decode("utf-8", errors="replace").splitlines()
 
 
-def _wait_quiet(paths: list[Path], quiet_s: float = 0.2, limit_s: float = 3.0) -> None:
-    """Squid writes a CONNECT line only when its tunnel closes: wait until the logs
-    have stopped growing for ``quiet_s`` (bounded by ``limit_s``)."""
+def _wait_quiet(
+    paths: list[Path],
+    busy: Callable[[], bool] = lambda: False,
+    quiet_s: float = 0.05,
+    limit_s: float = 3.0,
+) -> None:
+    """Wait until the evidence is complete (bounded by ``limit_s``).
+
+    Squid writes a CONNECT line only when its tunnel closes, so the run's last lines
+    come after the function is gone: wait until Squid holds no client connection
+    open (``busy``: by the function's death every one of them is closing) and then
+    until the logs have not grown for ``quiet_s``. The fronts write their services
+    line before they answer, so a function that has its answer finds it written.
+    (A fixed 0.2 s of quiet was the whole rule before; measured, every line is
+    already there when ``invoke`` returns.)
+    """
     deadline = time.monotonic() + limit_s
     last = [p.stat().st_size if p.exists() else 0 for p in paths]
     still_since = time.monotonic()
     while time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.01)
         now = [p.stat().st_size if p.exists() else 0 for p in paths]
-        if now != last:
+        if now != last or busy():
             last, still_since = now, time.monotonic()
         elif time.monotonic() - still_since >= quiet_s:
             return
