@@ -22,8 +22,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from proxylab.labs.base import (
     EndpointLayout,
@@ -37,11 +38,21 @@ from proxylab.labs.base import (
     Service,
     state_root,
 )
-from proxylab.labs.local import dns, netns, pki, processes, regions, squid, squid_auth
+from proxylab.labs.local import (
+    dns,
+    netns,
+    pki,
+    processes,
+    regions,
+    sockdiag,
+    squid,
+    squid_auth,
+)
 from proxylab.labs.local import topology as t
 from proxylab.labs.local.invoker import DEFAULT_CREDENTIALS
 from proxylab.labs.proxy_policy import ProxyPolicy
 
+T = TypeVar("T")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 DEFAULT_NAME = "proxylab"
 UP_TIMEOUT_S = 20.0
@@ -49,40 +60,13 @@ UP_TIMEOUT_S = 20.0
 DNS_LOGS = {r.name: f"dns-{r.name}.log" for r in dns.RESOLVERS}
 
 
-# TCP states in /proc/net/tcp (include/net/tcp_states.h).
-TCP_LISTEN = "0A"
-# A connection on Squid's port in one of these is one Squid has not closed yet: its
-# access-log line is still to come (ESTABLISHED, SYN_RECV, CLOSE_WAIT = the client
-# hung up and Squid has not yet noticed).
-TCP_OPEN = frozenset({"01", "03", "08"})
-
-
-def _tcp_states(port: int) -> list[str]:
-    """The states of the TCP sockets on local ``port`` in the calling thread's
-    namespace, read from /proc (no connection made: Squid would log one)."""
-    states = []
-    for table in ("/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"):
-        try:
-            with open(table) as fh:
-                next(fh)
-                for line in fh:
-                    fields = line.split()
-                    if int(fields[1].rsplit(":", 1)[1], 16) == port:
-                        states.append(fields[3])
-        except (OSError, StopIteration, IndexError, ValueError):
-            continue
-    return states
-
-
 def _listening(port: int) -> bool:
     """A TCP socket listens on ``port`` in the calling thread's namespace. Used for
     Squid, which logs every bare connect as ``NONE_NONE/000``."""
-    return TCP_LISTEN in _tcp_states(port)
-
-
-def _squid_clients_open(port: int) -> bool:
-    """Squid still holds a client connection open in the calling thread's namespace."""
-    return any(state in TCP_OPEN for state in _tcp_states(port))
+    try:
+        return sockdiag.listening(port)
+    except OSError:
+        return False
 
 
 def _tcp_ok(address: str, port: int, timeout: float = 0.5) -> bool:
@@ -396,21 +380,23 @@ class LocalLab:
         ]
 
     def _health(self, only: set[str] | None = None) -> dict[str, bool]:
-        """Each check's answer (``only``: just those services)."""
-        out = {}
-        for service, place, address, port in self._checks():
-            if only is not None and service not in only:
-                continue
+        """Each check's answer (``only``: just those services), all checked at once."""
+        checks = [c for c in self._checks() if only is None or c[0] in only]
+
+        def answer(place: str, address: str, port: int) -> bool:
+            check = (
+                (lambda: _listening(port)) if not address else (lambda: _tcp_ok(address, port))
+            )
             try:
-                check = (
-                    (lambda p=port: _listening(p))
-                    if not address
-                    else (lambda a=address, p=port: _tcp_ok(a, p))
-                )
-                out[service] = netns.call_in(self.ns(place), check)
+                return netns.call_in(self.ns(place), check)
             except (OSError, TimeoutError):
-                out[service] = False
-        return out
+                return False
+
+        answers = _parallel([
+            (lambda p=place, a=address, n=port: answer(p, a, n))
+            for _service, place, address, port in checks
+        ])
+        return {c[0]: ok for c, ok in zip(checks, answers, strict=True)}
 
     def healthy(self) -> bool:
         return self._is_up() and all(self._health().values())
@@ -500,20 +486,25 @@ class LocalLab:
         up = self._is_up()
         layout = self.layout
         places = []
-        for place in t.PLACES:
+        # Every place's `ip addr` and `ip route` at once: one `ip` process each, run
+        # side by side (in turn they were half of every run's describe).
+        def show(ns: str, *what: str) -> Callable[[], str]:
+            return lambda: netns.ip("-n", ns, *what, check=False).stdout
+
+        shown = _parallel([
+            show(self.ns(place), *what)
+            for place in t.PLACES for what in (("-4", "-br", "addr"), ("route",))
+        ]) if up else []
+        for i, place in enumerate(t.PLACES):
             ns = self.ns(place)
             addrs: list[str] = []
             routes: list[str] = []
             if up:
-                for line in netns.ip(
-                    "-n", ns, "-4", "-br", "addr", check=False
-                ).stdout.splitlines():
+                for line in shown[2 * i].splitlines():
                     parts = line.split()
                     dev = parts[0].split("@")[0] if parts else ""
                     addrs += [f"{dev} {a}" for a in parts[2:] if not a.startswith("127.")]
-                routes = [
-                    r.strip() for r in netns.ip("-n", ns, "route", check=False).stdout.splitlines()
-                ]
+                routes = [r.strip() for r in shown[2 * i + 1].splitlines()]
             places.append(Place(place, t.STANDS_FOR[place], addrs, routes, ns))
         services: list[Service] = []
         if not up:
@@ -610,7 +601,7 @@ class LocalLab:
         """Squid has a client connection it has not closed (and so not logged) yet;
         False when that cannot be seen (a lab half gone): the quiet wait still holds."""
         try:
-            return netns.call_in(self.ns("proxy"), lambda: _squid_clients_open(t.SQUID_PORT))
+            return netns.call_in(self.ns("proxy"), lambda: sockdiag.connections_open(t.SQUID_PORT))
         except (OSError, TimeoutError):
             return False
 
@@ -709,6 +700,17 @@ class LocalLab:
         if self.state.exists():
             shutil.rmtree(self.state, ignore_errors=True)
         return left
+
+
+def _parallel(calls: list[Callable[[], T]]) -> list[T]:
+    """Call each of ``calls`` in a thread of its own, all at once; their results in
+    order (the first exception, in order, is raised). For waits on other processes
+    (``ip``, a connect in a namespace), which two cores overlap well."""
+    if len(calls) <= 1:
+        return [c() for c in calls]
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(c) for c in calls]
+        return [f.result() for f in futures]
 
 
 def _user_paths(problem: str, lab_paths: set[str], user_path: str) -> str:
