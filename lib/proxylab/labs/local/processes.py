@@ -10,6 +10,7 @@ the same way.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import time
@@ -81,9 +82,31 @@ def stop_namespaces(namespaces: list[str], grace_s: float = 1.0) -> list[str]:
 
 
 def _wait_gone(pids: list[int], limit_s: float) -> None:
+    """Until none of ``pids`` is alive, bounded: woken by each process's pidfd the
+    moment it exits (polling every 20 ms cost every stop ~20 ms)."""
     deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline and any(alive(p) for p in pids):
-        time.sleep(0.02)
+    fds: dict[int, int] = {}
+    try:
+        for pid in pids:
+            try:
+                fds[pid] = os.pidfd_open(pid)
+            except (AttributeError, OSError):  # gone already, or no pidfd: poll it
+                pass
+        while time.monotonic() < deadline:
+            left = [p for p in pids if alive(p)]
+            if not left:
+                return
+            waiting = [fds[p] for p in left if p in fds]
+            timeout = min(0.02, max(0.0, deadline - time.monotonic()))
+            if len(waiting) == len(left):
+                timeout = max(0.0, deadline - time.monotonic())
+            if waiting:
+                select.select(waiting[:1], [], [], timeout)
+            else:
+                time.sleep(timeout)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
 
 
 def _comm(pid: int) -> str:
