@@ -9,9 +9,10 @@ PYTHON ?= python3
 # download, 12 MB installed) rather than fonts-noto-cjk (57 MB, 91 MB installed);
 # report/charts.py falls back to either (and to the other CJK families it knows).
 CJK_FONT_PACKAGE := fonts-ipafont-gothic fontconfig
-SYSTEM_PACKAGES := squid dnsmasq-base iproute2 curl python3-venv python3-pip $(CJK_FONT_PACKAGE)
+# gcc: `pip install -e .` compiles the audit's reader (lib/proxylab/audit/_scan.c).
+SYSTEM_PACKAGES := squid dnsmasq-base iproute2 curl gcc python3-venv python3-pip $(CJK_FONT_PACKAGE)
 # Commands whose absence means the system packages are not installed yet.
-SYSTEM_COMMANDS := squid dnsmasq ip curl
+SYSTEM_COMMANDS := squid dnsmasq ip curl gcc
 
 .PHONY: all setup system venv squid6 node clients jdk test test-unit lint report publish-tools zenn bench clean lab-down lab notebook nbfilter
 
@@ -44,7 +45,7 @@ EXTRAS ?= test,duckdb,chdb,spark
 
 venv: $(VENV)/.installed nbfilter
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py lib/proxylab/audit/_scan.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@set -o pipefail; $(PY) -m pip install -q --upgrade pip 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@echo "installing proxylab and its dependencies into $(VENV)"

@@ -4,7 +4,11 @@
     python benchmarks/bench_audit.py --lines 1000000 --repeat 5
     python benchmarks/bench_audit.py --engines            # also the engine comparison
     python benchmarks/bench_audit.py --no-goaccess
+    python benchmarks/bench_audit.py --against /tmp/before   # another checkout, same run
 
+Rows: ``proxylab audit`` (default reader: the compiled one when built), the same with
+``--engine polars``, any ``--against`` checkouts, chDB's equal-work query (the grammar's
+pattern) and a looser whitespace split (benchmarks/chdb_audit.py), GoAccess.
 Logs are generated once into benchmarks/out/ (git-ignored) with
 benchmarks/gen_squid_log.py and reused. Each measurement is a separate process
 (``proxylab audit FILE --format json``, and GoAccess with a custom --log-format, since
@@ -39,14 +43,19 @@ OUT = ROOT / "benchmarks" / "out"
 GOACCESS_FORMAT = "%x.%^ %~%L %h %^/%s %b %m %U %^ %^ %^"
 
 
-def ensure_log(lines: int, span_days: float | None = None) -> Path:
+# Issue 16's shape: ~2,000 hosts, 400 clients, 12% plain-HTTP URLs (the project's own
+# generator defaults to ~250 hosts and 4 clients).
+WIDE = ("--extra-hosts", "1950", "--clients", "400", "--http-ratio", "0.12")
+
+
+def ensure_log(lines: int, span_days: float | None = None, wide: bool = False) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
-    tag = f"-{span_days:g}d" if span_days else ""
+    tag = (f"-{span_days:g}d" if span_days else "") + ("-wide" if wide else "")
     path = OUT / f"squid-{lines // 1000}k{tag}.log"
     if not path.exists() or path.stat().st_size == 0:
         tmp = path.with_suffix(".tmp")
         cmd = [sys.executable, str(ROOT / "benchmarks" / "gen_squid_log.py"), str(tmp),
-               "--lines", str(lines)]
+               "--lines", str(lines), *(WIDE if wide else ())]
         if span_days:
             cmd += ["--span-days", str(span_days)]
         subprocess.run(cmd, check=True, timeout=3600)
@@ -115,7 +124,8 @@ def _status_kb(pid: int, *keys: str) -> list[int]:
     return [vals[k] for k in keys]
 
 
-def run_measured(cmd: list[str], timeout: float = 1800) -> tuple[float, int, int, float, int]:
+def run_measured(cmd: list[str], timeout: float = 1800,
+                 env: dict[str, str] | None = None) -> tuple[float, int, int, float, int]:
     """(wall s, peak RSS bytes, exit code, CPU s, sampled peak of the tree's summed RSS).
 
     ``proxylab audit`` runs worker processes on a large file, and wait4()'s ru_maxrss is
@@ -129,7 +139,8 @@ def run_measured(cmd: list[str], timeout: float = 1800) -> tuple[float, int, int
     peak_sum = 0
     hwm: dict[int, int] = {}
     with open(os.devnull, "wb") as null:
-        proc = subprocess.Popen(cmd, stdout=null, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdout=null, stderr=subprocess.PIPE,
+                                env=None if env is None else {**os.environ, **env})
         deadline = t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -157,9 +168,17 @@ def run_measured(cmd: list[str], timeout: float = 1800) -> tuple[float, int, int
     return wall, bound, code, usage.ru_utime + usage.ru_stime, peak_sum * 1024
 
 
-def audit_cmd(path: Path) -> list[str]:
+def audit_cmd(path: Path, *extra: str) -> list[str]:
     exe = shutil.which("proxylab", path=str(Path(sys.executable).parent)) or "proxylab"
-    return [exe, "audit", str(path), "--format", "json", "--no-progress"]
+    return [exe, "audit", str(path), "--format", "json", "--no-progress", *extra]
+
+
+def against_cmd(path: Path, checkout: Path) -> tuple[list[str], dict[str, str]]:
+    """Another checkout's ``proxylab audit`` (its ``lib`` first on PYTHONPATH, this venv's
+    interpreter): the same logs, the same minutes, e.g. the revision before a change."""
+    cmd = [sys.executable, "-m", "proxylab.cli", "audit", str(path), "--format", "json",
+           "--no-progress"]
+    return cmd, {"PYTHONPATH": str(checkout / "lib")}
 
 
 def chdb_cmd(path: Path, variant: str) -> list[str] | None:
@@ -197,12 +216,13 @@ def row(name: str, lines: int, size: int, walls: list[float], rss: list[int],
             "sampled_mb": max(sampled) / 1e6}
 
 
-def measure(name: str, cmd: list[str] | None, repeat: int, lines: int, size: int) -> dict | None:
+def measure(name: str, cmd: list[str] | None, repeat: int, lines: int, size: int,
+            env: dict[str, str] | None = None) -> dict | None:
     if not cmd:
         return None
     walls, rss, cpus, sampled = [], [], [], []
     for _ in range(repeat):
-        w, r, code, c, smp = run_measured(cmd)
+        w, r, code, c, smp = run_measured(cmd, env=env)
         if code == 0:
             walls.append(w)
             rss.append(r)
@@ -212,23 +232,28 @@ def measure(name: str, cmd: list[str] | None, repeat: int, lines: int, size: int
 
 
 def bench_file(path: Path, lines: int, repeat: int, goaccess: bool, ga_repeat: int,
-               chdb: bool) -> list[dict]:
+               chdb: bool, against: tuple[Path, ...] = ()) -> list[dict]:
     """Every tool on one input, one after the other (same minute, same load); the
     tools alternate per repeat so a load change hits them alike."""
     files = sorted(path.iterdir()) if path.is_dir() else [path]
     size = sum(f.stat().st_size for f in files)
     with tempfile.TemporaryDirectory() as tmp:
-        tools = [("proxylab audit", audit_cmd(path), repeat)]
+        tools = [("proxylab audit", audit_cmd(path), repeat, None),
+                 ("  --engine polars", audit_cmd(path, "--engine", "polars"), repeat, None)]
+        for checkout in against:
+            cmd, env = against_cmd(path, checkout)
+            tools.append((f"  @{checkout.name}"[:16], cmd, repeat, env))
         if chdb:
-            tools += [("chdb (grammar)", chdb_cmd(path, "grammar"), repeat),
-                      ("chdb (split)", chdb_cmd(path, "split"), repeat)]
+            tools += [("chdb (grammar)", chdb_cmd(path, "grammar"), repeat, None),
+                      ("chdb (split)", chdb_cmd(path, "split"), repeat, None)]
         if goaccess:
-            tools.append(("goaccess", goaccess_cmd(path, Path(tmp) / "ga.json"), ga_repeat))
-        results: dict[str, list] = {name: [] for name, _, _ in tools}
-        for k in range(max(r for _, _, r in tools)):
-            for name, cmd, r in tools:
+            tools.append(("goaccess", goaccess_cmd(path, Path(tmp) / "ga.json"), ga_repeat,
+                          None))
+        results: dict[str, list] = {name: [] for name, *_ in tools}
+        for k in range(max(r for _, _, r, _ in tools)):
+            for name, cmd, r, env in tools:
                 if cmd and k < r:
-                    m = measure(name, cmd, 1, lines, size)
+                    m = measure(name, cmd, 1, lines, size, env)
                     if m:
                         results[name].append(m)
     rows = []
@@ -453,18 +478,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-goaccess", action="store_true")
     ap.add_argument("--no-chdb", action="store_true")
     ap.add_argument("--no-extra", action="store_true",
-                    help="only the --lines logs (no 35-day, gzip and rotated sets)")
+                    help="only the --lines logs (no 35-day, wide, gzip and rotated sets)")
     ap.add_argument("--engines", action="store_true")
+    ap.add_argument("--against", type=Path, nargs="+", default=[], metavar="CHECKOUT",
+                    help="also run these checkouts' proxylab audit (their lib/ on PYTHONPATH)")
     args = ap.parse_args(argv)
     print(f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.2f} goaccess: {goaccess_version()}")
     runs = [(ensure_log(n), n) for n in args.lines]
     if not args.no_extra:
         base = ensure_log(1_000_000)
         runs += [(ensure_log(5_000_000, span_days=35), 5_000_000),
+                 (ensure_log(5_000_000, wide=True), 5_000_000),
                  (ensure_gzip(base), 1_000_000), (ensure_rotated(base), 1_000_000)]
     for path, n in runs:
         bench_file(path, n, args.repeat, not args.no_goaccess, args.goaccess_repeat,
-                   not args.no_chdb)
+                   not args.no_chdb, tuple(args.against))
     if args.engines:
         engines(ensure_log(args.lines[0]), args.repeat)
     print(f"\nload after: {os.getloadavg()[0]:.2f}")

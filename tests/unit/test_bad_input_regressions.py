@@ -87,7 +87,7 @@ AUDIT_BAD = {
 }
 
 
-@pytest.mark.parametrize("engine", ["polars", "arrow"])
+@pytest.mark.parametrize("engine", ["c", "polars", "arrow"])
 @pytest.mark.parametrize("fmt", ["native", "common"])
 def test_audit_counts_bad_lines_and_goes_on(tmp_path, capsys, engine, fmt):
     good = GOOD_NATIVE if fmt == "native" else GOOD_COMMON

@@ -215,7 +215,7 @@ def audit_file(tmp_path_factory):
 @settings(TABLES, suppress_health_check=[HealthCheck.too_slow,
                                         HealthCheck.function_scoped_fixture])
 @given(st.lists(st.one_of(st.sampled_from(AUDIT_PARTS), st.binary(max_size=24)), max_size=12),
-       st.sampled_from(["polars", "arrow"]), st.sampled_from(["auto", "common"]))
+       st.sampled_from(["c", "polars", "arrow"]), st.sampled_from(["auto", "common"]))
 def test_audit_of_random_bytes_exits_cleanly(audit_file, parts, engine, fmt):
     from proxylab.audit.ingest import IngestOptions, ingest
     audit_file.write_bytes(b"".join(parts))

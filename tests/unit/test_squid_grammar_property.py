@@ -1,9 +1,10 @@
 """The audit's vectorised reader and the capture parser give the grammar's verdicts.
 
 One grammar (:mod:`proxylab.grammar.squid`) decides whether a Squid line is a record;
-three readers must agree with it line for line: the capture parser per line, the
-capture parser's Arrow/RE2 path (above ``VECTOR_MIN_LINES``) and the audit's polars
-CSV reader with its padding fill. Lines are valid native lines put through random
+the readers must agree with it line for line: the capture parser per line, the
+capture parser's Arrow/RE2 path (above ``VECTOR_MIN_LINES``), the audit's polars
+CSV reader with its padding fill, and the audit's compiled reader (``--engine c``),
+whose tables must also equal polars'. Lines are valid native lines put through random
 damage (tabs, ``\\v``, NUL, CR, stray spaces, other scripts' digits, over-long
 fields, ``nan``/``inf``/``1E20`` timestamps, missing or extra fields) or raw text.
 The oracle is the grammar's :func:`verdict`, and the fields of every record.
@@ -145,12 +146,28 @@ def check_readers(lines: list[str], fmt: str = "auto") -> None:
                                                  strict=True), 1) if good}
     # the audit sums bytes: a "-" (common format) counts as 0
     assert audit == {n: (*v[:3], v[3] or 0, *v[4:]) for n, v in want.items()}, "audit disagrees"
-    # ... and the streaming parse-and-group query the audit really runs.
-    for engine in ("polars", "arrow") if audit_fmt == "native" else ("polars",):
+    # ... and the streaming parse-and-group query the audit really runs, and the
+    # compiled reader (tables and samples the same as polars').
+    results = {}
+    for engine in ("polars", "arrow", "c") if audit_fmt == "native" else ("polars", "c"):
         r = process_chunk(bytes(bytearray(data.encode())), audit_fmt,
                           IngestOptions(engine=engine), want_samples=5)
         assert (r.lines, r.parsed) == (len(lines), len(want)), engine
         assert int(r.req["bytes"].sum() or 0) == sum(v[3] or 0 for v in want.values())
+        results[engine] = r
+    assert_same_chunk(results["c"], results["polars"])
+
+
+def assert_same_chunk(got, want) -> None:
+    """Two readers' ChunkResults: the same counts, samples and tables (any row order)."""
+    assert (got.lines, got.parsed, got.malformed, got.filtered) == (
+        want.lines, want.parsed, want.malformed, want.filtered)
+    assert got.samples == want.samples
+    for a, b, keys in ((got.req, want.req, ["hostport", "method", "cs"]),
+                       (got.tim, want.tim, ["hostport", "bucket"]),
+                       (got.cli, want.cli, ["client"])):
+        assert a.schema == b.schema
+        assert a.sort(keys).equals(b.sort(keys)), keys
 
 
 @settings(max_examples=60, deadline=None)

@@ -18,6 +18,17 @@ PARALLEL_MIN_BYTES = 64 << 20  # below this a worker's start-up (~0.2 s CPU) doe
 PARALLEL_CHUNK_BYTES = 8 << 20  # per range; each process's peak RSS is ~65 MB + ~8x this
 
 
+def grown_bucket(buckets, current: int) -> int:
+    """The timeline's bucket for these distinct ``buckets`` (epoch seconds, multiples of
+    ``current``): the smallest step of the ladder, from ``current`` up, that holds them
+    in at most MAX_BUCKETS; the last step when none does. Distinct buckets, not
+    max - min: a stray timestamp (a line from 1970 in a damaged log) adds one bucket,
+    it does not make the whole timeline weekly. One rule for every reader."""
+    values = list(buckets)
+    steps = [b for b in BUCKET_LADDER if b >= current]
+    return next((b for b in steps if len({v // b for v in values}) <= MAX_BUCKETS), steps[-1])
+
+
 def default_processes() -> int:
     """Two processes when two CPUs are usable. Each process costs ~130 MB at peak, so two
     keep a 5M-line audit under the 300 MB target; more must be asked for (``--jobs``)."""
@@ -26,6 +37,25 @@ def default_processes() -> int:
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
     return max(1, min(2, cpus))
+
+
+COMPILED_READER = "c"  # :mod:`.scan`, the C extension ``_scan``
+
+
+def compiled_reader_built() -> bool:
+    """Whether the compiled reader's extension was built (``pip install -e .`` compiles
+    it when a C compiler is there; setup.py marks it optional)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("proxylab.audit._scan") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def default_reader() -> str:
+    """The compiled reader when it was built, else polars."""
+    return COMPILED_READER if compiled_reader_built() else "polars"
 
 
 @dataclass(frozen=True)
@@ -49,7 +79,9 @@ class IngestOptions:
     parallel_chunk_bytes: int = PARALLEL_CHUNK_BYTES
     sample_limit: int = 20
     log_format: str = "auto"  # auto | native | common | combined
-    engine: str = "polars"  # native-format reader: polars | arrow (see audit.parse)
+    # native-format reader: c (compiled, the default when built: audit.scan) | polars |
+    # arrow (audit.parse)
+    engine: str = field(default_factory=default_reader)
 
 
 def parse_time(value: str) -> float:

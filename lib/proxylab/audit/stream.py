@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from proxylab.audit import scan
 from proxylab.audit.options import IngestOptions
 from proxylab.audit.parse import NATIVE, detect_format, prepare_chunk
 from proxylab.audit.reduce import Accumulator, ChunkResult, process_chunk
@@ -60,9 +61,11 @@ def read_source(src: Source, opts: IngestOptions, acc: Accumulator, pool: Thread
             if fmt is None:
                 fmt = opts.log_format if opts.log_format != "auto" else detect_format(buf)
                 out.format = fmt
-            prepare_chunk(buf, fmt)
-            pending.append(pool.submit(process_chunk, buf, fmt, opts, True,
-                                       sample_budget - len(out.samples)))
+            folder = acc.folder_for(opts) if scan.handles(fmt, opts) else None
+            if folder is None:  # the compiled reader reads raw bytes, into its folder
+                prepare_chunk(buf, fmt)
+            pending.append(pool.submit(process_chunk, buf, fmt, opts, folder is None,
+                                       sample_budget - len(out.samples), folder))
             drain(opts.workers)
             if progress is not None and src.size:
                 try:

@@ -79,6 +79,7 @@ class SynthOptions:
     http_ratio: float = 0.08
     malformed_ratio: float = 0.0
     extra_hosts: int = 200  # long tail of distinct hosts (bucket names, API ids)
+    clients: int = 0  # 0: the four CLIENTS; else this many generated addresses
 
 
 def host_pool(opts: SynthOptions) -> list[str]:
@@ -109,6 +110,8 @@ def iter_lines(opts: SynthOptions) -> Iterator[str]:
     """Yield native-format lines (with trailing newline), seeded and reproducible."""
     rnd = random.Random(opts.seed)
     pool = host_pool(opts)
+    clients = CLIENTS if not opts.clients else tuple(
+        f"10.{20 + i // 65536}.{i // 256 % 256}.{i % 256}" for i in range(opts.clients))
     hosts = rnd.choices(pool, weights=_weights(len(pool)), k=opts.lines)
     t = opts.start
     for host in hosts:
@@ -119,7 +122,7 @@ def iter_lines(opts: SynthOptions) -> Iterator[str]:
             continue
         width = rnd.randint(1, 8)
         elapsed = str(rnd.randint(0, 5000)).rjust(width)
-        client = CLIENTS[int(rnd.random() ** 3 * len(CLIENTS))]
+        client = clients[int(rnd.random() ** 3 * len(clients))]
         if rnd.random() < opts.fail_ratio:
             code, status, hier, peer = rnd.choice(SQUID_FAILS)
             nbytes = 0 if status in (503, 0) else rnd.randint(100, 4000)

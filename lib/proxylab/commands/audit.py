@@ -168,11 +168,15 @@ def _register(sub: argparse._SubParsersAction) -> None:
 
 
 def _engine_arguments(p: argparse.ArgumentParser) -> None:
-    from proxylab.audit.engines import DEFAULT, audit_engines
+    from proxylab.audit.engines import DEFAULT
 
-    p.add_argument("--engine", choices=audit_engines.names(), default=DEFAULT,
-                   help="where the logs are read: polars (default: in-process; least CPU "
-                   "and memory), arrow (in-process, multi-threaded reader), duckdb / chdb "
+    # no argparse choices: an unknown name is told apart (with a did-you-mean and the
+    # installed engines' names) by get_engine, which reads entry points only then
+    p.add_argument("--engine", default=DEFAULT, metavar="NAME",
+                   help=f"where the logs are read (default: {DEFAULT}): c (in-process, "
+                   "compiled reader of the native logformat; least CPU and memory; the "
+                   "other formats and --client-cidr go to polars), polars (in-process), "
+                   "arrow (in-process, multi-threaded reader), duckdb / chdb "
                    "(the generated SQL in-process: DuckDB, ClickHouse's engine), spark "
                    "(local mode with a JDK, or a cluster: SPARK_REMOTE / --spark-master), "
                    "clickhouse (a ClickHouse server: --clickhouse-url)")
@@ -246,6 +250,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_paths(args: argparse.Namespace) -> int:
     from proxylab.audit import parallel
+    from proxylab.audit.options import IngestOptions
     from proxylab.audit.sources import expand_paths
 
     if bool(args.paths) == bool(args.from_aggregates):
@@ -259,9 +264,11 @@ def _run_paths(args: argparse.Namespace) -> int:
                         "when making them")
     if args.from_aggregates or not engine_for(args).in_process:
         return _report(args, aggregates_for(args))
+    engine_for(args).require()
     sources = expand_paths(args.paths)
     processes = default_processes() if args.jobs is None else max(1, args.jobs)
-    if any(parallel.splittable(s, processes) for s in sources):
+    if (any(parallel.splittable(s, processes) for s in sources)
+            or parallel.files_in_processes(sources, IngestOptions(processes=processes))):
         # Workers start importing now, alongside this process (polars not loaded yet),
         # and every process runs polars on one thread: the processes fill the cores.
         # (When polars is already loaded, as in a notebook, the setting is moot there.)

@@ -1,14 +1,14 @@
 """The default engine: the in-process streaming reader (:mod:`proxylab.audit.ingest`).
 
-Registered twice, once per native-format reader (``polars``, the default, and
-``arrow``), so ``--engine`` keeps naming the readers it named before there were other
-engines."""
+Registered once per native-format reader (``c``, compiled, the default when built;
+``polars``; ``arrow``), so ``--engine`` keeps naming the readers it named before there
+were other engines."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from proxylab.audit.engines.base import AuditEngine
+from proxylab.audit.engines.base import AuditEngine, EngineUnavailable
 
 
 class InProcessEngine(AuditEngine):
@@ -17,6 +17,15 @@ class InProcessEngine(AuditEngine):
     def __init__(self, reader: str = "polars") -> None:
         self.name = reader
         self.reader = reader
+
+    def require(self) -> None:
+        from proxylab.audit.scan import READER, available
+
+        if self.reader == READER and not available():
+            raise EngineUnavailable(
+                "the compiled audit reader (--engine c) is not built here: it is compiled by "
+                "`pip install -e .` (`make venv`) when a C compiler is installed (Debian: "
+                "apt-get install gcc); meanwhile use --engine polars")
 
     def aggregate(self, paths, opts, progress=None):
         from proxylab.audit.ingest import ingest
