@@ -277,10 +277,18 @@ class LocalLab:
             netns.write_resolv_conf(self.ns(place), server)
 
     def _start_services(self, layout: EndpointLayout) -> None:
+        # The fronts first: they take longest to answer (a Python start each), so
+        # the resolvers and Squid start while they do. (pids keep their usual order.)
+        fronts = self._start_fronts()
         pids: dict[str, int] = {}
         for resolver in dns.RESOLVERS:
             pids[f"dns-{resolver.name}"] = self._start_dns(resolver, layout)
         pids["squid"] = self._start_squid(layout.proxy)
+        pids.update(fronts)
+        self._save(pids=pids)
+
+    def _start_fronts(self) -> dict[str, int]:
+        pids: dict[str, int] = {}
         (self.state / "services.log").touch()
         for place, servers in self._front_servers().items():
             spec = {
@@ -302,7 +310,7 @@ class LocalLab:
                 [sys.executable, "-m", "proxylab.labs.local.fronts", str(spec_file)],
                 self.state / f"fronts-{place}.out",
             )
-        self._save(pids=pids)
+        return pids
 
     def _start_squid(self, policy: ProxyPolicy, replacing: int | None = None) -> int:
         """Write Squid's files, check a user's own config, and only then stop the
