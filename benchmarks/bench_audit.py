@@ -133,6 +133,8 @@ def run_measured(cmd: list[str], timeout: float = 1800,
     sampled every 10 ms over the whole process tree: the peak RSS reported is the larger
     of (a) the peak of the summed RSS and (b) the sum of each process's own peak (VmHWM,
     as last seen) -- (b) is an upper bound, since processes need not peak together.
+    Not wait4's ru_maxrss: Linux keeps a process's pre-exec high-water mark in it, and a
+    child spawned from this (large) benchmark process starts in this one's memory.
     CPU seconds include reaped children (wait4 accumulates them).
     """
     t0 = time.perf_counter()
@@ -141,6 +143,19 @@ def run_measured(cmd: list[str], timeout: float = 1800,
     with open(os.devnull, "wb") as null:
         proc = subprocess.Popen(cmd, stdout=null, stderr=subprocess.PIPE,
                                 env=None if env is None else {**os.environ, **env})
+        execd: set[int] = set()
+        with open("/proc/self/cmdline", "rb") as fh:
+            own = fh.read()
+        root_cmdline = own
+        for _ in range(1000):  # the command's own, once it has exec'd
+            try:
+                with open(f"/proc/{proc.pid}/cmdline", "rb") as fh:
+                    root_cmdline = fh.read()
+            except OSError:
+                break
+            if root_cmdline != own:
+                break
+            time.sleep(0.001)
         deadline = t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -148,6 +163,16 @@ def run_measured(cmd: list[str], timeout: float = 1800,
                 break
             total = 0
             for p in _tree(proc.pid):
+                if p != proc.pid and p not in execd:
+                    # a child between fork and exec shares (and shows) its parent's
+                    # memory: counted once it runs its own program
+                    try:
+                        with open(f"/proc/{p}/cmdline", "rb") as fh:
+                            if fh.read() == root_cmdline:
+                                continue
+                    except OSError:
+                        continue
+                    execd.add(p)
                 rss, peak = _status_kb(p, "VmRSS", "VmHWM")
                 total += rss
                 hwm[p] = max(hwm.get(p, 0), peak)
@@ -163,7 +188,6 @@ def run_measured(cmd: list[str], timeout: float = 1800,
     code = os.waitstatus_to_exitcode(status)
     if code:
         print(f"  ! {' '.join(cmd[:3])}... exited {code}: {err.strip()[-300:]}", file=sys.stderr)
-    hwm[proc.pid] = max(hwm.get(proc.pid, 0), usage.ru_maxrss)
     bound = max(sum(hwm.values()), peak_sum) * 1024
     return wall, bound, code, usage.ru_utime + usage.ru_stime, peak_sum * 1024
 

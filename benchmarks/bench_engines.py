@@ -1,5 +1,6 @@
-"""`proxylab audit --engine NAME` on one machine: the in-process engine against the SQL
-engines (DuckDB, chDB, Spark local mode), on the generated 5M-line log.
+"""`proxylab audit --engine NAME` on one machine: the in-process readers (polars, the
+compiled c) against the SQL engines (DuckDB, chDB, Spark local mode), on the generated
+5M-line log.
 
     python benchmarks/bench_engines.py                      # 5M lines, 3 repeats
     python benchmarks/bench_engines.py --lines 1000000 --repeat 5 --engines polars,spark
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=5_000_000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--engines", default="polars,duckdb,chdb,spark")
+    ap.add_argument("--engines", default="polars,c,duckdb,chdb,spark")
     args = ap.parse_args(argv)
     path = ensure_log(args.lines)
     size = path.stat().st_size

@@ -9,17 +9,19 @@ what the audit needs and nothing with per-request cardinality:
 - ``by_time``: host:port x time bucket -> requests, bytes (charts over time)
 - ``by_client``: client address -> requests, bytes
 
-Each chunk's fine groups (raw URL token x method x code/status x client x bucket;
-for the native format one streaming polars query does parse and group) are reduced
-in the chunk's own worker to those three tables (:func:`.reduce.reduce_fine`), and the
-accumulator folds reduced tables, so the peak is a few chunks plus the tables' own
-cardinality (hosts x statuses, hosts x buckets -- the bucket grows with the log's
-span, see :class:`.reduce.Accumulator` -- and clients). In one process a worker thread
-parses and reduces chunk k while the main thread reads/gunzips and padding-fills chunk
-k+1 (:mod:`.stream`); a large plain file goes to several processes as byte ranges, and
-a set of whole files (rotated, gzip) to several processes one file each at a time
-(:mod:`.parallel`). Host names are split from ports and classified only after
-aggregation, once per distinct host.
+The compiled reader (:mod:`.scan`, the default for the native format) folds every
+chunk's records in C into one folder per process, which the accumulator takes in at
+the end, so a process holds a chunk or two plus the tables' own cardinality (hosts x
+statuses, hosts x buckets -- the bucket grows with the log's span, in the folder as in
+:class:`.reduce.Accumulator` -- and clients). With the polars reader, each chunk's fine
+groups (raw URL token x method x code/status x client x bucket; one streaming polars
+query parses and groups) are reduced in the chunk's own worker to those three tables
+(:func:`.reduce.reduce_fine`), and the accumulator folds reduced tables. In one
+process a worker thread parses and reduces chunk k while the main thread reads/gunzips
+(and, for polars, padding-fills) chunk k+1 (:mod:`.stream`); a large plain file goes
+to several processes as byte ranges, and a set of whole files (rotated, gzip) to
+several processes one file each at a time (:mod:`.parallel`). Host names are split
+from ports and classified only after aggregation, once per distinct host.
 """
 
 from __future__ import annotations

@@ -9,10 +9,12 @@ exactly ten single-space-separated fields, and the elapsed column (the only padd
 one, never read) absorbs the filler. Byte offsets are kept and the filler is
 mapped back to spaces when a malformed line is sampled.
 
-Reader: polars' CSV reader by default (fastest per CPU second, least memory, and a
-bad value nulls one line instead of failing the chunk). Arrow's reader is an option
-(``--engine arrow``): it releases the GIL and uses its own threads, which pays off
-only when a second core is really free (see :func:`parse_native_arrow`).
+Reader: polars' CSV reader (``--engine polars``; the default only where the compiled
+reader of :mod:`.scan` is not built, and always for ``common``/``combined`` and
+``--client-cidr``): a bad value nulls one line instead of failing the chunk. Arrow's
+reader is an option (``--engine arrow``): it releases the GIL and uses its own
+threads, which pays off only when a second core is really free (see
+:func:`parse_native_arrow`).
 
 Which lines are well-formed is the grammar's rule (:mod:`proxylab.grammar.squid`),
 not this reader's: every field is checked with the grammar's own patterns (the four

@@ -3,7 +3,8 @@
 Shared by the single-process reader (:mod:`.ingest`) and the worker processes
 (:mod:`.parallel`), which is why it is neither of them: both import it, it imports
 neither. Whether a line is well-formed is the grammar's rule
-(:mod:`proxylab.grammar.squid`), applied column-wise by :mod:`.parse`.
+(:mod:`proxylab.grammar.squid`), applied column-wise by :mod:`.parse` or line by line
+in C by :mod:`.scan`, whose folder an accumulator owns (:meth:`Accumulator.folder_for`).
 """
 
 from __future__ import annotations
@@ -222,6 +223,8 @@ def _process_scanned(buf: bytes, opts: IngestOptions, want: int, folder) -> Chun
     folder of its own whose tables the result carries."""
     f = folder if folder is not None else scan.folder(opts)
     lines, n_ok, filtered, samples = scan.feed(f, buf, want)
+    if folder is not None:  # here, in the feeding thread: the folder is not busy
+        scan.grow(f, opts)
     tables = _empty_results() if folder is not None else frames(f.take())
     return ChunkResult(lines, n_ok, lines - n_ok, filtered, samples, *tables)
 
@@ -312,8 +315,6 @@ class Accumulator:
 
     def add(self, r: ChunkResult) -> None:
         self.merge(r.req, r.tim, r.cli)
-        if self.folder is not None:
-            scan.grow(self.folder, self.opts)
 
     def merge(self, req: pl.DataFrame, tim: pl.DataFrame, cli: pl.DataFrame,
               bucket: int | None = None) -> None:
