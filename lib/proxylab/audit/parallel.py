@@ -160,48 +160,44 @@ class RangeCounter:
 
 def run_ranges(path: str, ranges: list[tuple[int, int]], take, fmt: str, opts,
                sample_budget: int) -> PartResult:
-    """Process ranges handed out by ``take()`` (None = no more) into a PartResult."""
+    """Process ranges handed out by ``take()`` (None = no more) into a PartResult.
+
+    The compiled reader folds every range into one folder, whose tables go back as
+    they are (no polars in a scanning worker at all); the polars reader reduces each
+    range and folds the tables in an accumulator."""
     from proxylab.audit import scan
 
+    res = PartResult()
     if scan.handles(fmt, opts):
-        return _scan_ranges(path, ranges, take, opts, sample_budget)
+        f = scan.folder(opts)
+
+        def fold(data: bytes, want: int) -> tuple[int, int, int, list[str]]:
+            out = scan.feed(f, data, want)
+            scan.grow(f, opts)
+            return out
+
+        _read_ranges(path, ranges, take, res, sample_budget, fold)
+        res.raw = (f.take(), f.bucket)
+        return res
     from proxylab.audit.reduce import Accumulator, process_chunk
 
     acc = Accumulator.for_options(opts)
-    res = PartResult()
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        while (i := take()) is not None:
-            data, err = read_range(fd, *ranges[i])
-            if err:
-                res.errors.append(err)
-            res.done.append(i)
-            if not data:
-                continue
-            want = max(0, sample_budget - len(res.samples))
-            r = process_chunk(data, fmt, opts, prepared=False, want_samples=want)
-            del data
-            res.lines += r.lines
-            res.parsed += r.parsed - r.filtered
-            res.malformed += r.malformed
-            res.filtered += r.filtered
-            res.samples += [(i, k, s) for k, s in enumerate(r.samples[:want])]
-            acc.add(r)
-    finally:
-        os.close(fd)
+
+    def reduce(data: bytes, want: int) -> tuple[int, int, int, list[str]]:
+        r = process_chunk(data, fmt, opts, prepared=False, want_samples=want)
+        acc.add(r)
+        return r.lines, r.parsed, r.filtered, r.samples
+
+    _read_ranges(path, ranges, take, res, sample_budget, reduce)
     acc.compact()
     res.tables = acc.tables
     return res
 
 
-def _scan_ranges(path: str, ranges: list[tuple[int, int]], take, opts,
-                 sample_budget: int) -> PartResult:
-    """:func:`run_ranges` by the compiled reader: every range folded into one folder,
-    whose tables go back as they are (no polars in a scanning worker at all)."""
-    from proxylab.audit import scan
-
-    f = scan.folder(opts)
-    res = PartResult()
+def _read_ranges(path: str, ranges: list[tuple[int, int]], take, res: PartResult,
+                 sample_budget: int, fold) -> None:
+    """Each range taken, read and handed to ``fold(data, want_samples)`` -> (lines,
+    records, filtered, samples), counted into ``res``."""
     fd = os.open(path, os.O_RDONLY)
     try:
         while (i := take()) is not None:
@@ -212,19 +208,15 @@ def _scan_ranges(path: str, ranges: list[tuple[int, int]], take, opts,
             if not data:
                 continue
             want = max(0, sample_budget - len(res.samples))
-            lines, records, filtered, samples = scan.feed(f, data, want)
+            lines, records, filtered, samples = fold(data, want)
             del data
             res.lines += lines
             res.parsed += records - filtered
             res.malformed += lines - records
             res.filtered += filtered
             res.samples += [(i, k, s) for k, s in enumerate(samples[:want])]
-            scan.grow(f, opts)
     finally:
         os.close(fd)
-    bucket = f.bucket
-    res.raw = (f.take(), bucket)
-    return res
 
 
 def files_in_processes(sources: list[Source], opts) -> bool:

@@ -34,9 +34,19 @@ def handles(fmt: str, opts) -> bool:
     return opts.engine == READER and fmt == "native" and not opts.client_cidrs
 
 
+NOT_BUILT = ("the compiled audit reader (--engine c) is not built here: it is compiled by "
+             "`pip install -e .` (`make venv`) when a C compiler is installed (Debian: "
+             "apt-get install gcc); meanwhile use --engine polars")
+
+
 def folder(opts, bucket: int | None = None):
     """An empty :class:`Folder` for ``opts`` (its window; ``bucket`` or the options')."""
-    from proxylab.audit._scan import Folder
+    try:
+        from proxylab.audit._scan import Folder
+    except ImportError:
+        from proxylab.errors import UserError
+
+        raise UserError(NOT_BUILT) from None
 
     return Folder(bucket or opts.bucket_seconds, opts.since, opts.until, MAX_EPOCH)
 

@@ -14,6 +14,7 @@ import gc
 import ipaddress
 import os
 import sys
+import threading
 
 from proxylab.audit.options import default_processes
 from proxylab.audit.options import parse_time as _parse_time
@@ -290,6 +291,12 @@ def _run(args: argparse.Namespace, sources, processes: int) -> int:
         log_format=args.log_format, engine=args.engine,
         processes=processes,
     )
+    # the classification's tables load while the logs are read (the compiled reader
+    # scans without the GIL): ~30 ms off a small audit's wall time
+    from proxylab.awsdata.hostnames import preload
+
+    warm = threading.Thread(target=preload, name="audit-preload", daemon=True)
+    warm.start()
     total = sum(s.size or 0 for s in sources)
     show = (not args.no_progress and total >= PROGRESS_MIN_BYTES and sys.stderr.isatty())
     if show:
@@ -308,6 +315,7 @@ def _run(args: argparse.Namespace, sources, processes: int) -> int:
             agg = ingest(sources, opts, progress=lambda n: bar.advance(task, n))
     else:
         agg = ingest(sources, opts)
+    warm.join()
     return _report(args, agg)
 
 

@@ -19,13 +19,10 @@ class InProcessEngine(AuditEngine):
         self.reader = reader
 
     def require(self) -> None:
-        from proxylab.audit.scan import READER, available
+        from proxylab.audit.scan import NOT_BUILT, READER, available
 
         if self.reader == READER and not available():
-            raise EngineUnavailable(
-                "the compiled audit reader (--engine c) is not built here: it is compiled by "
-                "`pip install -e .` (`make venv`) when a C compiler is installed (Debian: "
-                "apt-get install gcc); meanwhile use --engine polars")
+            raise EngineUnavailable(NOT_BUILT)
 
     def aggregate(self, paths, opts, progress=None):
         from proxylab.audit.ingest import ingest

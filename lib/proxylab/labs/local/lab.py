@@ -17,13 +17,14 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from proxylab.labs.base import (
     EndpointLayout,
@@ -37,11 +38,21 @@ from proxylab.labs.base import (
     Service,
     state_root,
 )
-from proxylab.labs.local import dns, netns, pki, processes, regions, squid, squid_auth
+from proxylab.labs.local import (
+    dns,
+    netns,
+    pki,
+    processes,
+    regions,
+    sockdiag,
+    squid,
+    squid_auth,
+)
 from proxylab.labs.local import topology as t
 from proxylab.labs.local.invoker import DEFAULT_CREDENTIALS
 from proxylab.labs.proxy_policy import ProxyPolicy
 
+T = TypeVar("T")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 DEFAULT_NAME = "proxylab"
 UP_TIMEOUT_S = 20.0
@@ -53,12 +64,7 @@ def _listening(port: int) -> bool:
     """A TCP socket listens on ``port`` in the calling thread's namespace. Used for
     Squid, which logs every bare connect as ``NONE_NONE/000``."""
     try:
-        with open("/proc/thread-self/net/tcp") as fh:
-            next(fh)
-            return any(
-                line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port
-                for line in fh
-            )
+        return sockdiag.listening(port)
     except OSError:
         return False
 
@@ -271,10 +277,18 @@ class LocalLab:
             netns.write_resolv_conf(self.ns(place), server)
 
     def _start_services(self, layout: EndpointLayout) -> None:
+        # The fronts first: they take longest to answer (a Python start each), so
+        # the resolvers and Squid start while they do. (pids keep their usual order.)
+        fronts = self._start_fronts()
         pids: dict[str, int] = {}
         for resolver in dns.RESOLVERS:
             pids[f"dns-{resolver.name}"] = self._start_dns(resolver, layout)
         pids["squid"] = self._start_squid(layout.proxy)
+        pids.update(fronts)
+        self._save(pids=pids)
+
+    def _start_fronts(self) -> dict[str, int]:
+        pids: dict[str, int] = {}
         (self.state / "services.log").touch()
         for place, servers in self._front_servers().items():
             spec = {
@@ -296,7 +310,7 @@ class LocalLab:
                 [sys.executable, "-m", "proxylab.labs.local.fronts", str(spec_file)],
                 self.state / f"fronts-{place}.out",
             )
-        self._save(pids=pids)
+        return pids
 
     def _start_squid(self, policy: ProxyPolicy, replacing: int | None = None) -> int:
         """Write Squid's files, check a user's own config, and only then stop the
@@ -327,7 +341,7 @@ class LocalLab:
                     "(squid -k parse):\n  " + "\n  ".join(shown)
                 )
         if replacing:
-            processes.terminate(replacing, signal.SIGINT)
+            processes.kill_squid(replacing)
         return processes.spawn(
             self.ns("proxy"),
             build.argv(["-N", "-f", str(seen / "squid.conf")], sq),
@@ -373,19 +387,24 @@ class LocalLab:
             ("fronts-aws", "proxy", t.S3_IP, 443),
         ]
 
-    def _health(self) -> dict[str, bool]:
-        out = {}
-        for service, place, address, port in self._checks():
+    def _health(self, only: set[str] | None = None) -> dict[str, bool]:
+        """Each check's answer (``only``: just those services), all checked at once."""
+        checks = [c for c in self._checks() if only is None or c[0] in only]
+
+        def answer(place: str, address: str, port: int) -> bool:
+            check = (
+                (lambda: _listening(port)) if not address else (lambda: _tcp_ok(address, port))
+            )
             try:
-                check = (
-                    (lambda p=port: _listening(p))
-                    if not address
-                    else (lambda a=address, p=port: _tcp_ok(a, p))
-                )
-                out[service] = netns.call_in(self.ns(place), check)
+                return netns.call_in(self.ns(place), check)
             except (OSError, TimeoutError):
-                out[service] = False
-        return out
+                return False
+
+        answers = _parallel([
+            (lambda p=place, a=address, n=port: answer(p, a, n))
+            for _service, place, address, port in checks
+        ])
+        return {c[0]: ok for c, ok in zip(checks, answers, strict=True)}
 
     def healthy(self) -> bool:
         return self._is_up() and all(self._health().values())
@@ -394,7 +413,8 @@ class LocalLab:
         deadline = time.monotonic() + timeout_s
         health: dict[str, bool] = {}
         while time.monotonic() < deadline:
-            health = self._health()
+            # A service that answered stays answered: ask again only the others.
+            health.update(self._health({s for s, ok in health.items() if not ok} or None))
             if all(health.values()):
                 return
             dead = [
@@ -405,7 +425,7 @@ class LocalLab:
                     f"lab service(s) exited during start-up: {', '.join(dead)}\n"
                     + self._tails(dead)
                 )
-            time.sleep(0.1)
+            time.sleep(0.02)
         bad = [s for s, ok in health.items() if not ok]
         raise LabError(
             f"lab services not answering after {timeout_s:.0f}s: {', '.join(bad)}\n"
@@ -474,20 +494,25 @@ class LocalLab:
         up = self._is_up()
         layout = self.layout
         places = []
-        for place in t.PLACES:
+        # Every place's `ip addr` and `ip route` at once: one `ip` process each, run
+        # side by side (in turn they were half of every run's describe).
+        def show(ns: str, *what: str) -> Callable[[], str]:
+            return lambda: netns.ip("-n", ns, *what, check=False).stdout
+
+        shown = _parallel([
+            show(self.ns(place), *what)
+            for place in t.PLACES for what in (("-4", "-br", "addr"), ("route",))
+        ]) if up else []
+        for i, place in enumerate(t.PLACES):
             ns = self.ns(place)
             addrs: list[str] = []
             routes: list[str] = []
             if up:
-                for line in netns.ip(
-                    "-n", ns, "-4", "-br", "addr", check=False
-                ).stdout.splitlines():
+                for line in shown[2 * i].splitlines():
                     parts = line.split()
                     dev = parts[0].split("@")[0] if parts else ""
                     addrs += [f"{dev} {a}" for a in parts[2:] if not a.startswith("127.")]
-                routes = [
-                    r.strip() for r in netns.ip("-n", ns, "route", check=False).stdout.splitlines()
-                ]
+                routes = [r.strip() for r in shown[2 * i + 1].splitlines()]
             places.append(Place(place, t.STANDS_FOR[place], addrs, routes, ns))
         services: list[Service] = []
         if not up:
@@ -567,7 +592,7 @@ class LocalLab:
 
     def collect(self, mark: EvidenceMark, invocation: Invocation | None = None) -> Evidence:
         files = self._evidence_files()
-        _wait_quiet([files["proxy_access.log"], files["services.log"]])
+        _wait_quiet([files["proxy_access.log"], files["services.log"]], busy=self._squid_busy)
         evidence = Evidence(files={"proxy_access.log": [], "dns.log": [], "services.log": []})
         for key, path in files.items():
             lines = _read_from(path, mark.positions.get(key, 0))
@@ -579,6 +604,14 @@ class LocalLab:
             if not path.exists():
                 evidence.missing.append(f"{key}: {path} does not exist")
         return evidence
+
+    def _squid_busy(self) -> bool:
+        """Squid has a client connection it has not closed (and so not logged) yet;
+        False when that cannot be seen (a lab half gone): the quiet wait still holds."""
+        try:
+            return netns.call_in(self.ns("proxy"), lambda: sockdiag.connections_open(t.SQUID_PORT))
+        except (OSError, TimeoutError):
+            return False
 
     def invoke(
         self,
@@ -677,6 +710,17 @@ class LocalLab:
         return left
 
 
+def _parallel(calls: list[Callable[[], T]]) -> list[T]:
+    """Call each of ``calls`` in a thread of its own, all at once; their results in
+    order (the first exception, in order, is raised). For waits on other processes
+    (``ip``, a connect in a namespace), which two cores overlap well."""
+    if len(calls) <= 1:
+        return [c() for c in calls]
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(c) for c in calls]
+        return [f.result() for f in futures]
+
+
 def _user_paths(problem: str, lab_paths: set[str], user_path: str) -> str:
     """A parse problem with the lab's copy of the user's file named as the user's."""
     for p in lab_paths:
@@ -717,16 +761,29 @@ def _read_from(path: Path, offset: int) -> list[str]:
     return data.decode("utf-8", errors="replace").splitlines()
 
 
-def _wait_quiet(paths: list[Path], quiet_s: float = 0.2, limit_s: float = 3.0) -> None:
-    """Squid writes a CONNECT line only when its tunnel closes: wait until the logs
-    have stopped growing for ``quiet_s`` (bounded by ``limit_s``)."""
+def _wait_quiet(
+    paths: list[Path],
+    busy: Callable[[], bool] = lambda: False,
+    quiet_s: float = 0.05,
+    limit_s: float = 3.0,
+) -> None:
+    """Wait until the evidence is complete (bounded by ``limit_s``).
+
+    Squid writes a CONNECT line only when its tunnel closes, so the run's last lines
+    come after the function is gone: wait until Squid holds no client connection
+    open (``busy``: by the function's death every one of them is closing) and then
+    until the logs have not grown for ``quiet_s``. The fronts write their services
+    line before they answer, so a function that has its answer finds it written.
+    (A fixed 0.2 s of quiet was the whole rule before; measured, every line is
+    already there when ``invoke`` returns.)
+    """
     deadline = time.monotonic() + limit_s
     last = [p.stat().st_size if p.exists() else 0 for p in paths]
     still_since = time.monotonic()
     while time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.01)
         now = [p.stat().st_size if p.exists() else 0 for p in paths]
-        if now != last:
+        if now != last or busy():
             last, still_since = now, time.monotonic()
         elif time.monotonic() - still_since >= quiet_s:
             return

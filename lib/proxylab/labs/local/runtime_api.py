@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import re
+import selectors
 import socket
 import threading
 import time
@@ -77,8 +79,10 @@ class RuntimeAPI:
         self._lock = threading.Lock()
         self._server = http.server.ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
+        self._server.timeout = 0.05  # handle_request() never waits longer than that
         self._server.api = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = os.pipe()  # close() wakes the serving loop with it
 
     @property
     def address(self) -> str:
@@ -86,19 +90,35 @@ class RuntimeAPI:
         return f"{host}:{port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-            name="runtime-api", daemon=True,
-        )
+        self._thread = threading.Thread(target=self._serve, name="runtime-api", daemon=True)
         self._thread.start()
+
+    def _serve(self) -> None:
+        """serve_forever, woken by :meth:`close` instead of polling: its
+        ``shutdown()`` waits for the next poll (up to ``poll_interval``) at the end of
+        every invocation."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._server, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while not self.closing.is_set():
+                ready = selector.select()
+                if self.closing.is_set():
+                    break
+                if any(key.fileobj is self._server for key, _ in ready):
+                    self._server.handle_request()  # the socket is readable: no wait
 
     def close(self) -> None:
         """Release a held ``next`` and stop serving; bounded."""
         self.closing.set()
+        if self._wake_w >= 0:
+            os.write(self._wake_w, b"x")
         if self._thread is not None:
-            self._server.shutdown()
             self._thread.join(5)
         self._server.server_close()
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
 
     # -- called from handler threads -------------------------------------------------
 
