@@ -102,6 +102,28 @@ def test_timeline_and_topology_draw(a):
     matplotlib.pyplot.close(fig)
 
 
+@pytest.mark.parametrize("n_addresses", [1, 3, 4])
+def test_topology_labels_stay_clear_of_the_address_lines(a, n_addresses):
+    """A proxy VPC with several addresses (the open lab gives it three, wrapping to two
+    lines) once ran them under the Squid label: every label's box must clear them."""
+    lab = a.tables.records[SEED[3].name].lab.to_dict()
+    addrs = ["10.0.0.72/32", "10.0.0.2/32", "198.18.2.72/32", "198.18.2.73/32"]
+    for place in lab["places"]:
+        if place["name"] in ("proxy", "lambda"):
+            place["addresses"] = addrs[:n_addresses]
+    fig = charts.topology(lab)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    texts = fig.axes[0].texts
+    for label in ("Squid", "Lambda function"):
+        badge = next(t for t in texts if t.get_text().startswith(label))
+        box = badge.get_bbox_patch().get_window_extent(r)
+        for t in texts:
+            if t.get_text().startswith("10.0.0.72"):
+                assert not box.overlaps(t.get_window_extent(r)), (label, t.get_text())
+    matplotlib.pyplot.close(fig)
+
+
 def test_wrap_host():
     assert charts.wrap_host("proxylab-demo-bucket.s3.ap-northeast-1.amazonaws.com") == \
         "proxylab-demo-bucket\n.s3.ap-northeast-1\n.amazonaws.com"

@@ -478,6 +478,7 @@ def topology(lab: dict[str, Any], redact: Redact | None = None,
         "aws": (6.55, 0.45, 3.3, 2.55),
     }
     colors = {"lambda": "#FFF4E0", "proxy": "#E8F0FA", "internet": "#F1F1F1", "aws": "#EAF6E8"}
+    addr_lines: dict[str, int] = {}  # lines of addresses at the foot of each box
     fig, ax = plt.subplots(figsize=(COLUMN_IN, 5.6))
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 6.1)
@@ -495,14 +496,22 @@ def topology(lab: dict[str, Any], redact: Redact | None = None,
         # "lo 10.1.143.211/32" (interface, address) -> the address only
         addrs = ", ".join(dict.fromkeys(redact(str(a).split()[-1])
                                         for a in place.get("addresses", [])[:4] if str(a).strip()))
-        ax.text(x + 0.12, y + 0.1, fill(addrs, 30), fontsize=8, va="bottom",
+        addrs = fill(addrs, 30)
+        addr_lines[name] = addrs.count("\n") + 1 if addrs else 0
+        ax.text(x + 0.12, y + 0.1, addrs, fontsize=8, va="bottom",
                 color="#555555", family="monospace")
+
+    def above_addresses(name: str, lowest: float = 0.0) -> float:
+        """A label's baseline just above the box's address lines (8 pt monospace is
+        ~0.16 axis units a line here), so a long address list cannot run under it."""
+        return max(lowest, boxes[name][1] + 0.1 + 0.16 * addr_lines.get(name, 0) + 0.2)
+
     squid = next((s for s in lab.get("services", []) if s.get("name") == "squid"), None)
     if squid or res.get("proxy_url"):
         where = res.get("proxy_url") or (squid or {}).get("address", "")
-        ax.text(0.3, 4.15, redact(f"Squid {where}"), fontsize=9,
+        ax.text(0.3, above_addresses("proxy"), redact(f"Squid {where}"), fontsize=9,
                 bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#0072B2"})
-    ax.text(0.3, 1.55, w["topo_function"], fontsize=9,
+    ax.text(0.3, above_addresses("lambda", 1.55), w["topo_function"], fontsize=9,
             bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#E69F00"})
 
     def arrow(a, b, text, color, style="-|>", ls="-", off=(0, 0)):
