@@ -363,17 +363,18 @@ CHART: dict[str, dict[str, str]] = {
         "timeline_title": "実行 {run_id} のリクエスト",
         "place_lambda": "Lambda VPC", "place_proxy": "プロキシ VPC",
         "place_internet": "インターネット", "place_aws": "AWS",
-        "about_lambda": "プライベートサブネット、NAT なし。関数の出口はプロキシか "
-                        "VPC エンドポイント"
-                        "だけ",
+        # chart labels: line breaks where a reader would break them (fill() breaks
+        # Japanese between any two characters: エンドポイン|ト)
+        "about_lambda": "プライベートサブネット、NAT なし。\n関数の出口はプロキシか\n"
+                        "VPC エンドポイントだけ",
         "about_proxy": "Squid とインターネットゲートウェイのあるパブリックサブネット",
         "about_internet": "公開 DNS と Web サイト",
-        "about_aws": "VPC リゾルバー、VPC エンドポイント、S3 と API Gateway (ラボのサービス)",
+        "about_aws": "VPC リゾルバー、\nVPC エンドポイント、\nS3 と API Gateway (ラボのサービス)",
         "topo_function": "Lambda 関数 (プローブ)",
         "topo_peering": "VPC ピアリング", "topo_internet": "インターネット",
         "topo_public": "S3 / API の公開アドレス",
         "topo_s3_gateway": "S3 ゲートウェイ型エンドポイント",
-        "topo_interface": "execute-api インターフェイス型エンドポイント",
+        "topo_interface": "execute-api インターフェイス型\nエンドポイント",
         "topo_dns_on": "プライベート DNS 有効", "topo_dns_off": "プライベート DNS 無効",
         "topo_no_nat": "NAT なし: インターネットへの直接経路はない",
         "topo_public_dns": "プライベート API 名の公開 DNS 応答: {answer}",
