@@ -2,7 +2,8 @@
 
 One grammar (:mod:`proxylab.grammar.squid`) decides whether a Squid line is a record;
 the readers must agree with it line for line: the capture parser per line, the
-capture parser's Arrow/RE2 path (above ``VECTOR_MIN_LINES``), the audit's polars
+capture parser's column-wise paths above ``VECTOR_MIN_LINES`` (the compiled reader's
+records, and Arrow/RE2), the audit's polars
 CSV reader with its padding fill, and the audit's compiled reader (``--engine c``),
 whose tables must also equal polars'. Lines are valid native lines put through random
 damage (tabs, ``\\v``, NUL, CR, stray spaces, other scripts' digits, over-long
@@ -118,14 +119,18 @@ def check_readers(lines: list[str], fmt: str = "auto") -> None:
         if v == grammar.Verdict.RECORD:
             want[n] = _record_fields(grammar.parse_line(ln, fmt))
 
-    # The capture parser, per line and (threshold lowered) through Arrow's RE2.
-    old = capture.VECTOR_MIN_LINES
-    for threshold in (old, 1):
-        capture.VECTOR_MIN_LINES = threshold
+    # The capture parser, per line and (threshold lowered) column-wise: by the compiled
+    # reader, and by Arrow's RE2 (its way without a C compiler).
+    old, compiled = capture.VECTOR_MIN_LINES, capture._native_columns_compiled
+    frames = []
+    for threshold in (old, 1, "re2"):
+        capture.VECTOR_MIN_LINES = 1 if threshold == "re2" else threshold
+        if threshold == "re2":
+            capture._native_columns_compiled = lambda lines: None
         try:
             res = capture.parse_lines(lines, fmt=fmt)
         finally:
-            capture.VECTOR_MIN_LINES = old
+            capture.VECTOR_MIN_LINES, capture._native_columns_compiled = old, compiled
         got = {int(r.raw_line_no): (round(r.ts.timestamp(), 6), r.client_ip,
                                     f"{r.squid_code}/{int(r.http_status):03d}",
                                     None if pd.isna(r.bytes) else int(r.bytes),
@@ -133,6 +138,11 @@ def check_readers(lines: list[str], fmt: str = "auto") -> None:
                for r in res.frame.itertuples()}
         assert got == want, f"capture parser (threshold {threshold}) disagrees"
         assert res.skipped == verdicts.count(grammar.Verdict.BLANK)
+        frames.append(res.frame)
+    for other in frames[1:]:  # every column, not only the fields above
+        pd.testing.assert_frame_equal(other.reset_index(drop=True),
+                                      frames[0].reset_index(drop=True),
+                                      check_categorical=False)
 
     # The audit reader: one row per line; blank lines count as malformed there.
     audit_fmt = {"auto": "native", "squid": "native"}.get(fmt, fmt)

@@ -214,10 +214,11 @@ static inline const unsigned char *tag(const unsigned char *p, const unsigned ch
 }
 
 typedef struct {
-    const unsigned char *client, *cs, *method, *url;
-    size_t client_n, cs_n, method_n, url_n;
+    const unsigned char *client, *cs, *method, *url, *user, *hier, *peer, *mt;
+    size_t client_n, cs_n, method_n, url_n, user_n, hier_n, peer_n, mt_n;
     double ts;
-    int64_t bytes;
+    int64_t bytes, elapsed;
+    int status;
 } Rec;
 
 #define SEP(p) do { if ((p) == NULL || (p) >= end || *(p) != ' ') return 0; (p)++; } while (0)
@@ -226,7 +227,7 @@ typedef struct {
 static int parse_line(const unsigned char *p, const unsigned char *end, double max_epoch,
                       Rec *r) {
     const unsigned char *q, *ts0 = p;
-    uint64_t ip = 0, fr = 0, v;
+    uint64_t ip = 0, fr = 0, v = 0;
     int fd = 0;
     /* TS */
     q = digits(p, end, 10, &ip);
@@ -261,6 +262,7 @@ static int parse_line(const unsigned char *p, const unsigned char *end, double m
     if (p >= end || *p != ' ') return 0;
     while (p < end && *p == ' ') p++;
     p = digits(p, end, 18, &v);
+    r->elapsed = (int64_t)v;
     SEP(p);
     /* client */
     r->client = p;
@@ -274,6 +276,7 @@ static int parse_line(const unsigned char *p, const unsigned char *end, double m
     if (!p || p + 4 > end || p[0] != '/' || !IS_DIGIT(p[1]) || !IS_DIGIT(p[2]) ||
         !IS_DIGIT(p[3]))
         return 0;
+    r->status = (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
     p += 4;
     r->cs_n = (size_t)(p - r->cs);
     SEP(p);
@@ -292,17 +295,176 @@ static int parse_line(const unsigned char *p, const unsigned char *end, double m
     if (!p) return 0;
     r->url_n = (size_t)(p - r->url);
     SEP(p);
+    r->user = p;
     p = tok(p, end);
+    if (!p) return 0;
+    r->user_n = (size_t)(p - r->user);
     SEP(p);
     /* TAG/peer, the peer possibly empty */
+    r->hier = p;
     p = tag(p, end);
     if (!p || p >= end || *p != '/') return 0;
-    p++;
+    r->hier_n = (size_t)(p - r->hier);
+    r->peer = ++p;
     while (p < end && IS_TOK(*p)) p++;
+    r->peer_n = (size_t)(p - r->peer);
     SEP(p);
     /* type, and nothing after it */
+    r->mt = p;
     p = tok(p, end);
-    return p == end;
+    if (p != end) return 0;
+    r->mt_n = (size_t)(p - r->mt);
+    return 1;
+}
+
+/* ---- records: every field of every record, for the capture tables ------------------ */
+
+typedef struct {
+    char *data;
+    int32_t *offsets; /* n + 1 */
+    size_t len, cap, n, ncap;
+    int failed;
+} StrCol;
+
+static void strcol_add(StrCol *c, const unsigned char *s, size_t n) {
+    if (c->failed) return;
+    if (c->n + 2 > c->ncap) {
+        size_t cap = c->ncap ? c->ncap * 2 : 1024;
+        int32_t *o = realloc(c->offsets, cap * sizeof(int32_t));
+        if (!o) {
+            c->failed = 1;
+            return;
+        }
+        c->offsets = o;
+        c->ncap = cap;
+        if (c->n == 0) c->offsets[0] = 0;
+    }
+    if (c->len + n > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap < c->len + n) cap *= 2;
+        char *d = realloc(c->data, cap);
+        if (!d) {
+            c->failed = 1;
+            return;
+        }
+        c->data = d;
+        c->cap = cap;
+    }
+    if (c->len + n > INT32_MAX) {
+        c->failed = 1;
+        return;
+    }
+    memcpy(c->data + c->len, s, n);
+    c->len += n;
+    c->offsets[++c->n] = (int32_t)c->len;
+}
+
+typedef struct {
+    void *data;
+    size_t n, cap;
+    int failed;
+} NumCol;
+
+static void numcol_add(NumCol *c, const void *v) {
+    if (c->failed) return;
+    if (c->n + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 1024;
+        void *d = realloc(c->data, cap * 8);
+        if (!d) {
+            c->failed = 1;
+            return;
+        }
+        c->data = d;
+        c->cap = cap;
+    }
+    memcpy((char *)c->data + c->n * 8, v, 8);
+    c->n++;
+}
+
+PyDoc_STRVAR(records_doc,
+"records(buf, max_epoch, strip_cr) -> (lines, numeric, text, others)\n\n"
+"Every native record of ``buf`` (lines split at \\n only; with ``strip_cr`` one \\r\n"
+"before it dropped), by the grammar: ``numeric`` = packed int64/float64 bytes of\n"
+"(line_no, ts, elapsed, status, bytes), ``text`` = (data, int32 offsets) per field of\n"
+"(client, code, method, url, user, hier, peer, mt), Arrow's string layout; ``others``\n"
+"= the line numbers (1-based) of the lines that are not records, as int64 bytes.");
+
+static PyObject *records(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    double max_epoch;
+    int strip_cr;
+    if (!PyArg_ParseTuple(args, "y*dp", &view, &max_epoch, &strip_cr)) return NULL;
+    StrCol text[8];
+    NumCol num[5], others;
+    memset(text, 0, sizeof text);
+    memset(num, 0, sizeof num);
+    memset(&others, 0, sizeof others);
+    const unsigned char *buf = view.buf, *end = buf + view.len, *p = buf;
+    int64_t line = 0;
+    Py_BEGIN_ALLOW_THREADS
+    while (p < end) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) nl = end;
+        const unsigned char *le = nl;
+        if (strip_cr && le > p && le[-1] == '\r') le--;
+        Rec r;
+        line++;
+        if (parse_line(p, le, max_epoch, &r)) {
+            double ts = r.ts;
+            int64_t st = r.status;
+            numcol_add(&num[0], &line);
+            numcol_add(&num[1], &ts);
+            numcol_add(&num[2], &r.elapsed);
+            numcol_add(&num[3], &st);
+            numcol_add(&num[4], &r.bytes);
+            strcol_add(&text[0], r.client, r.client_n);
+            strcol_add(&text[1], r.cs, r.cs_n - 4);
+            strcol_add(&text[2], r.method, r.method_n);
+            strcol_add(&text[3], r.url, r.url_n);
+            strcol_add(&text[4], r.user, r.user_n);
+            strcol_add(&text[5], r.hier, r.hier_n);
+            strcol_add(&text[6], r.peer, r.peer_n);
+            strcol_add(&text[7], r.mt, r.mt_n);
+        } else {
+            numcol_add(&others, &line);
+        }
+        p = nl + 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    PyObject *out = NULL;
+    int failed = others.failed;
+    for (int i = 0; i < 8; i++) failed |= text[i].failed;
+    for (int i = 0; i < 5; i++) failed |= num[i].failed;
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    PyObject *nums = PyTuple_New(5), *texts = PyTuple_New(8);
+    if (!nums || !texts) {
+        Py_XDECREF(nums);
+        Py_XDECREF(texts);
+        goto done;
+    }
+    for (int i = 0; i < 5; i++)
+        PyTuple_SET_ITEM(nums, i, PyBytes_FromStringAndSize(num[i].data, (Py_ssize_t)(num[i].n * 8)));
+    for (int i = 0; i < 8; i++) {
+        int32_t zero = 0;
+        PyTuple_SET_ITEM(texts, i, Py_BuildValue(
+            "(y#y#)", text[i].data ? text[i].data : "", (Py_ssize_t)text[i].len,
+            text[i].offsets ? (const char *)text[i].offsets : (const char *)&zero,
+            (Py_ssize_t)((text[i].n + 1) * sizeof(int32_t))));
+    }
+    out = Py_BuildValue("(LNNN)", (long long)line, nums, texts,
+                        PyBytes_FromStringAndSize(others.data, (Py_ssize_t)(others.n * 8)));
+done:
+    for (int i = 0; i < 8; i++) {
+        free(text[i].data);
+        free(text[i].offsets);
+    }
+    for (int i = 0; i < 5; i++) free(num[i].data);
+    free(others.data);
+    return out;
 }
 
 /* ---- the Folder: tables that chunks (and other folders' tables) fold into ---------- */
@@ -878,9 +1040,14 @@ static PyTypeObject FolderType = {
     .tp_getset = folder_getset,
 };
 
+static PyMethodDef module_methods[] = {
+    {"records", records, METH_VARARGS, records_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_scan",
-    "The audit's compiled reader for Squid's native logformat (see _scan.c).", -1, NULL,
+    "The compiled reader for Squid's native logformat (see _scan.c).", -1, module_methods,
     NULL, NULL, NULL, NULL,
 };
 

@@ -5,10 +5,12 @@ The line grammar (fields, the one well-formedness rule, host:port splitting) is
 Its names (:func:`parse_line`, :func:`split_target`, :class:`SquidLine`...) are
 re-exported for existing callers; new code imports the grammar.
 
-Above :data:`VECTOR_MIN_LINES` the native lines are matched column-wise by Arrow's
-RE2 with the grammar's own :data:`~proxylab.grammar.squid.NATIVE_PATTERN` (same
-verdicts: the pattern uses ASCII classes only), and only lines it does not match go
-through the per-line parser, for their reason.
+Above :data:`VECTOR_MIN_LINES` the native lines are read column-wise by the audit's
+compiled reader (:file:`proxylab/audit/_scan.c`, the grammar spelled out in C), or
+without it by Arrow's RE2 with the grammar's own
+:data:`~proxylab.grammar.squid.NATIVE_PATTERN` (same verdicts: the pattern uses ASCII
+classes only), and only lines they do not take go through the per-line parser, for
+their reason.
 """
 
 from __future__ import annotations
@@ -148,10 +150,39 @@ def _parse_rows(lines: list[str], run_id: str, fmt: str,
                        lines=sc.lines, skipped=sc.skipped, source="proxy_access.log")
 
 
-def _parse_vectorized(lines: list[str], run_id: str, fmt: str) -> ParseResult:
-    """Native lines matched column-wise by Arrow; the rest, and any line whose
-    timestamp is out of range, go through :func:`_parse_rows` (same rows, same
-    reasons), and the two are merged back in line order."""
+_TEXT_FIELDS = ("client", "code", "method", "url", "user", "hier", "peer", "mt")
+
+
+def _native_columns_compiled(lines: list[str]):
+    """The native records of ``lines`` by the audit's compiled reader (one C pass over
+    the joined lines, each field handed over in Arrow's string layout: no per-field
+    Python objects): (1-based line numbers of the records, of the other lines, fields),
+    or None when the reader is not built or the lines do not split back as given."""
+    import numpy as np
+    import pyarrow as pa
+
+    try:
+        from proxylab.audit import _scan
+    except ImportError:
+        return None
+    data = "\n".join(lines).encode("utf-8", "surrogateescape") + b"\n"
+    n, nums, texts, others = _scan.records(data, MAX_EPOCH, False)
+    if n != len(lines):  # a line holding "\n" itself: the per-line numbering rules
+        return None
+    i64 = np.int64
+    line_no, ts, tr, status, nbytes = (np.frombuffer(b, np.float64 if k == 1 else i64)
+                                       for k, b in enumerate(nums))
+    f = {"ts": pa.array(ts), "tr": pa.array(tr), "status": pa.array(status),
+         "bytes": pa.array(nbytes)}
+    for name, (buf, offsets) in zip(_TEXT_FIELDS, texts, strict=True):
+        f[name] = pa.StringArray.from_buffers(len(line_no), pa.py_buffer(offsets),
+                                              pa.py_buffer(buf))
+    return line_no, np.frombuffer(others, i64), f
+
+
+def _native_columns_re2(lines: list[str]):
+    """:func:`_native_columns_compiled` by Arrow's RE2 and the grammar's own pattern
+    (the way without a C compiler): same verdicts, the pattern being ASCII-only."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -162,14 +193,23 @@ def _parse_vectorized(lines: list[str], run_id: str, fmt: str) -> ParseResult:
     matched = pc.filter(m, pa.array(ok_np))
     in_range = pc.less(pc.cast(matched.field("ts"), pa.float64()), MAX_EPOCH)
     ok_np[np.flatnonzero(ok_np)] = in_range.to_numpy(zero_copy_only=False)
-    ok = pa.array(ok_np)
+    good = pc.filter(m, pa.array(ok_np))
     line_no = np.arange(1, len(lines) + 1)
-    rest_idx = np.flatnonzero(~ok_np)
-    rest = _parse_rows([lines[i] for i in rest_idx], run_id, fmt,
-                       numbers=(int(i) + 1 for i in rest_idx))
-    good = pc.filter(m, ok)
-    f = {name: good.field(name) for name in ("ts", "tr", "client", "code", "status", "bytes",
-                                              "method", "url", "user", "hier", "peer", "mt")}
+    return line_no[ok_np], line_no[~ok_np], {
+        name: good.field(name) for name in ("ts", "tr", "status", "bytes", *_TEXT_FIELDS)}
+
+
+def _parse_vectorized(lines: list[str], run_id: str, fmt: str) -> ParseResult:
+    """Native lines read column-wise (the compiled reader, else Arrow's RE2); the rest,
+    and any line whose timestamp is out of range, go through :func:`_parse_rows` (same
+    rows, same reasons), and the two are merged back in line order."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    line_no, rest_no, f = _native_columns_compiled(lines) or _native_columns_re2(lines)
+    rest = _parse_rows([lines[i - 1] for i in rest_no], run_id, fmt,
+                       numbers=(int(i) for i in rest_no))
 
     def dash_null(a):
         empty = pc.or_(pc.equal(a, "-"), pc.equal(a, ""))
@@ -190,7 +230,7 @@ def _parse_vectorized(lines: list[str], run_id: str, fmt: str) -> ParseResult:
     def text(a):
         return pd.array(pd.arrays.ArrowStringArray(a), dtype="string")
 
-    n_good = len(good)
+    n_good = len(line_no)
     df = pd.DataFrame({
         "run_id": pd.Categorical.from_codes(np.zeros(n_good, dtype=int),
                                             categories=pd.Index([run_id], dtype="string")),
@@ -213,7 +253,7 @@ def _parse_vectorized(lines: list[str], run_id: str, fmt: str) -> ParseResult:
         "content_type": text(dash_null(f["mt"])),
         "log_format": pd.Categorical.from_codes(np.zeros(n_good, dtype=int),
                                                 categories=pd.Index(["squid"], dtype="string")),
-        "raw_line_no": pd.array(line_no[ok_np], dtype="Int64"),
+        "raw_line_no": pd.array(line_no, dtype="Int64"),
     })
     if len(rest.frame):
         df = concat([df, rest.frame], DTYPES).sort_values("raw_line_no", kind="stable")
