@@ -222,6 +222,15 @@ typedef struct {
 } Rec;
 
 #define SEP(p) do { if ((p) == NULL || (p) >= end || *(p) != ' ') return 0; (p)++; } while (0)
+/* A TOKEN field into r->f / r->f_n, and the space after it. */
+#define TOKEN_FIELD(f)                 \
+    do {                               \
+        r->f = p;                      \
+        p = tok(p, end);               \
+        if (!p) return 0;              \
+        r->f##_n = (size_t)(p - r->f); \
+        SEP(p);                        \
+    } while (0)
 
 /* One line [p, end) (no \n; a final \r already dropped): 1 and *r when a record. */
 static int parse_line(const unsigned char *p, const unsigned char *end, double max_epoch,
@@ -264,12 +273,7 @@ static int parse_line(const unsigned char *p, const unsigned char *end, double m
     p = digits(p, end, 18, &v);
     r->elapsed = (int64_t)v;
     SEP(p);
-    /* client */
-    r->client = p;
-    p = tok(p, end);
-    if (!p) return 0;
-    r->client_n = (size_t)(p - r->client);
-    SEP(p);
+    TOKEN_FIELD(client);
     /* TAG/STATUS */
     r->cs = p;
     p = tag(p, end);
@@ -284,22 +288,9 @@ static int parse_line(const unsigned char *p, const unsigned char *end, double m
     p = digits(p, end, 18, &v);
     r->bytes = (int64_t)v;
     SEP(p);
-    /* method, url, user */
-    r->method = p;
-    p = tok(p, end);
-    if (!p) return 0;
-    r->method_n = (size_t)(p - r->method);
-    SEP(p);
-    r->url = p;
-    p = tok(p, end);
-    if (!p) return 0;
-    r->url_n = (size_t)(p - r->url);
-    SEP(p);
-    r->user = p;
-    p = tok(p, end);
-    if (!p) return 0;
-    r->user_n = (size_t)(p - r->user);
-    SEP(p);
+    TOKEN_FIELD(method);
+    TOKEN_FIELD(url);
+    TOKEN_FIELD(user);
     /* TAG/peer, the peer possibly empty */
     r->hier = p;
     p = tag(p, end);
