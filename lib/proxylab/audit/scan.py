@@ -19,8 +19,8 @@ tests/unit/test_audit_scan.py.
 
 from __future__ import annotations
 
+from proxylab.audit.options import BUCKET_LADDER, MAX_BUCKETS, compiled_reader_built, grown_bucket
 from proxylab.audit.options import COMPILED_READER as READER
-from proxylab.audit.options import compiled_reader_built, grown_bucket
 from proxylab.grammar.squid import MAX_EPOCH
 
 
@@ -62,8 +62,6 @@ def grow(f, opts) -> None:
     """The timeline's bucket grown in place once the folded buckets pass MAX_BUCKETS
     (when the user did not fix it), by the accumulator's own rule (:func:`grown_bucket`),
     so a process's memory stays hosts x MAX_BUCKETS whatever the log's span."""
-    from proxylab.audit.options import BUCKET_LADDER, MAX_BUCKETS
-
     if (opts.bucket_auto and opts.bucket_seconds in BUCKET_LADDER
             and f.buckets > MAX_BUCKETS):
         new = grown_bucket(f.distinct_buckets(), f.bucket)
