@@ -349,20 +349,16 @@ def prepare_chunk(data: bytes, fmt: str) -> None:
     reading thread can fill chunk k+1 (numpy, GIL released) while polars parses chunk k.
     """
     if fmt == NATIVE:
-        _prepare_native(_writable_view(data), data)
-
-
-def _prepare_native(a: np.ndarray, data: bytes | bytearray) -> None:
-    """:func:`prepare_chunk`'s edits on ``a``, a writable view of ``data``."""
-    if data.find(b"\x01") >= 0:
-        a[a == FILLER] = 2
-    fill_padding_array(a, line_ends=True)
-    if data.find(b"\r") >= 0:  # rare: CRLF files, or a stray CR
-        _mark_carriage_returns(a)
-    # rare: binary junk in a log. One-byte find first: memchr is ~20x faster than
-    # bytes.find of the two-byte magic (0.09 CPU-s per million lines, measured)
-    if data.find(GZIP_MAGIC[:1]) >= 0 and data.find(GZIP_MAGIC) >= 0:
-        _defuse_gzip_magic(a)
+        a = _writable_view(data)
+        if data.find(b"\x01") >= 0:
+            a[a == FILLER] = 2
+        fill_padding_array(a, line_ends=True)
+        if data.find(b"\r") >= 0:  # rare: CRLF files, or a stray CR
+            _mark_carriage_returns(a)
+        # rare: binary junk in a log. One-byte find first: memchr is ~20x faster than
+        # bytes.find of the two-byte magic (0.09 CPU-s per million lines, measured)
+        if data.find(GZIP_MAGIC[:1]) >= 0 and data.find(GZIP_MAGIC) >= 0:
+            _defuse_gzip_magic(a)
 
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -397,12 +393,3 @@ def parse_chunk(data: bytes, fmt: str, prepared: bool = False, sample_limit: int
 def unfill(line: bytes) -> bytes:
     """Undo the padding fill on a sampled line."""
     return line.replace(bytes([FILLER]), b" ")
-
-
-def sample_text(line: bytes, limit: int = 300) -> str:
-    """A raw malformed line (no newline) as a sample, byte for byte as the polars reader
-    shows it (its in-place edits, then :func:`unfill`: a raw ``\x01`` or a stray CR
-    shows as ``\x02``), so every reader's samples are the same."""
-    b = bytearray(line) + b"\n"
-    _prepare_native(np.frombuffer(b, np.uint8), b)
-    return unfill(bytes(b[:-1][:limit])).decode("utf-8", "replace")
